@@ -1,0 +1,38 @@
+"""Entry point of the `mkd` console script: registers every command group."""
+
+from __future__ import annotations
+
+import typer
+
+from mkd import __version__
+from mkd.cli import quality_cmds, tasks_cmds
+
+app = typer.Typer(
+    name="mkd",
+    help="MKD: distill a large teacher LLM into one small multi-task student.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"mkd {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """MKD: distill a large teacher LLM into one small multi-task student.
+
+    Example: mkd tasks list
+    """
+
+
+app.add_typer(tasks_cmds.app, name="tasks")
+quality_cmds.register(app)

@@ -1,0 +1,48 @@
+"""The whole pipeline's configuration: one YAML file drives every stage."""
+
+from __future__ import annotations
+
+from pydantic import Field, ValidationInfo, field_validator
+
+from mkd.config.base import Section
+from mkd.config.store import StoreConfig
+from mkd.tasks import load_pack
+
+
+class PipelineConfig(Section):
+    """Root config. Every field has a default that works on a 2-core CPU machine."""
+
+    name: str = Field("finance", description="Pipeline name; prefixes datasets, runs and models.")
+    pack: str = Field("finance", description="Task pack: a shipped pack name or a directory.")
+    tasks: list[str] = Field(
+        default_factory=lambda: [
+            "query_classifier",
+            "entity_extractor",
+            "currency_identifier",
+            "date_interpretation",
+        ],
+        description="Tasks of the pack that this pipeline distills.",
+    )
+    seed: int = Field(42, description="Seed for augmentation, splits and training.")
+    store: StoreConfig = Field(default_factory=StoreConfig)
+
+    @field_validator("tasks")
+    @classmethod
+    def _tasks_exist(cls, tasks: list[str], info: ValidationInfo) -> list[str]:
+        try:
+            known = load_pack(info.data.get("pack", "finance")).tasks
+        except FileNotFoundError:
+            return tasks  # the pack field already carries its own error
+        bad = [(i, t) for i, t in enumerate(tasks) if t not in known]
+        if bad:
+            raise ValueError("; ".join(f"tasks[{i}]: unknown task {t!r}" for i, t in bad))
+        return tasks
+
+    @field_validator("pack")
+    @classmethod
+    def _pack_exists(cls, pack: str) -> str:
+        try:
+            load_pack(pack)
+        except FileNotFoundError as exc:  # pydantic only collects ValueError
+            raise ValueError(str(exc)) from None
+        return pack

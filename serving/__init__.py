@@ -1,0 +1,1 @@
+"""Ray Serve application: student, teacher and canary/shadow router."""
