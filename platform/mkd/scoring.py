@@ -90,7 +90,7 @@ def date_items(truth: list[dict], pred: list[dict]) -> ItemScore:
         ok = 1.0 if not pred else 0.0
         return ItemScore(ok, precision=ok, f1=ok)
     unused = list(range(len(pred)))
-    credits: list[float] = []
+    item_credits: list[float] = []
     leftovers: list[dict] = []
     for t in truth:
         match = next(
@@ -100,11 +100,11 @@ def date_items(truth: list[dict], pred: list[dict]) -> ItemScore:
             leftovers.append(t)
             continue
         unused.remove(match)
-        credits.append(_date_item_credit(t, pred[match], phrase_found=True))
+        item_credits.append(_date_item_credit(t, pred[match], phrase_found=True))
     for t in leftovers:
-        credits.append(_date_item_credit(t, pred[unused.pop(0)], False) if unused else 0.0)
-    recall = sum(credits) / len(truth)
-    precision = sum(credits) / len(pred) if pred else 0.0
+        item_credits.append(_date_item_credit(t, pred[unused.pop(0)], False) if unused else 0.0)
+    recall = sum(item_credits) / len(truth)
+    precision = sum(item_credits) / len(pred) if pred else 0.0
     return ItemScore(recall, precision=precision, f1=_f1(precision, recall))
 
 

@@ -6,6 +6,7 @@ Ray binds the machine's outward address unless RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -41,18 +42,14 @@ class RayCluster:
         for pidfile in self.temp_dir.glob("session_*/logs/*.pid"):
             _kill(pidfile)
         for proc in _processes_under(self.temp_dir):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(proc, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         shutil.rmtree(self.temp_dir, ignore_errors=True)
 
 
 def _kill(pidfile: Path) -> None:
-    try:
+    with contextlib.suppress(ValueError, ProcessLookupError, PermissionError):
         os.kill(int(pidfile.read_text().strip()), signal.SIGKILL)
-    except (ValueError, ProcessLookupError, PermissionError):
-        pass
 
 
 def _processes_under(temp_dir: Path) -> list[int]:

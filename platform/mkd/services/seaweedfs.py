@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -41,10 +42,8 @@ class S3Server:
 
     def stop(self) -> None:
         """SIGKILL by PID: nothing else of the machine's is touched."""
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 def weed_binary() -> str:
@@ -83,7 +82,7 @@ def start_seaweedfs(
         f"-s3.port={s3}", f"-s3.port.grpc={s3_grpc}",
     ]  # fmt: skip
     (workdir / "data").mkdir(exist_ok=True)
-    log = open(workdir / "weed.log", "ab")
+    log = open(workdir / "weed.log", "ab")  # noqa: SIM115 - the server outlives this call
     proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     server = S3Server(f"http://127.0.0.1:{s3}", access_key, secret_key, proc.pid, workdir)
     try:
