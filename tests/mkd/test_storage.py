@@ -64,7 +64,7 @@ def test_compare_and_swap_loses_no_update(store: Store) -> None:
 
 def test_wrong_secret_key_is_refused(s3_server: S3Server, s3_bucket: str) -> None:
     bad = S3Store(f"s3://{s3_bucket}", s3_settings(s3_server, secret="not-the-secret"))
-    with pytest.raises(Exception, match="SignatureDoesNotMatch|AccessDenied|InvalidAccessKey"):
+    with pytest.raises(Exception, match=r"SignatureDoesNotMatch|AccessDenied|InvalidAccessKey"):
         bad.put_bytes("x", b"y")
 
 
