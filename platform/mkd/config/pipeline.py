@@ -5,7 +5,9 @@ from __future__ import annotations
 from pydantic import Field, ValidationInfo, field_validator
 
 from mkd.config.base import Section
+from mkd.config.data import DataConfig
 from mkd.config.store import StoreConfig
+from mkd.config.teacher import TeacherConfig
 from mkd.tasks import load_pack
 
 
@@ -25,6 +27,8 @@ class PipelineConfig(Section):
     )
     seed: int = Field(42, description="Seed for augmentation, splits and training.")
     store: StoreConfig = Field(default_factory=StoreConfig)
+    teacher: TeacherConfig = Field(default_factory=TeacherConfig)
+    data: DataConfig = Field(default_factory=DataConfig)
 
     @field_validator("tasks")
     @classmethod

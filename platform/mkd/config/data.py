@@ -1,0 +1,96 @@
+"""The data section: curated prompts -> augmentation -> labeling -> review -> splits."""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from mkd.config.base import Section
+
+
+class AugmentConfig(Section):
+    """Synthetic variations of each curated prompt (deterministic under `seed`)."""
+
+    enabled: bool = Field(True, description="Off: label the curated prompts only.")
+    variations_per_prompt: int = Field(
+        6, ge=0, description="Variations tried per curated prompt before de-duplication."
+    )
+    near_dup_threshold: float = Field(
+        0.9,
+        gt=0,
+        le=1,
+        description="Character 5-gram Jaccard at or above which two prompts count as one.",
+    )
+    operators: list[str] = Field(
+        default_factory=lambda: [
+            "entity_swap",
+            "metric_synonym",
+            "number_unit",
+            "time_shift",
+            "rephrase",
+        ],
+        description="Variation operators to use (paraphrase: LLM paraphrases via the teacher).",
+    )
+    paraphrases_per_prompt: int = Field(
+        0, ge=0, description="LLM paraphrases per prompt through the teacher (cluster: 2)."
+    )
+
+
+class SplitConfig(Section):
+    """Train/val/test fractions. Families (a curated prompt and its variations) never straddle."""
+
+    train: float = Field(0.8, gt=0, lt=1)
+    val: float = Field(0.1, ge=0, lt=1)
+    test: float = Field(0.1, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _sum_to_one(self) -> SplitConfig:
+        total = self.train + self.val + self.test
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"train + val + test must be 1.0, got {total:g}")
+        return self
+
+
+class DataConfig(Section):
+    """Where prompts come from, how they are varied and labeled, and what dataset they become."""
+
+    curated: str = Field(
+        "pack://data/curated.jsonl",
+        description="Curated prompts: pack://RELATIVE (inside the task pack), a local path, or a "
+        "store key (store://KEY). Lines: {id, input, source, category_hint}.",
+    )
+    gazetteers: str = Field(
+        "pack://data/gazetteers.yaml", description="Entity lists used by entity swaps."
+    )
+    dataset: str = Field("finance", description="Dataset name under datasets/ in the store.")
+    version: str = Field(
+        "v1", description="Dataset version; immutable once its manifest is written."
+    )
+    parent: str | None = Field(
+        None, description="Parent dataset as NAME/VERSION, recorded in the manifest for lineage."
+    )
+    augment: AugmentConfig = Field(default_factory=AugmentConfig)
+    splits: SplitConfig = Field(default_factory=SplitConfig)
+    review_sample_per_task: int = Field(
+        40, ge=0, description="Items per task in a review export, stratified by label."
+    )
+    label_cache: bool = Field(
+        True, description="Reuse labels from label-cache/ in the store (resume, re-runs)."
+    )
+    actors: int = Field(
+        2, ge=1, description="Labeling actors (Ray Data map_batches concurrency; cluster: 8-32)."
+    )
+    actor_num_cpus: float = Field(
+        0.5,
+        gt=0,
+        description="CPUs per labeling actor. Fractional so 2 CPUs never deadlock (cluster: 1).",
+    )
+    actor_num_gpus: float = Field(
+        0.0, ge=0, description="GPUs per actor: 0 here; 1 for the vllm/hf backends on GPU nodes."
+    )
+    batch_size: int = Field(64, ge=1, description="Items per map_batches call.")
+    max_input_chars: int = Field(
+        4000, ge=1, description="Longer prompts are quarantined instead of sent to the teacher."
+    )
+    ray_address: str | None = Field(
+        None, description="Ray cluster address; None starts Ray locally on loopback."
+    )
