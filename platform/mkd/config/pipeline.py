@@ -8,6 +8,7 @@ from mkd.config.base import Section
 from mkd.config.data import DataConfig
 from mkd.config.store import StoreConfig
 from mkd.config.teacher import TeacherConfig
+from mkd.config.training import TrainingConfig
 from mkd.tasks import load_pack
 
 
@@ -29,6 +30,7 @@ class PipelineConfig(Section):
     store: StoreConfig = Field(default_factory=StoreConfig)
     teacher: TeacherConfig = Field(default_factory=TeacherConfig)
     data: DataConfig = Field(default_factory=DataConfig)
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
 
     @field_validator("tasks")
     @classmethod

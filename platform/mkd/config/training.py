@@ -1,0 +1,157 @@
+"""The `training` section: student base model, LoRA, optimizer, batching, Ray Train scaling.
+
+Every default works on a 2-core CPU with SmolLM2-135M (the demo profile, ~10-12 minutes);
+descriptions name the GPU-cluster value where it differs (Llama 3.1 8B with QLoRA/Unsloth).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from mkd.config.base import Section
+from mkd.models.uris import DEFAULT_STUDENT_URI
+
+
+class LoraSettings(Section):
+    """PEFT LoRA adapter settings."""
+
+    r: int = Field(16, ge=1, le=1024, description="LoRA rank. GPU cluster (8B): 16-64.")
+    alpha: int = Field(32, ge=1, description="LoRA alpha (scale = alpha / r).")
+    dropout: float = Field(0.0, ge=0.0, lt=1.0, description="LoRA dropout; 0.05 on large datasets.")
+    target_modules: str | list[str] = Field(
+        "all-linear",
+        description="Modules that get adapters: 'all-linear' (every linear layer but the LM "
+        "head) or a list such as [q_proj, v_proj].",
+    )
+
+
+class OptimizerSettings(Section):
+    """AdamW with linear warm-up then cosine decay."""
+
+    lr: float = Field(
+        1e-3, gt=0.0, le=1.0, description="Peak learning rate. GPU cluster (8B QLoRA): 2e-4."
+    )
+    weight_decay: float = Field(0.0, ge=0.0, le=1.0, description="AdamW weight decay.")
+    warmup_steps: int = Field(10, ge=0, description="Linear warm-up steps before cosine decay.")
+    cosine: bool = Field(True, description="Cosine decay to min_lr_ratio after warm-up.")
+    min_lr_ratio: float = Field(0.1, ge=0.0, le=1.0, description="Final lr as a share of lr.")
+    betas: tuple[float, float] = Field((0.9, 0.999), description="AdamW betas.")
+
+
+class MixingSettings(Section):
+    """How the tasks share the training steps."""
+
+    strategy: Literal["temperature", "weights", "proportional"] = Field(
+        "temperature",
+        description="temperature: p_t ∝ n_t^(1/T); weights: explicit per-task weights; "
+        "proportional: as in the dataset.",
+    )
+    temperature: float = Field(
+        2.0, ge=1.0, le=100.0, description="T for temperature sampling (1 = proportional)."
+    )
+    weights: dict[str, float] = Field(
+        default_factory=dict, description="Per-task weights (strategy 'weights'); missing = 1."
+    )
+
+
+class ScalingSettings(Section):
+    """Ray Train ScalingConfig."""
+
+    num_workers: int = Field(1, ge=1, description="Training workers. GPU cluster: one per GPU.")
+    use_gpu: bool = Field(False, description="GPU workers (NCCL). True on GPU nodes.")
+    cpus_per_worker: float = Field(
+        1.0, gt=0.0, description="CPUs reserved per worker (torch uses torch_threads)."
+    )
+    gpus_per_worker: float = Field(1.0, ge=0.0, description="GPUs per worker when use_gpu.")
+    torch_threads: int = Field(
+        0, ge=0, description="torch intra-op threads in a worker; 0 = every core of the node."
+    )
+    resources_per_worker: dict[str, float] = Field(
+        default_factory=dict, description="Extra custom Ray resources per worker."
+    )
+
+
+class TrainingConfig(Section):
+    """Student training: LoRA on the base model, the loop's knobs and Ray Train's settings."""
+
+    base_model: str = Field(
+        DEFAULT_STUDENT_URI,
+        description="Base model URI (gguf+pkg://, hf://, local dir or .gguf). GPU cluster: "
+        "hf://meta-llama/Llama-3.1-8B (with backend qlora or unsloth).",
+    )
+    dataset: str = Field(
+        "latest",
+        description="Dataset: a version in the store (datasets/<name>/<version>), 'latest', or "
+        "a local directory holding train.jsonl and val.jsonl.",
+    )
+    tasks: list[str] | None = Field(
+        None, description="Tasks to train; None = the pipeline's tasks."
+    )
+    backend: Literal["torch", "qlora", "unsloth"] = Field(
+        "torch",
+        description="torch: full-precision base + PEFT (CPU, here). qlora: bitsandbytes nf4 "
+        "base. unsloth: FastLanguageModel 4-bit (GPU nodes).",
+    )
+    deepspeed_stage: Literal[0, 2, 3] = Field(
+        0, description="DeepSpeed ZeRO stage for multi-GPU (0 = off; 2 or 3 on GPU clusters)."
+    )
+    lora: LoraSettings = Field(default_factory=LoraSettings)
+    optimizer: OptimizerSettings = Field(default_factory=OptimizerSettings)
+    mixing: MixingSettings = Field(default_factory=MixingSettings)
+    scaling: ScalingSettings = Field(default_factory=ScalingSettings)
+    batch_size: int = Field(
+        8, ge=1, le=4096, description="Sequences per micro-batch per worker. GPU (8B): 8-16."
+    )
+    grad_accum: int = Field(1, ge=1, le=1024, description="Micro-batches per optimizer step.")
+    max_steps: int = Field(
+        170,
+        ge=0,
+        description="Optimizer steps; 0 = run `epochs` epochs. GPU cluster: 0 with epochs=2-3.",
+    )
+    epochs: float = Field(1.0, gt=0.0, le=100.0, description="Epochs when max_steps is 0.")
+    max_seq_len: int = Field(
+        256, ge=16, le=131072, description="Longer examples are truncated (answer kept)."
+    )
+    autocast: Literal["auto", "bf16", "off"] = Field(
+        "auto",
+        description="bf16 autocast: auto = on for CUDA with bf16 and on CPU, off otherwise.",
+    )
+    grad_clip: float = Field(1.0, ge=0.0, description="Max gradient norm (0 = no clipping).")
+    eval_every: int = Field(50, ge=0, description="Val loss every N steps (0 = only at the end).")
+    eval_batches: int = Field(
+        8, ge=1, description="Val micro-batches per evaluation (a fixed, task-stratified slice)."
+    )
+    early_stopping_patience: int = Field(
+        0, ge=0, description="Stop after N evaluations without val-loss gain (0 = never)."
+    )
+    bucketing: Literal["length", "none"] = Field(
+        "length", description="length: batches of similar length (padding waste < 15%)."
+    )
+    checkpoint_every: int = Field(50, ge=1, description="Checkpoint every N optimizer steps.")
+    keep_best_k: int = Field(2, ge=1, description="Checkpoints kept (best val loss + latest).")
+    max_failures: int = Field(
+        1, ge=0, description="Worker-group restarts from the last checkpoint (Ray FailureConfig)."
+    )
+    seed: int | None = Field(None, description="Training seed; None = the pipeline's seed.")
+    log_every: int = Field(5, ge=1, description="Metrics line every N steps.")
+
+    @model_validator(mode="after")
+    def _coherent(self) -> TrainingConfig:
+        if (
+            self.optimizer.warmup_steps
+            and self.max_steps
+            and self.optimizer.warmup_steps >= self.max_steps
+        ):
+            raise ValueError(
+                f"optimizer.warmup_steps: {self.optimizer.warmup_steps} must be < max_steps "
+                f"({self.max_steps})"
+            )
+        if self.mixing.strategy == "weights" and any(w < 0 for w in self.mixing.weights.values()):
+            raise ValueError("mixing.weights: weights must be >= 0")
+        if self.backend == "unsloth" and not self.scaling.use_gpu:
+            raise ValueError("backend: 'unsloth' needs scaling.use_gpu: true (GPU nodes)")
+        if self.deepspeed_stage and not self.scaling.use_gpu:
+            raise ValueError("deepspeed_stage: DeepSpeed needs scaling.use_gpu: true")
+        return self
