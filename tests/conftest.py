@@ -45,8 +45,9 @@ def ray_cluster() -> Iterator[RayCluster]:
         cluster.stop()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def pack():
+    """The finance task pack (immutable, shared)."""
     from mkd.tasks import load_pack
 
     return load_pack("finance")
