@@ -6,6 +6,7 @@ from pydantic import Field, ValidationInfo, field_validator
 
 from mkd.config.base import Section
 from mkd.config.data import DataConfig
+from mkd.config.guards import GuardsConfig
 from mkd.config.store import StoreConfig
 from mkd.config.teacher import TeacherConfig
 from mkd.config.training import TrainingConfig
@@ -31,6 +32,7 @@ class PipelineConfig(Section):
     teacher: TeacherConfig = Field(default_factory=TeacherConfig)
     data: DataConfig = Field(default_factory=DataConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
+    guards: GuardsConfig = Field(default_factory=GuardsConfig)
 
     @field_validator("tasks")
     @classmethod
