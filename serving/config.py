@@ -1,0 +1,259 @@
+"""Typed arguments of the Serve application (`build_app(args)`) and the live router config.
+
+One structure serves Python callers, `serve run`/`serve deploy` YAML and a KubeRay RayService's
+serveConfigV2: `applications[].args` validates as `AppArgs`; `deployments[Router].user_config`
+validates as `RouterConfig` and changes live through `reconfigure()` (no replica restart).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from mkd.config.base import Section
+from mkd.config.teacher import TeacherConfig
+from mkd.models.uris import DEFAULT_STUDENT_URI
+from mkd.tasks import load_pack
+from pydantic import Field, field_validator, model_validator
+
+ALL_TASKS = ["query_classifier", "entity_extractor", "currency_identifier", "date_interpretation"]
+
+
+class StudentArgs(Section):
+    """The student deployment: what to load, with which engine, and how to batch."""
+
+    model_uri: str | None = Field(
+        None,
+        description=f"Base model URI (mkd.models.uris). None with no `version`: {DEFAULT_STUDENT_URI}. "
+        "Cluster: the exported registry artifact, via `version` instead.",
+    )
+    version: str | None = Field(
+        None,
+        description="Registry reference NAME@STAGE or NAME@VERSION (e.g. finance-student@production); "
+        "resolved through mkd.registry and wins over model_uri/adapter.",
+    )
+    adapter: str | None = Field(None, description="Directory of a PEFT LoRA adapter over the base.")
+    task_adapters: dict[str, str] = Field(
+        default_factory=dict,
+        description="Per-task adapter directories (multi-LoRA: one batch mixes adapters). Tasks "
+        "not listed use `adapter`.",
+    )
+    backend: Literal["transformers", "llamacpp", "vllm"] = Field(
+        "transformers",
+        description="transformers (CPU here; PEFT adapters), llamacpp (GGUF, CPU/edge default once "
+        "exported), vllm (GPU cluster: multi-LoRA, quantized weights, structured outputs).",
+    )
+    dtype: str = Field("float32", description="Weights dtype. GPU: bfloat16.")
+    max_batch_size: int = Field(8, ge=1, le=512, description="@serve.batch size. GPU: 64-256.")
+    batch_wait_timeout_s: float = Field(
+        0.005, ge=0, le=1, description="How long a batch waits to fill. GPU: 0.01-0.02."
+    )
+    max_new_tokens: int | None = Field(
+        None, ge=1, le=2048, description="Answer cap; None uses each task's max_output_tokens."
+    )
+    jump_forward: bool = Field(
+        True,
+        description="Skip tokens the schema fixes and pick enum values in as few forwards as "
+        "possible (transformers backend). False: one forward per token (the baseline).",
+    )
+    torch_threads: int = Field(
+        1, ge=1, le=256, description="torch intra-op threads per replica (CPU). GPU: unused."
+    )
+    num_replicas: int = Field(1, ge=1, description="Student replicas. Cluster: one per GPU.")
+    ray_actor_options: dict[str, Any] = Field(
+        default_factory=lambda: {"num_cpus": 0.5},
+        description="Ray actor options per replica; fractional CPUs on a 2-core machine. "
+        'Cluster: {"num_gpus": 1}.',
+    )
+    max_ongoing_requests: int = Field(
+        32, ge=1, description="Requests a replica accepts at once (>= max_batch_size)."
+    )
+    vllm: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Extra vLLM engine arguments (gpu_memory_utilization, quantization, "
+        "max_lora_rank...). Cluster only.",
+    )
+    llamacpp: dict[str, Any] = Field(
+        default_factory=dict, description="Extra llama_cpp.Llama arguments (n_threads, n_ctx...)."
+    )
+    name: str = Field("mkd-student", description="Model name reported in responses.")
+
+    @property
+    def base_uri(self) -> str:
+        return self.model_uri or DEFAULT_STUDENT_URI
+
+
+class ServeTeacherArgs(TeacherConfig):
+    """The teacher deployment: a TeacherBackend built from the pipeline's teacher settings.
+
+    Adds `stub` (a fixed schema-valid answer per task, for smoke tests and benchmarks where the
+    teacher's quality does not matter) and a simulated latency.
+    """
+
+    backend: Literal["openai", "vllm", "hf", "reference", "stub"] = Field(  # type: ignore[assignment]
+        "reference",
+        description="reference: the in-process deterministic labeler (CPU default); openai: an "
+        "OpenAI-compatible endpoint (production); stub: fixed answers; vllm/hf: local models.",
+    )
+    added_latency_s: float = Field(
+        0.0,
+        ge=0,
+        le=60,
+        description="Extra delay per call, to emulate a remote teacher. Cluster: 0.",
+    )
+    num_replicas: int = Field(1, ge=1, description="Teacher deployment replicas.")
+    ray_actor_options: dict[str, Any] = Field(
+        default_factory=lambda: {"num_cpus": 0.1}, description="Ray actor options per replica."
+    )
+    max_ongoing_requests: int = Field(64, ge=1, description="Requests a replica accepts at once.")
+
+    def backend_config(self) -> TeacherConfig:
+        """The pipeline-level TeacherConfig this deployment wraps (serving-only fields dropped)."""
+        fields = {k: v for k, v in self.model_dump().items() if k in TeacherConfig.model_fields}
+        if fields["backend"] == "stub":
+            fields["backend"] = "reference"
+        return TeacherConfig.model_validate(fields)
+
+
+class TaskOverride(Section):
+    """A per-task exception to the global mode and weight."""
+
+    mode: Literal["split", "shadow"] | None = Field(None, description="None: the global mode.")
+    student_weight: float | None = Field(
+        None, ge=0, le=1, description="None: the global student_weight."
+    )
+
+
+class RollbackPolicy(Section):
+    """Sliding-window rollback: the router sets the student's weight to 0 when a gate fails."""
+
+    enabled: bool = Field(True, description="Roll back automatically.")
+    window: int = Field(100, ge=1, description="Student attempts in the sliding window.")
+    min_samples: int = Field(
+        20, ge=1, description="Attempts needed before rate gates apply (agreement: mirrored pairs)."
+    )
+    min_agreement: float = Field(
+        0.8, ge=0, le=1, description="Mean student-vs-teacher score on mirrored requests."
+    )
+    min_agreement_samples: int = Field(
+        10, ge=1, description="Mirrored pairs before agreement gates."
+    )
+    max_fallback_rate: float = Field(
+        0.2, ge=0, le=1, description="Share of student attempts answered by the teacher instead."
+    )
+    max_error_rate: float = Field(
+        0.1, ge=0, le=1, description="Share of student attempts that raised or timed out."
+    )
+
+
+class RouterConfig(Section):
+    """The Router's live settings (`user_config`): changed by `mkd rollout set` without restarts."""
+
+    mode: Literal["split", "shadow"] = Field(
+        "shadow",
+        description="split: student_weight of traffic goes to the student; shadow: the teacher "
+        "answers, the student runs in the background and the pair is scored.",
+    )
+    student_weight: float = Field(0.0, ge=0, le=1, description="Canary share in split mode.")
+    task_overrides: dict[str, TaskOverride] = Field(
+        default_factory=dict, description="Per-task mode/weight, e.g. {query_classifier: {...}}."
+    )
+    sticky_header: str = Field(
+        "X-MKD-User", description="Requests with the same value of this header take the same route."
+    )
+    mirror_fraction: float = Field(
+        0.1,
+        ge=0,
+        le=1,
+        description="Share of student-routed requests also sent to the teacher "
+        "(in the background) to measure agreement.",
+    )
+    student_timeout_s: float = Field(
+        20.0, gt=0, description="Past this the teacher answers instead (fallback). GPU: 2."
+    )
+    shadow_concurrency: int = Field(
+        8, ge=1, description="Background shadow/mirror calls in flight; more are skipped (counted)."
+    )
+    rollback: RollbackPolicy = Field(default_factory=RollbackPolicy)
+
+    def for_task(self, task: str) -> tuple[str, float]:
+        """The (mode, student_weight) in force for `task`."""
+        override = self.task_overrides.get(task)
+        mode = (override.mode if override else None) or self.mode
+        weight = (
+            override.student_weight if override and override.student_weight is not None else None
+        )
+        return mode, self.student_weight if weight is None else weight
+
+
+class StudentLiveConfig(Section):
+    """The Student's live settings (`user_config`): a fault switch for rollback drills."""
+
+    fault: Literal["none", "error", "invalid", "slow"] = Field(
+        "none",
+        description="Deliberately break the student: error raises, invalid returns a "
+        "schema-invalid answer, slow sleeps slow_s. Production: none.",
+    )
+    slow_s: float = Field(30.0, ge=0, description="Delay of the `slow` fault.")
+
+
+class AuthArgs(Section):
+    token_env: str | None = Field(
+        "MKD_SERVE_TOKEN",
+        description="Environment variable (in the Router's process) holding the bearer token; "
+        "unset or empty: no auth. Cluster: from a Kubernetes Secret.",
+    )
+
+
+class LimitArgs(Section):
+    """Request limits; a request past one gets a 4xx naming the limit."""
+
+    max_body_bytes: int = Field(65536, ge=256, description="Largest accepted request body.")
+    max_input_chars: int = Field(2000, ge=1, description="Longest accepted `input`.")
+    max_context_keys: int = Field(16, ge=0, description="Most keys in `context`.")
+    required_context: list[str] = Field(
+        default_factory=list, description='Context fields every request must carry, e.g. ["as_of"].'
+    )
+
+
+class RouterArgs(Section):
+    num_replicas: int = Field(1, ge=1, description="Router replicas (each keeps its own window).")
+    ray_actor_options: dict[str, Any] = Field(
+        default_factory=lambda: {"num_cpus": 0.1}, description="Ray actor options per replica."
+    )
+    max_ongoing_requests: int = Field(200, ge=1, description="Requests a replica accepts at once.")
+    user_config: RouterConfig = Field(
+        default_factory=RouterConfig,
+        description="Initial live settings; deployments[Router].user_config in a Serve config "
+        "overrides it.",
+    )
+
+
+class AppArgs(Section):
+    """Everything `serving.app:build_app` takes (Serve YAML `args:`)."""
+
+    pack: str = Field("finance", description="Task pack: a shipped pack name or a directory.")
+    tasks: list[str] = Field(default_factory=lambda: list(ALL_TASKS), description="Served tasks.")
+    student: StudentArgs = Field(default_factory=StudentArgs)
+    teacher: ServeTeacherArgs = Field(default_factory=ServeTeacherArgs)
+    router: RouterArgs = Field(default_factory=RouterArgs)
+    auth: AuthArgs = Field(default_factory=AuthArgs)
+    limits: LimitArgs = Field(default_factory=LimitArgs)
+
+    @field_validator("pack")
+    @classmethod
+    def _pack_exists(cls, pack: str) -> str:
+        try:
+            load_pack(pack)
+        except FileNotFoundError as exc:
+            raise ValueError(str(exc)) from None
+        return pack
+
+    @model_validator(mode="after")
+    def _tasks_in_pack(self) -> AppArgs:
+        known = load_pack(self.pack).tasks
+        bad = [t for t in self.tasks if t not in known]
+        if bad:
+            raise ValueError(f"tasks: unknown task(s) {bad} (pack {self.pack!r} has {list(known)})")
+        if not self.tasks:
+            raise ValueError("tasks: at least one task must be served")
+        return self
