@@ -1,0 +1,87 @@
+{{/*
+The Serve config (Ray ServeDeploySchema) of the RayService: the structure of configs/serve.yaml,
+filled from values.serving.* (args validate as serving.config.AppArgs, the Router's user_config as
+serving.config.RouterConfig). Only the Router's user_config carries rollout settings, so a change of
+serving.rollout.* reconfigures the running routers in place: no new cluster, no replica restart.
+*/}}
+
+{{/* The Router's user_config (serving.config.RouterConfig): everything a rollout step changes. */}}
+{{- define "mkd.routerUserConfig" -}}
+{{- $r := .Values.serving.rollout -}}
+mode: {{ $r.mode }}
+student_weight: {{ $r.studentWeight | float64 }}
+task_overrides:
+  {{- if $r.taskOverrides }}
+  {{- range $task, $o := $r.taskOverrides }}
+  {{ $task }}:
+    {{- if $o.mode }}
+    mode: {{ $o.mode }}
+    {{- end }}
+    {{- if hasKey $o "studentWeight" }}
+    student_weight: {{ $o.studentWeight | float64 }}
+    {{- end }}
+  {{- end }}
+  {{- else }} {}
+  {{- end }}
+sticky_header: {{ $r.stickyHeader }}
+mirror_fraction: {{ $r.mirrorFraction | float64 }}
+student_timeout_s: {{ $r.studentTimeoutS | float64 }}
+shadow_concurrency: {{ $r.shadowConcurrency }}
+rollback:
+  enabled: {{ $r.rollback.enabled }}
+  window: {{ $r.rollback.window }}
+  min_samples: {{ $r.rollback.minSamples }}
+  min_agreement: {{ $r.rollback.minAgreement | float64 }}
+  min_agreement_samples: {{ $r.rollback.minAgreementSamples }}
+  max_fallback_rate: {{ $r.rollback.maxFallbackRate | float64 }}
+  max_error_rate: {{ $r.rollback.maxErrorRate | float64 }}
+{{- end }}
+
+{{/* The builder's args (serving.config.AppArgs). */}}
+{{- define "mkd.serveArgs" -}}
+{{- $s := .Values.serving -}}
+{{- $student := dict
+  "backend" $s.student.backend
+  "dtype" $s.student.dtype
+  "max_batch_size" $s.student.maxBatchSize
+  "batch_wait_timeout_s" ($s.student.batchWaitTimeoutS | float64)
+  "num_replicas" $s.student.replicas
+  "ray_actor_options" $s.student.rayActorOptions
+}}
+{{- with $s.student.version }}{{ $_ := set $student "version" . }}{{ end }}
+{{- with $s.student.modelUri }}{{ $_ := set $student "model_uri" . }}{{ end }}
+{{- $teacher := include "mkd.teacherConfig" . | fromYaml }}
+{{- $_ := set $teacher "num_replicas" $s.teacherDeployment.replicas }}
+{{- $_ = set $teacher "ray_actor_options" $s.teacherDeployment.rayActorOptions }}
+{{- $_ = set $teacher "timeout_s" ($s.teacherDeployment.timeoutS | float64) }}
+{{- $args := dict "pack" $s.pack "student" $student "teacher" $teacher
+  "router" (dict "num_replicas" $s.router.replicas "ray_actor_options" $s.router.rayActorOptions)
+  "auth" (dict "token_env" "MKD_SERVE_TOKEN") }}
+{{- with $s.tasks }}{{ $_ := set $args "tasks" . }}{{ end }}
+{{- toYaml (mergeOverwrite $args (deepCopy $s.extraArgs)) }}
+{{- end }}
+
+{{- define "mkd.serveConfig" -}}
+{{- $s := .Values.serving -}}
+proxy_location: EveryNode
+http_options:
+  host: 0.0.0.0
+  port: 8000
+applications:
+  - name: {{ $s.appName }}
+    route_prefix: {{ $s.routePrefix }}
+    import_path: {{ $s.importPath }}
+    args:
+      {{- include "mkd.serveArgs" . | nindent 6 }}
+    deployments:
+      - name: Router
+        num_replicas: {{ $s.router.replicas }}
+        user_config:
+          {{- include "mkd.routerUserConfig" . | nindent 10 }}
+      - name: Student
+        num_replicas: {{ $s.student.replicas }}
+        user_config:
+          fault: {{ $s.student.fault }}
+      - name: Teacher
+        num_replicas: {{ $s.teacherDeployment.replicas }}
+{{- end }}

@@ -1,0 +1,1 @@
+"""Kubernetes side of MKD: render the Helm chart's manifests, read RayService/RayJob status."""
