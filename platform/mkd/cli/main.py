@@ -6,6 +6,7 @@ import typer
 
 from mkd import __version__
 from mkd.cli import quality_cmds, tasks_cmds
+from mkd.cli import teacher_cmds
 
 app = typer.Typer(
     name="mkd",
@@ -35,4 +36,5 @@ def main(
 
 
 app.add_typer(tasks_cmds.app, name="tasks")
+app.add_typer(teacher_cmds.app, name="teacher")
 quality_cmds.register(app)
