@@ -72,9 +72,9 @@ class DomainGuardConfig(Section):
         "log: count it and let it through.",
     )
     threshold: float = Field(
-        1.0,
+        2.0,
         description="Minimum domain score (finance terms +2, entity names +1, off-topic cues "
-        "-2) for a query to count as in domain.",
+        "-2) for a query to count as in domain: one finance term, or two names.",
     )
 
 

@@ -32,7 +32,8 @@ _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
 # Anything outside printable ASCII sends a text down the slow path; plain ASCII is checked by
 # this pattern alone (control characters only).
 _ASCII_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_MAX_COMBINING_RUN = 2
+# Three or more stacked combining marks from the diacritic blocks: "Zalgo" text, not a script.
+_ZALGO = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]{3,}")
 
 # Letters that render like Latin ones. Used inside words that also hold Latin letters (a real
 # Russian or Greek word is left alone) and, for detection only, everywhere (`skeleton`).
@@ -79,7 +80,6 @@ def _strip_invisibles(text: str, cfg: LimitsGuardConfig, out: Cleaned) -> str:
     kept: list[str] = []
     hidden: list[str] = []
     reasons: set[str] = set()
-    combining_run = 0
     for ch in text:
         cp = ord(ch)
         cat = unicodedata.category(ch)
@@ -98,18 +98,18 @@ def _strip_invisibles(text: str, cfg: LimitsGuardConfig, out: Cleaned) -> str:
             continue
         if ch in _SPACES:
             ch = " "
-        combining_run = combining_run + 1 if cat == "Mn" else 0
-        if combining_run > _MAX_COMBINING_RUN:
-            reasons.add("unicode.combining")
-            continue
         kept.append(ch)
+    text = "".join(kept)
+    if _ZALGO.search(text):
+        reasons.add("unicode.combining")
+        text = _ZALGO.sub("", text)
     if hidden:
         reasons.add("unicode.zero_width")
         out.hidden = "".join(hidden)
     for reason in sorted(reasons):
         bidi_blocks = reason == "unicode.bidi" and cfg.bidi_action == "block"
         out.findings.append(Finding(GUARD, reason, Action.BLOCK if bidi_blocks else Action.REDACT))
-    return "".join(kept)
+    return text
 
 
 _WORD = re.compile(r"[^\W\d_]+")

@@ -74,19 +74,19 @@ _UPI_HANDLES = (
     "|waicici|wahdfcbank|waaxis|wasbi|axisbank|idfcbank|indus|federal|rbl|yesbank|pnb|boi"
 )
 _UPI = re.compile(rf"(?<![\w.+-])[A-Za-z0-9][\w.-]{{1,}}@(?:{_UPI_HANDLES})(?![\w.-])", re.I)
-_CARD = re.compile(r"(?<![\d.,])\d(?:[ -]?\d){12,18}(?![\d,]|\.\d)")
+_CARD = re.compile(r"(?<!\d)(?<!\d[.,])\d(?:[ -]?\d){12,18}(?!\d|[.,]\d)")
 _CARD_WORDS = re.compile(r"card|credit|debit|visa|master|amex|rupay|cc\b", re.I)
-_AADHAAR = re.compile(r"(?<![\d.,])[2-9]\d{3}[ -]?\d{4}[ -]?\d{4}(?![\d,]|\.\d)")
+_AADHAAR = re.compile(r"(?<!\d)(?<!\d[.,])\d{4}[ -]?\d{4}[ -]?\d{4}(?!\d|[.,]\d)")
 _AADHAAR_WORDS = re.compile(r"aadh?aa?r|\buid\b|\buidai\b", re.I)
 _PAN = re.compile(
     r"(?<![A-Za-z0-9])[A-Za-z]{3}[PCHFATBLJG][A-Za-z]\d{4}[A-Za-z](?![A-Za-z0-9])", re.I
 )
-_SSN = re.compile(r"(?<![\d.,])(?:\d{3}([- ])\d{2}\1\d{4}|\d{9})(?![\d,]|\.\d)")
+_SSN = re.compile(r"(?<!\d)(?<!\d[.,])(?:\d{3}([- ])\d{2}\1\d{4}|\d{9})(?!\d|[.,]\d)")
 _SSN_WORDS = re.compile(r"\bssn\b|social security|\bss#", re.I)
 _IBAN = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{2}\d{2}(?: ?[A-Za-z0-9]){11,30}", re.I)
 _ACCOUNT = re.compile(
     r"(?:\baccount|\bacct|\ba/c|\bac)\.?\s*(?:no\.?|number|num|#)?\s*[:#-]?\s*"
-    r"(\d(?:[ -]?\d){8,17})(?![\d,]|\.\d)",
+    r"(\d(?:[ -]?\d){8,17})(?!\d|[.,]\d)",
     re.I,
 )
 
