@@ -1,0 +1,59 @@
+"""The stage runner: finished stages are reused, changed inputs rerun, interruptions resume."""
+
+from __future__ import annotations
+
+import pytest
+from mkd.config import load_config
+from mkd.pipeline import PipelineContext, Stage, run_stages
+from mkd.storage import open_store
+from rich.console import Console
+
+
+def make_ctx(tmp_path) -> PipelineContext:
+    return PipelineContext(load_config(None), open_store(str(tmp_path)), Console(quiet=True))
+
+
+def test_rerun_reuses_finished_stages_and_reruns_changed_ones(tmp_path) -> None:
+    calls: list[str] = []
+    knob = {"v": 1}
+
+    def stage(name):
+        def run(ctx):
+            calls.append(name)
+            return {"out": f"{name}-{knob['v']}" if name == "b" else name}
+
+        return run
+
+    stages = [
+        Stage("a", "A", stage("a")),
+        Stage("b", "B", stage("b"), inputs=lambda ctx: knob["v"]),
+        Stage("c", "C", stage("c")),
+    ]
+    run_stages(stages, make_ctx(tmp_path))
+    assert calls == ["a", "b", "c"]
+    ctx = run_stages(stages, make_ctx(tmp_path))
+    assert calls == ["a", "b", "c"]
+    assert ctx.outputs["b"] == {"out": "b-1"} and all(reused for _, reused in ctx.timings.values())
+    knob["v"] = 2
+    run_stages(stages, make_ctx(tmp_path))
+    assert calls == ["a", "b", "c", "b", "c"]  # b's input changed, so b and everything after
+    run_stages(stages, make_ctx(tmp_path), fresh=True)
+    assert calls[-3:] == ["a", "b", "c"]
+
+
+def test_interrupted_run_resumes_at_the_unfinished_stage(tmp_path) -> None:
+    calls: list[str] = []
+    fail = {"now": True}
+
+    def flaky(ctx):
+        calls.append("b")
+        if fail["now"]:
+            raise KeyboardInterrupt
+        return {}
+
+    stages = [Stage("a", "A", lambda ctx: calls.append("a") or {}), Stage("b", "B", flaky)]
+    with pytest.raises(KeyboardInterrupt):
+        run_stages(stages, make_ctx(tmp_path))
+    fail["now"] = False
+    run_stages(stages, make_ctx(tmp_path))
+    assert calls == ["a", "b", "b"]
