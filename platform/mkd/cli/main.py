@@ -7,6 +7,7 @@ import typer
 from mkd import __version__
 from mkd.cli import quality_cmds, tasks_cmds
 from mkd.cli import teacher_cmds
+from mkd.cli import guards_cmds
 
 app = typer.Typer(
     name="mkd",
@@ -37,4 +38,5 @@ def main(
 
 app.add_typer(tasks_cmds.app, name="tasks")
 app.add_typer(teacher_cmds.app, name="teacher")
+app.add_typer(guards_cmds.app, name="guards")
 quality_cmds.register(app)
