@@ -77,8 +77,14 @@ def load_redteam(source: str | Path = "finance") -> list[RedTeamItem]:
             continue
         try:
             items.append(RedTeamItem.model_validate(json.loads(line)))
-        except (json.JSONDecodeError, ValidationError) as exc:
-            raise ValueError(f"{path}:{number}: {exc}") from None
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or '<item>'}: {e['msg'].removeprefix('Value error, ')}"
+                for e in exc.errors()
+            )
+            raise ValueError(f"{path}:{number}: {problems}") from None
     ids = Counter(i.id for i in items)
     if dupes := [i for i, n in ids.items() if n > 1]:
         raise ValueError(f"{path}: duplicate ids {dupes}")
