@@ -17,10 +17,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gold-file", default=None, help="another gold JSONL file")
     parser.add_argument("--pack", default="finance")
     parser.add_argument("--misses", action="store_true", help="also print every miss")
+    parser.add_argument(
+        "--sample", default=None, help="only gold records of this sample (dev, holdout)"
+    )
     args = parser.parse_args(argv)
     if not (args.gold or args.gold_file):
         parser.error("nothing to do: pass --gold (or --gold-file PATH)")
-    report = evaluate_gold(load_pack(args.pack), args.gold_file)
+    report = evaluate_gold(load_pack(args.pack), args.gold_file, args.sample)
     console = Console()
     if args.misses:
         for m in report.misses:
@@ -28,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"[yellow]{m.id}[/] {m.score:.2f} {m.input!r}\n  truth {m.truth}\n  pred  {m.pred}",
                 highlight=False,
             )
-    table = Table(title="reference teacher vs gold")
+    table = Table(title=f"reference teacher vs gold ({args.sample or 'all samples'})")
     for col in ("task", "n", "score", "precision", "F1", "schema violations"):
         table.add_column(col, justify="left" if col == "task" else "right")
     fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731

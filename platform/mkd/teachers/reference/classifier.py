@@ -90,6 +90,7 @@ COMPARE = _rx(
     r"\bversus\b",
     r"\brelative\s+to\b",
     r"\bdifference\s+between\b",
+    r"\bstack(?:s|ed)?\s+up\b",
     r"\bwhich\s+(?:is|was|had|has|have|one)\b.*\b(?:higher|bigger|larger|more|better|lower|smaller|less|faster|greater)\b.*\bor\b",
     r"\bor\b.*\bwhich\s+(?:is|was|had|has|have)\b",
 )

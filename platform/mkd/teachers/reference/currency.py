@@ -21,10 +21,11 @@ from mkd.teachers.reference.gazetteer import Gazetteer, Span, resolve_overlaps
 NONE: dict[str, Any] = {"currency": None, "symbol": None, "mention": "none"}
 
 # Signs that need context: "$" after letters is another dollar (HK$, A$...), handled by the
-# symbol table; "won", "rand", "real" are ordinary words unless an amount precedes them.
+# symbol table; "won", "rand", "real" are ordinary words unless an amount or "in" precedes them.
 _AMOUNT_ONLY_WORDS = {"won", "rand", "dong", "real", "franc", "francs", "peso", "pesos"}
+# "500 billion won", "market cap in won": an amount or "in" right before the word.
 _AMOUNT_BEFORE = re.compile(
-    r"\d[\d,.]{0,20}\s*(?:k|m|mn|bn|b|million|billion|trillion|tn)?\s*$", re.I
+    r"(?:\d[\d,.]{0,20}\s*(?:k|m|mn|bn|b|million|billion|trillion|tn)?|\bin)\s*\|$", re.I
 )
 _MONEY_WORDS = re.compile(
     r"(?<![\w])(?:rais(?:e|ed|es|ing)|worth|price[sd]?|costs?|spen[dt]|spending|invest(?:ed|ment|ments)?|"
@@ -53,7 +54,7 @@ def _currency_sign_spans(gazetteer: Gazetteer, text: str) -> list[Span]:
             pattern = r"(?<![\w])" + r"\s+".join(map(re.escape, word.split())) + r"(?![\w])"
             for m in re.finditer(pattern, text, re.I):
                 before = text[max(0, m.start() - 40) : m.start()]
-                if word in _AMOUNT_ONLY_WORDS and not _AMOUNT_BEFORE.search(before):
+                if word in _AMOUNT_ONLY_WORDS and not _AMOUNT_BEFORE.search(before + "|"):
                     continue
                 spans.append(Span(m.start(), m.end(), m.group(0), code, cur))
     return resolve_overlaps(spans)

@@ -219,6 +219,13 @@ def r_month_quarter(m: re.Match, ctx: Ctx) -> Resolved:
     return "QUARTER", *cu.fiscal_quarter_bounds(y, q, 1)
 
 
+def r_year_ended(m: re.Match, ctx: Ctx) -> Resolved:
+    """ "year ended August 2024": the twelve months ending with that month, a fiscal year."""
+    month, y = MONTHS[m["mon"].lower()], _year(m["y"])
+    sy, sm = cu.shift_month(y, month, -11)
+    return "FY", date(sy, sm, 1), cu.month_end(y, month)
+
+
 def r_day(m: re.Match, ctx: Ctx) -> Resolved | None:
     try:
         if m["iso"]:
@@ -265,6 +272,7 @@ RULES: list[tuple[re.Pattern, Callable[[re.Match, Ctx], Resolved | None]]] = [
     (re.compile(rf"{B}(?P<q>[1-4])q\s?(?P<y>'?\d{{2}}|{Y4}){E}", re.I), lambda m, c: ("QUARTER", *_quarter(int(m["q"]), m["y"], False, c))),
     (re.compile(rf"{B}(?:h(?P<h>[12])|(?P<ord>first|second)\s+half(?:\s+of)?)(?:\s*(?P<fy>{FY})|\s*(?P<y>{Y4}|'\d{{2}}|\d{{2}}(?!\d)))?{E}", re.I), r_half),
     (re.compile(rf"{B}(?P<mon>{MON})\.?\s+(?P<y>{Y4})\s+quarter{E}", re.I), r_month_quarter),
+    (re.compile(rf"{B}(?:fiscal\s+|financial\s+)?year\s+end(?:ed|ing)\s+(?:on\s+)?(?:\d{{1,2}}(?:st|nd|rd|th)?\s+)?(?P<mon>{MON})\.?,?\s+(?P<y>{Y4}){E}", re.I), r_year_ended),
     (re.compile(rf"{B}(?P<mon>(?!may\b){MON}|May)\.?,?(?:\s+(?P<y>{Y4}|'\d{{2}}))?{E}", re.I), r_month),
     (re.compile(rf"{B}(?:(?P<iso>{Y4}-\d{{2}}-\d{{2}})|(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\s+(?P<mon>{MON})\.?,?\s+(?P<y>{Y4}))|(?P<mon2>{MON})\.?\s+(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<y2>{Y4}){E}", re.I), lambda m, c: r_day_any(m, c)),
     (re.compile(rf"{B}(?P<dir>last|past|previous|prior|trailing|recent|next|coming|upcoming|following|this|current|present)\s+(?:(?P<n>{NUM})\s+)?(?P<unit>{UNIT}){E}", re.I), r_relative),
@@ -376,6 +384,42 @@ def _wrap(text: str, f: Found) -> Found:
     return Found(wrap.start(), f.end, f.period, first, last)
 
 
+_JOIN = re.compile(r"\s*(?:to|until|till|through|thru|and|[-–—])\s*", re.I)
+_LEAD = re.compile(r"(?P<lead>from|between)\s+$", re.I)
+
+
+def _range_start(text: str, a: Found, b: Found) -> int | None:
+    """Where the range "a .. b" starts in the text, or None when a and b are two points.
+
+    A dash always joins; "to/until/through" need a leading "from"; "and" needs "between".
+    """
+    join = _JOIN.fullmatch(text[a.end : b.start])
+    if not join or not (a.first and b.last and a.first <= b.last):
+        return None
+    word = join.group(0).strip().lower()
+    lead = _LEAD.search(text[: a.start])
+    if word in ("-", "–", "—"):
+        return lead.start() if lead else a.start
+    wanted = "between" if word == "and" else "from"
+    return lead.start() if lead and lead["lead"].lower() == wanted else None
+
+
+def _merge_ranges(text: str, found: list[Found]) -> list[Found]:
+    """ "from Q1 FY24 to Q3 FY25", "between March 2023 and June 2024": one range, not two points."""
+    out: list[Found] = []
+    i = 0
+    while i < len(found):
+        a = found[i]
+        start = _range_start(text, a, found[i + 1]) if i + 1 < len(found) else None
+        if start is None:
+            out.append(a)
+            i += 1
+            continue
+        out.append(Found(start, found[i + 1].end, a.period, a.first, found[i + 1].last))
+        i += 2
+    return out
+
+
 def interpret_dates(
     text: str, as_of: date, fy_start: int = 1, conventions: dict[str, dict[str, Any]] | None = None
 ) -> list[dict[str, Any]]:
@@ -383,7 +427,7 @@ def interpret_dates(
     ctx = Ctx(as_of, fy_start)
     rules = convention_rules(conventions or {}) + RULES
     items = []
-    for f in _candidates(text, ctx, rules):
+    for f in _merge_ranges(text, _candidates(text, ctx, rules)):
         phrase = text[f.start : f.end]
         if phrase.lower() in ABBREVIATIONS and DEFINING.search(text):
             continue

@@ -33,12 +33,22 @@ class GoldReport:
     misses: list[Miss] = field(default_factory=list)
 
 
-def evaluate_gold(pack: TaskPack, gold: str | Path | None = None) -> GoldReport:
-    """Score ReferenceLabeler on every gold record with mkd.scoring.score_item."""
+def evaluate_gold(
+    pack: TaskPack, gold: str | Path | None = None, sample: str | None = None
+) -> GoldReport:
+    """Score ReferenceLabeler on the gold records with mkd.scoring.score_item.
+
+    Args:
+        pack: the task pack (its gold file is used when `gold` is None).
+        gold: another gold JSONL file.
+        sample: only records whose `sample` field equals this ("dev" or "holdout").
+    """
     labeler = ReferenceLabeler(pack)
     per_task: dict[str, list[ItemScore]] = {}
     misses: list[Miss] = []
     for rec in read_records(gold or pack.data_file(GOLD_FILE)):
+        if sample and getattr(rec, "sample", None) != sample:
+            continue
         pred = canonical_json(labeler.predict(rec.task, rec.input, rec.context))
         item = score_item(pack.task(rec.task), rec.output, pred)
         per_task.setdefault(rec.task, []).append(item)
