@@ -6,6 +6,8 @@ from pydantic import Field, ValidationInfo, field_validator
 
 from mkd.config.base import Section
 from mkd.config.data import DataConfig
+from mkd.config.evaluation import EvaluationConfig
+from mkd.config.export import ExportConfig
 from mkd.config.guards import GuardsConfig
 from mkd.config.store import StoreConfig
 from mkd.config.teacher import TeacherConfig
@@ -33,6 +35,8 @@ class PipelineConfig(Section):
     data: DataConfig = Field(default_factory=DataConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     guards: GuardsConfig = Field(default_factory=GuardsConfig)
+    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+    export: ExportConfig = Field(default_factory=ExportConfig)
 
     @field_validator("tasks")
     @classmethod
