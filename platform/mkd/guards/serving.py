@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import inspect
+import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -131,3 +132,46 @@ async def aguarded_answer(
             return out
     out.value, out.source = chain.safe_empty(task), SAFE_EMPTY
     return out
+
+
+class RouterGuards:
+    """The router's guard hook (`serving.router.GuardHook`) over one GuardChain.
+
+    Args:
+        chain: the chain built from the same `guards` section the labeling job uses.
+        error: the router's error type, called as error(status, code, message); kept as a
+            parameter so that this core module does not import the serving package.
+    """
+
+    def __init__(self, chain: GuardChain, error: Callable[[int, str, str], Exception]) -> None:
+        self.chain, self.error = chain, error
+
+    def verdict(self, task: str, query: str) -> RequestVerdict:
+        """The full input verdict (for routers that answer out-of-domain queries themselves)."""
+        return guard_request(self.chain, task, query)
+
+    def check_request(self, task: str, query: str) -> str:
+        """The query to send on (redacted), or raise `error` with a 4xx and the reason code.
+
+        An out-of-domain query raises too (422, code `ood`, the task's empty answer in the
+        message) for a router that does not call `verdict` to answer it with that empty form.
+        """
+        v = self.verdict(task, query)
+        if v.proceed:
+            return v.text or ""
+        if v.error is not None:
+            raise self.error(v.status, v.error["code"], v.error["message"])
+        empty = json.dumps(v.answer, ensure_ascii=False)
+        raise self.error(
+            422,
+            "ood",
+            f"the query is not about the pack's domain; {task}'s empty answer is {empty}",
+        )
+
+    def check_answer(self, task: str, query: str, value: Any) -> bool:
+        """True when `value` may be served for `query` (the text the model saw)."""
+        return self.chain.check_output(task, query, value).allowed
+
+    def safe_empty(self, task: str) -> Any:
+        """The task's safe empty answer, served when no model's answer passes."""
+        return self.chain.safe_empty(task)
