@@ -17,6 +17,7 @@ apiVersion: ray.io/v1
 kind: RayJob
 metadata:
   name: {{ include "mkd.rayName" (dict "root" $root "suffix" $suffix) }}
+  namespace: {{ $root.Release.Namespace }}
   labels:
     {{- include "mkd.labels" $root | nindent 4 }}
     app.kubernetes.io/component: job
