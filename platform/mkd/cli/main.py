@@ -6,7 +6,7 @@ import typer
 
 from mkd import __version__
 from mkd.cli import quality_cmds, tasks_cmds
-from mkd.cli import teacher_cmds
+from mkd.cli import data_cmds, teacher_cmds
 from mkd.cli import guards_cmds
 
 app = typer.Typer(
@@ -38,5 +38,6 @@ def main(
 
 app.add_typer(tasks_cmds.app, name="tasks")
 app.add_typer(teacher_cmds.app, name="teacher")
+data_cmds.register(app)
 app.add_typer(guards_cmds.app, name="guards")
 quality_cmds.register(app)

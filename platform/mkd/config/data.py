@@ -12,7 +12,7 @@ class AugmentConfig(Section):
 
     enabled: bool = Field(True, description="Off: label the curated prompts only.")
     variations_per_prompt: int = Field(
-        6, ge=0, description="Variations tried per curated prompt before de-duplication."
+        8, ge=0, description="Variations made per curated prompt before de-duplication."
     )
     near_dup_threshold: float = Field(
         0.9,

@@ -1,0 +1,101 @@
+"""`mkd label`, `mkd data build`, `mkd review export|import`: the dataset pipeline commands."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from mkd.cli.console import console, fail
+
+data_app = typer.Typer(help="Build versioned datasets.", no_args_is_help=True)
+review_app = typer.Typer(help="Human review of teacher labels.", no_args_is_help=True)
+CONFIG = typer.Option(..., "-c", "--config", exists=True, dir_okay=False, help="Pipeline YAML.")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("label")(label)
+    app.add_typer(data_app, name="data")
+    app.add_typer(review_app, name="review")
+
+
+def _load(config: Path):
+    from mkd.config import ConfigError, load_config
+    from mkd.storage import open_store
+
+    try:
+        cfg = load_config(config)
+    except ConfigError as exc:
+        fail(str(exc), code=2)
+    return cfg, open_store(cfg.store)
+
+
+def label(config: Path = CONFIG) -> None:
+    """Label the augmented prompts with the teacher on Ray Data (resumable through the cache).
+
+    Example: mkd label -c configs/pipeline.yaml
+    """
+    from ray_jobs.label import main
+
+    raise typer.Exit(main(["-c", str(config)]))
+
+
+@data_app.command("build")
+def build(config: Path = CONFIG) -> None:
+    """curated -> augmented -> labeled -> reviewed -> train/val/test with a manifest (last).
+
+    Example: mkd data build -c configs/pipeline.yaml
+    """
+    from ray_jobs.build_data import main
+
+    raise typer.Exit(main(["-c", str(config)]))
+
+
+@review_app.command("export")
+def review_export(
+    config: Path = CONFIG,
+    out: Path = typer.Option(Path("review"), "--out", help="Directory for review.csv/.jsonl."),
+    per_task: int | None = typer.Option(None, "--per-task", help="Override the sample size."),
+) -> None:
+    """Export a stratified sample per task and label (CSV + JSONL) with the teacher's answers.
+
+    Example: mkd review export -c configs/pipeline.yaml --out review/
+    """
+    from mkd.data.build import work_prefix
+    from mkd.data.review import export_review
+
+    cfg, store = _load(config)
+    key = work_prefix(cfg) + "labeled.jsonl"
+    if not store.exists(key):
+        fail(f"{store.uri_for(key)} does not exist: run `mkd label -c {config}` first")
+    records = [json.loads(x) for x in store.get_bytes(key).splitlines() if x.strip()]
+    n = per_task if per_task is not None else cfg.data.review_sample_per_task
+    paths = export_review(records, out, n, cfg.seed)
+    console.print(f"wrote {', '.join(map(str, paths))}: fill verdict (accept|correct)")
+
+
+@review_app.command("import")
+def review_import(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="Reviewed CSV or JSONL."),
+    config: Path = CONFIG,
+    reviewer: str | None = typer.Option(None, "--reviewer", help="Default reviewer name."),
+) -> None:
+    """Import verdicts and corrections; the next `mkd data build` applies them as overrides.
+
+    Example: mkd review import review/review.csv -c configs/pipeline.yaml --reviewer alice
+    """
+    from mkd.data.review import parse_review, store_reviews
+    from mkd.tasks import load_pack
+
+    cfg, store = _load(config)
+    reviews, problems = parse_review(file, load_pack(cfg.pack), reviewer)
+    for p in problems:
+        console.print(f"[red]✗[/] {p}", highlight=False)
+    if problems:
+        fail(f"{len(problems)} problem(s); nothing imported")
+    key = store_reviews(store, cfg.data.dataset, cfg.data.version, reviews)
+    corrected = sum(r["verdict"] == "correct" for r in reviews)
+    console.print(
+        f"imported {len(reviews)} review(s), {corrected} correction(s) -> {store.uri_for(key)}"
+    )

@@ -1,0 +1,1 @@
+"""The dataset pipeline: curated prompts -> augmentation -> labeling -> review -> splits."""
