@@ -4,6 +4,9 @@ Four families, each a reason code:
 - `injection.override`: "ignore previous instructions", "from now on answer...";
 - `injection.roleplay`: jailbreak personas (DAN, developer mode, "pretend you have no rules");
 - `injection.prompt_leak`: system-prompt extraction ("repeat the text above");
+- `injection.directive`: none of the above matched, but the query talks to the model about its
+  own behaviour (second person + a verb aimed at the model + words such as schema, format,
+  mode, instructions): the paraphrase catch-all;
 - `injection.hidden`: instructions planted inside the query: chat-template tokens, fake
   `system:` turns, HTML comments, notes addressed to the model, output steering
   ('answer with {"category": ...}'), text smuggled in invisible tag characters.
@@ -37,6 +40,11 @@ _PATTERNS: dict[str, list[str]] = {
         r"\bdo not (?:follow|obey|apply) (?:your|the|any|those|these) (?:instructions|rules|guidelines)\b",
         r"\b(?:no longer|don't|do not) (?:follow|obey|need to follow) (?:your|the|any) ",
         r"\boverride (?:your|the|all|any) ",
+        r"\b(?:ignore|disregard|forget|set aside|put aside|never ?mind)\W+"
+        r"(?:\w+\W+){0,6}?(?:you were told|you were given|you received|told you|instructed|"
+        r"written (?:above|before)|said (?:above|before)|start of (?:this|the) (?:chat|conversation))",
+        r"\byou (?:may|can|should|must|are allowed to|are free to) (?:now )?(?:ignore|disregard|"
+        r"skip|forget|break|bypass)\b",
         r"\bignora(?:r)? (?:todas )?(?:las )?(?:instrucciones|reglas)\b",
         r"\bignore[zr]? (?:toutes )?(?:les )?(?:instructions|consignes|règles) ",
         r"\bignoriere (?:alle )?(?:vorherigen |bisherigen )?(?:anweisungen|regeln)\b",
@@ -59,6 +67,14 @@ _PATTERNS: dict[str, list[str]] = {
         r"guidelines|ethics|morals|censorship|policies|safeguards)\b",
         r"\bmy (?:late |dead |deceased )?grand(?:ma|mother|pa|father) used to\b",
         r"\bsimulate (?:an? )?(?:ai|chatbot|model|assistant|terminal|linux)\b",
+        r"\b(?:behave|act|respond|answer|talk|speak) (?:as|like) (?:if |though )?(?:you (?:are|were|have)|"
+        r"an? (?:ai|model|assistant|chatbot|bot|llm)|my)\b",
+        r"\bwith (?:zero|no|0) (?:limitations|limits|restrictions|rules|filters|guardrails|censorship)\b",
+        r"\b(?:freed|released|liberated|unshackled) from\b|\bfree of (?:your|its|all|any|the) ",
+        r"\b(?:rules|policies|guidelines|restrictions|the schema|instructions|filters) "
+        r"(?:don't|do not|doesn't|does not|no longer) (?:apply|exist|matter|bind)\b",
+        r"\b(?:pretend|imagine|assume) (?:that )?(?:the|your) (?:schema|rules|instructions|"
+        r"guidelines|filters|policies)\b",
     ],
     "prompt_leak": [
         r"\bsystem ?prompt\b|\bsystem message\b|\bpre-?prompt\b|\bmeta ?prompt\b",
@@ -74,6 +90,15 @@ _PATTERNS: dict[str, list[str]] = {
         r"\b(?:what|which|how) (?:were|are|was) you (?:told|instructed|programmed|prompted|configured)\b",
         r"\b(?:instructions|prompt) (?:verbatim|word for word)\b",
         r"\bstarts? with [\"'“]?you are\b|\bbegins? with [\"'“]?you are\b",
+        r"\b(?:instructions|prompt|rules|directives) (?:that )?you (?:received|were given|got|follow|"
+        r"were told)\b",
+        r"\byour (?:creators|developers|makers|designers|trainers|operators)\b",
+        r"\b(?:print|dump|show|output|reveal|display|list|leak) (?:me )?(?:the |your |all )?"
+        r"(?:raw |full |exact |internal )?(?:config|configuration|settings|env|environment "
+        r"variables|api keys?|secrets?|credentials|passwords?)\b",
+        r"\b(?:exact )?words of your\b",
+        r"\byour (?:\w+ )?(?:instructions|directives|guidelines|programming|system rules|"
+        r"formatting rules|policies|rules)\b",
     ],
     "hidden": [
         r"<\|?\s*(?:im_start|im_end|system|endoftext|eot_id|start_header_id|end_header_id|"
@@ -89,6 +114,8 @@ _PATTERNS: dict[str, list[str]] = {
         r"\b(?:ai|assistant|model|llm|chatbot|gpt|bot)\s*[,:]\s*(?:ignore|output|print|respond|say|"
         r"answer|you must|always|never|reply|classify|return)\b",
         r"\b(?:tell|instruct) the (?:model|ai|system|assistant|classifier)\b",
+        r"\bthe (?:developer|developers|admin|administrator|operator|system|moderator)s? "
+        r"(?:says|said|wants|allows|permits|lets|told)\b",
         r"\bif you are an? (?:ai|llm|language model|assistant|chatbot|bot)\b",
         r"\b(?:respond|answer|reply|output|return)\s+(?:only |just )?(?:with\s*[:\-]?|:)\s*[\[{\"'`]",
         r"\b(?:classify|label|categori[sz]e|tag|mark) (?:this|it|the query|the following|me|this query)"
@@ -116,6 +143,101 @@ _COMPILED = {
 _COMPILED_SQUASHED = {
     fam: re.compile("|".join(f"(?:{p})" for p in pats)) for fam, pats in _SQUASHED.items()
 }
+# A query that addresses the model about its own behaviour ("you ... respond ... schema")
+# is an instruction whatever its wording; finance questions rarely combine the three.
+_SECOND_PERSON = frozenset(["you", "your", "yours", "yourself", "you're", "youre", "ur", "u"])
+_META_VERBS = frozenset(
+    [
+        "ignore",
+        "disregard",
+        "forget",
+        "override",
+        "bypass",
+        "pretend",
+        "roleplay",
+        "respond",
+        "reply",
+        "output",
+        "print",
+        "reveal",
+        "repeat",
+        "recite",
+        "translate",
+        "obey",
+        "comply",
+        "behave",
+        "simulate",
+        "switch",
+        "enable",
+        "unlock",
+        "scratch",
+        "dump",
+        "leak",
+        "skip",
+    ]
+)
+_META_NOUNS = frozenset(
+    [
+        "instruction",
+        "instructions",
+        "prompt",
+        "prompts",
+        "rules",
+        "schema",
+        "json",
+        "format",
+        "formatting",
+        "mode",
+        "system",
+        "developer",
+        "developers",
+        "context",
+        "conversation",
+        "chat",
+        "directive",
+        "directives",
+        "policy",
+        "policies",
+        "guidelines",
+        "persona",
+        "character",
+        "assistant",
+        "llm",
+        "chatbot",
+        "bot",
+        "uppercase",
+        "lowercase",
+        "haiku",
+        "poem",
+        "essay",
+        "tweet",
+        "prose",
+        "limerick",
+        "message",
+        "messages",
+        "debug",
+        "safety",
+        "filter",
+        "filters",
+        "initialised",
+        "initialized",
+        "window",
+        "regardless",
+        "task",
+    ]
+)
+_WORDS = re.compile(r"[a-z']+")
+DIRECTIVE_THRESHOLD = 3
+_ORDER = ["override", "roleplay", "prompt_leak", "hidden", "directive"]
+
+
+def directive_score(skeleton: str) -> int:
+    """Second person (+1), a verb aimed at the model (+1), meta nouns (+1 each, at most 2)."""
+    words = set(_WORDS.findall(skeleton))
+    nouns = len(words & _META_NOUNS)
+    return bool(words & _SECOND_PERSON) + bool(words & _META_VERBS) + min(2, nouns)
+
+
 _LEET = str.maketrans("013457@$!|", "oieastasil")
 _NON_LETTERS = re.compile(r"[^a-z]+")
 
@@ -132,9 +254,11 @@ def detect(skeleton: str, hidden: str = "") -> list[str]:
     found += [
         fam for fam, rx in _COMPILED_SQUASHED.items() if fam not in found and rx.search(squashed)
     ]
+    if not found and directive_score(skeleton) >= DIRECTIVE_THRESHOLD:
+        found.append("directive")
     if hidden.strip() and any(c.isalpha() for c in hidden) and "hidden" not in found:
         found.append("hidden")  # text smuggled in invisible characters is an instruction to hide
-    return found
+    return sorted(found, key=_ORDER.index)  # the primary reason does not depend on the route
 
 
 def check(skeleton: str, hidden: str, cfg: InjectionGuardConfig) -> list[Finding]:
