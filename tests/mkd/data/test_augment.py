@@ -1,0 +1,84 @@
+"""Augmentation: operators, families, determinism, de-duplication, the >= 2,000 prompt target."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from mkd.config.data import AugmentConfig
+from mkd.data.augment import Augmenter, Prompt, entity_swap, metric_synonym, number_unit, time_shift
+from mkd.data.augment import _Lexicon as Lexicon
+from mkd.data.near_dup import NearDupIndex
+from mkd.data.prompts_io import read_prompts
+
+
+def _curated(pack) -> list[Prompt]:
+    prompts, rejects = read_prompts(pack.data_file("data/curated.jsonl").read_bytes(), "curated")
+    assert not rejects
+    return [Prompt(p["id"], p["input"], p["id"], p["source"]) for p in prompts]
+
+
+def test_operators_change_what_they_claim(gazetteers):
+    lex, rng = Lexicon(gazetteers), random.Random(0)
+    assert metric_synonym("Infosys net profit in FY24", rng, lex) != "Infosys net profit in FY24"
+    swapped = entity_swap("What was Apple's revenue in FY2023?", rng, lex)
+    assert "Apple" not in swapped and "revenue in FY2023" in swapped
+    changed = number_unit("Indian startups with more than ₹1,000 crore in ARR", rng)
+    assert changed.startswith("Indian startups with more than ₹") and "1,000 crore" not in changed
+    assert number_unit("Revenue in 2023", rng) is None  # a year is not an amount
+    shifted = time_shift("Sales in FY24 vs 2023", random.Random(1))
+    assert shifted != "Sales in FY24 vs 2023" and "Sales in FY" in shifted
+
+
+@pytest.mark.slow
+def test_full_pack_gives_over_2000_prompts_with_families_deterministically(pack, gazetteers):
+    curated = _curated(pack)
+    out = Augmenter(gazetteers, AugmentConfig(), seed=42).run(curated)
+    again = Augmenter(gazetteers, AugmentConfig(), seed=42).run(curated)
+    assert out == again
+    assert len(out) >= 2000
+    ids = {p.id for p in curated}
+    assert all(p.family in ids for p in out)
+    assert len({p.id for p in out}) == len(out)
+    variations = [p for p in out if p.operator]
+    assert all(p.id.startswith(p.family + "~") for p in variations)
+    other_seed = Augmenter(gazetteers, AugmentConfig(), seed=7).run(curated[:50])
+    assert [p.input for p in other_seed] != [
+        p.input for p in out if p.family in {c.id for c in curated[:50]}
+    ]
+
+
+def test_no_exact_or_near_duplicates_survive(pack, gazetteers):
+    out = Augmenter(gazetteers, AugmentConfig(), seed=1).run(_curated(pack)[:80])
+    index = NearDupIndex(0.9)
+    kept = [p for p in out if p.operator]
+    assert all(index.add(p.input) is not None for p in kept)
+
+
+def test_near_dup_index():
+    index = NearDupIndex(0.7)
+    assert index.add("Top 5 tech brands by net profit in 2023") == 0
+    assert index.add("top 5 tech brands by net profit in 2023?") is None  # exact after normalising
+    assert index.last_was_exact
+    assert index.add("Top 5 tech brands by net profits in 2023") is None  # near
+    assert index.add("Compare Amazon and Walmart net sales") == 1
+
+
+def test_paraphraser_variations_are_kept_in_the_family(gazetteers):
+    cfg = AugmentConfig(operators=["rephrase"], paraphrases_per_prompt=1, variations_per_prompt=0)
+    para = lambda text, n: [f"Could you look up: {text.lower()} for me"]  # noqa: E731
+    out = Augmenter(gazetteers, cfg, 0, paraphraser=para).run(
+        [Prompt("a", "Apple revenue FY23", "a", "c")]
+    )
+    assert [(p.family, p.operator) for p in out] == [("a", None), ("a", "paraphrase")]
+
+
+def test_bad_curated_lines_become_rejects():
+    data = b'{"id": "a", "input": "ok"}\n{"id": "b", "input": "bad \xff"}\nnot json\n{"id": "a", "input": "dup"}\n{"input": "no id"}\n'
+    prompts, rejects = read_prompts(data, "cur.jsonl")
+    assert [p["id"] for p in prompts] == ["a"]
+    reasons = [r["reason"] for r in rejects]
+    assert "invalid UTF-8" in reasons[0] and "cur.jsonl:2" in reasons[0]
+    assert "not valid JSON" in reasons[1]
+    assert "duplicate id 'a'" in reasons[2]
+    assert "missing" in reasons[3]

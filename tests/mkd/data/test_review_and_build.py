@@ -1,0 +1,128 @@
+"""Review export/import and the final build stage (splits, manifest last, immutability)."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+from mkd.config import parse_config
+from mkd.data.build import stage_finish, work_prefix
+from mkd.data.manifest import VersionExists
+from mkd.data.prompts_io import to_jsonl
+from mkd.data.review import export_review, parse_review, store_reviews
+from mkd.storage import open_store, sha256_bytes
+from rich.console import Console
+
+
+def _records(n: int = 60) -> list[dict]:
+    cats = ["LOOKUP", "LIST", "SCREEN"]
+    recs = []
+    for i in range(n):
+        recs.append(
+            {
+                "id": f"f{i % 20}~{i}:query_classifier",
+                "prompt_id": f"f{i % 20}~{i}",
+                "family": f"f{i % 20}",
+                "source": "curated/x",
+                "input": f"query {i}",
+                "task": "query_classifier",
+                "output": json.dumps({"category": cats[i % 3]}),
+                "context": {"as_of": "2026-01-15"},
+            }
+        )
+    return recs
+
+
+def test_export_is_stratified_and_import_validates(pack, tmp_path):
+    csv_path, jsonl_path = export_review(_records(), tmp_path, per_task=6, seed=0)
+    with open(csv_path, encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 6 and {r["label"] for r in rows} == {"LOOKUP", "LIST", "SCREEN"}
+    assert len(jsonl_path.read_text().splitlines()) == 6
+    rows[0] |= {
+        "verdict": "correct",
+        "corrected_output": '{"category": "COUNT"}',
+        "reviewer": "ann",
+    }
+    rows[1] |= {"verdict": "accept"}
+    rows[2] |= {"verdict": "correct", "corrected_output": '{"category": "BAD"}'}
+    rows[3] |= {"verdict": "maybe"}
+    with open(csv_path, "w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    reviews, problems = parse_review(csv_path, pack, reviewer="bob")
+    assert len(problems) == 2
+    assert "review.csv:4" in problems[0] and "schema" in problems[0]
+    assert "review.csv:5" in problems[1] and "accept or correct" in problems[1]
+    assert [(r["verdict"], r["reviewer"]) for r in reviews] == [
+        ("correct", "ann"),
+        ("accept", "bob"),
+    ]
+    assert reviews[0]["output"] == '{"category":"COUNT"}'
+
+
+def _prepare(tmp_path, records):
+    cfg = parse_config(
+        {"store": {"uri": f"file://{tmp_path / 'store'}"}, "data": {"version": "t1"}}
+    )
+    store = open_store(cfg.store)
+    prefix = work_prefix(cfg)
+    store.put_bytes(prefix + "labeled.jsonl", to_jsonl(records))
+    store.put_bytes(prefix + "quarantine.jsonl", to_jsonl([{"id": "q", "reason": "empty prompt"}]))
+    store.put_json(prefix + "label_report.json", {"labeled": len(records)})
+    return cfg, store
+
+
+def test_finish_writes_splits_then_manifest_and_applies_overrides(pack, tmp_path):
+    records = _records()
+    cfg, store = _prepare(tmp_path, records)
+    fix = {
+        "id": records[0]["id"],
+        "task": "query_classifier",
+        "input_sha256": "",
+        "verdict": "correct",
+    }
+    fix |= {
+        "output": '{"category":"COUNT"}',
+        "reviewer": "ann",
+        "reviewed_at": "t",
+        "file": "r.csv",
+        "notes": "",
+    }
+    ok = fix | {"id": records[1]["id"], "verdict": "accept", "output": records[1]["output"]}
+    store_reviews(store, "finance", "t1", [fix, ok])
+    manifest = stage_finish(cfg, store, Console(quiet=True))
+    prefix = "datasets/finance/t1/"
+    assert store.list(prefix) == [
+        prefix + f
+        for f in ("manifest.json", "quarantine.jsonl", "test.jsonl", "train.jsonl", "val.jsonl")
+    ]
+    for name, meta in manifest["files"].items():
+        assert meta["sha256"] == sha256_bytes(store.get_bytes(prefix + name))
+    assert manifest["counts"]["records"] == 60
+    assert manifest["review"]["tasks"]["query_classifier"] == {
+        "reviewed": 2,
+        "corrected": 1,
+        "teacher_error_rate": 0.5,
+    }
+    lines = [
+        json.loads(x)
+        for s in ("train", "val", "test")
+        for x in store.get_bytes(f"{prefix}{s}.jsonl").splitlines()
+    ]
+    fixed = next(r for r in lines if r["id"] == records[0]["id"])
+    assert (
+        fixed["output"] == '{"category":"COUNT"}'
+        and fixed["review"]["teacher_output"] == records[0]["output"]
+    )
+    with pytest.raises(VersionExists):
+        stage_finish(cfg, store, Console(quiet=True))
+
+
+def test_unfinished_version_is_rebuilt(pack, tmp_path):
+    cfg, store = _prepare(tmp_path, _records())
+    store.put_bytes("datasets/finance/t1/train.jsonl", b"half written\n")
+    stage_finish(cfg, store, Console(quiet=True))
+    assert b"half written" not in store.get_bytes("datasets/finance/t1/train.jsonl")
