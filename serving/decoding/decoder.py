@@ -1,0 +1,273 @@
+"""Batched schema-constrained greedy decoding for a transformers causal LM, with jump-forward.
+
+Each answer is a walk of its task's grammar (serving.decoding.grammar). At every step a sequence:
+  - jumps forward over bytes the schema fixes (keys, punctuation): they are queued as text and fed
+    with the next forward, so they cost no forward of their own;
+  - at an enum, tokenizes every allowed value (with the queued text in front, so tokenization is
+    the canonical one) into a token trie and spends one forward per branching node only;
+  - otherwise takes the argmax over the tokens the grammar state allows.
+Sequences of one batch share each forward (KV cache, right-aligned chunks, explicit positions).
+When the token budget runs low the shortest valid completion is forced, and every answer is
+validated against the task's JSON Schema by the caller's TaskSpec: invalid ones are flagged.
+"""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from serving.decoding.grammar import DEAD, Grammar, UnsupportedSchema
+from serving.decoding.tokens import TokenIndex
+
+
+@dataclass
+class DecodeResult:
+    """One answer: its text, parsed value (None when invalid), why invalid, and the cost."""
+
+    text: str
+    value: Any = None
+    error: str | None = None
+    forwards: int = 0
+    tokens: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass
+class _TrieNode:
+    children: dict[int, _TrieNode] = field(default_factory=dict)
+    literal: bytes | None = None  # set at a leaf: the bytes this path spells
+
+
+@dataclass
+class _Seq:
+    grammar: Grammar
+    budget: int
+    state: int
+    feed: list[int]  # tokens decided but not yet fed to the model
+    queued: bytes = b""  # forced bytes, tokenized only when fed (canonical tokenization)
+    out: bytearray = field(default_factory=bytearray)
+    trie: _TrieNode | None = None
+    done: bool = False
+    forwards: int = 0
+    tokens: int = 0
+
+
+class ConstrainedDecoder:
+    """Greedy decoding constrained to JSON Schemas; one instance per (model, tokenizer)."""
+
+    def __init__(self, model: Any, tokenizer: Any, jump_forward: bool = True) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.index = TokenIndex(tokenizer)
+        self.jump_forward = jump_forward
+        self._grammars: dict[str, Grammar] = {}
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        # transformers 5.x renamed past_key_values to cache; older versions know only the former
+        params = inspect.signature(model.forward).parameters
+        self._cache_kw = "cache" if "cache" in params else "past_key_values"
+
+    def grammar(self, schema: dict) -> Grammar:
+        key = json.dumps(schema, sort_keys=True)
+        if key not in self._grammars:
+            self._grammars[key] = Grammar(schema)
+        return self._grammars[key]
+
+    def decode(
+        self,
+        prompts: list[list[int]],
+        schemas: list[dict],
+        max_new_tokens: list[int],
+        forward_kwargs: dict[str, Any] | None = None,
+    ) -> list[DecodeResult]:
+        """Answer every prompt (token ids) under its schema; texts are NOT yet schema-validated.
+
+        Args:
+            prompts: token ids of each conversation (chat template applied).
+            schemas: each answer's JSON Schema.
+            max_new_tokens: each answer's token budget (the shortest valid ending is forced
+                when it runs out).
+            forward_kwargs: extra model arguments per forward (PEFT `adapter_names`).
+
+        Raises:
+            UnsupportedSchema: a schema uses a construct the grammar compiler does not encode.
+        """
+        seqs = [
+            _Seq(g, budget, g.start, list(p))
+            for p, g, budget in zip(
+                prompts, (self.grammar(s) for s in schemas), max_new_tokens, strict=True
+            )
+        ]
+        cache, mask, positions = None, None, [0] * len(seqs)
+        while True:
+            for s in seqs:
+                self._advance(s)
+            if all(s.done for s in seqs):
+                break
+            chunks = [self._take_feed(s) for s in seqs]
+            logits, cache, mask = self._forward(chunks, cache, mask, positions, forward_kwargs)
+            for i, s in enumerate(seqs):
+                if not s.done:
+                    s.forwards += 1
+                    self._choose(s, logits[i])
+        return [self._result(s) for s in seqs]
+
+    # --- one sequence's moves -----------------------------------------------------------------
+
+    def _advance(self, s: _Seq) -> None:
+        """Jump over fixed bytes and single-path trie nodes until a real choice (or the end)."""
+        while not s.done:
+            if s.trie is not None:
+                if len(s.trie.children) != 1:
+                    return
+                tok, s.trie = next(iter(s.trie.children.items()))
+                s.feed.append(tok)
+                s.tokens += 1
+                self._finish_literal(s)
+                continue
+            if s.grammar.finished(s.state):
+                s.done = True
+                return
+            if self._over_budget(s):
+                self._force_completion(s)
+                return
+            if not self.jump_forward:
+                return
+            literals = s.grammar.enum_literals(s.state)
+            if literals is not None and _prefix_free(literals):
+                s.trie = self._enum_trie(s, literals)
+                s.queued = b""
+                self._finish_literal(s)
+                continue
+            forced = s.grammar.forced(s.state)
+            if not forced:
+                return
+            s.queued += forced
+            s.out += forced
+            s.state = s.grammar.walk(s.state, forced)
+
+    def _over_budget(self, s: _Seq) -> bool:
+        """Time to close the answer: ~4 bytes a token, structure included, or too many tokens."""
+        tail = s.grammar.shortest_completion(s.state) or b""
+        return len(s.out) + len(tail) >= 4 * s.budget or s.tokens >= 2 * s.budget
+
+    def _force_completion(self, s: _Seq) -> None:
+        tail = s.grammar.shortest_completion(s.state) or b""
+        s.out += tail
+        s.state = s.grammar.walk(s.state, tail)
+        s.done = True
+
+    def _enum_trie(self, s: _Seq, literals: list[bytes]) -> _TrieNode:
+        """Token trie of queued text + each value + the bytes fixed after it."""
+        root = _TrieNode()
+        for lit in literals:
+            after = s.grammar.walk(s.state, lit)
+            full = lit + s.grammar.forced(after)
+            node = root
+            for tok in self.index.encode(s.queued + full):
+                node = node.children.setdefault(tok, _TrieNode())
+            node.literal = full
+        return root
+
+    def _finish_literal(self, s: _Seq) -> None:
+        if s.trie is not None and not s.trie.children:
+            lit = s.trie.literal or b""
+            s.out += lit
+            s.state = s.grammar.walk(s.state, lit)
+            s.trie = None
+
+    def _take_feed(self, s: _Seq) -> list[int]:
+        if s.done:
+            return []
+        queued = self.index.encode(s.queued)
+        s.tokens += len(queued)  # decided tokens were counted when chosen; the prompt never is
+        ids = s.feed + queued
+        s.feed, s.queued = [], b""
+        return ids
+
+    def _choose(self, s: _Seq, logits: torch.Tensor) -> None:
+        if s.trie is not None:
+            options = torch.tensor(list(s.trie.children), dtype=torch.long)
+            tok = int(options[int(torch.argmax(logits[options]))])
+            s.trie = s.trie.children[tok]
+            s.feed.append(tok)
+            s.tokens += 1
+            self._finish_literal(s)
+            return
+        allowed = self.index.allowed(s.grammar, s.state)
+        allowed = allowed[allowed < logits.shape[-1]]
+        if allowed.numel() == 0:
+            self._force_completion(s)
+            return
+        tok = int(allowed[int(torch.argmax(logits[allowed]))])
+        s.tokens += 1
+        if tok == self.index.eos_id:
+            s.done = True
+            return
+        data = self.index.bytes[tok] or b""
+        s.out += data
+        s.state = s.grammar.walk(s.state, data)
+        s.feed.append(tok)
+
+    # --- the batched forward ------------------------------------------------------------------
+
+    def _forward(self, chunks, cache, mask, positions, extra=None):
+        """Feed each row's new tokens (right-aligned, padding masked) and return last logits."""
+        width = max(len(c) for c in chunks) or 1
+        ids = torch.full((len(chunks), width), self.pad_id, dtype=torch.long)
+        new_mask = torch.zeros((len(chunks), width), dtype=torch.long)
+        pos = torch.zeros((len(chunks), width), dtype=torch.long)
+        for i, chunk in enumerate(chunks):
+            n = len(chunk)
+            if n:
+                ids[i, width - n :] = torch.tensor(chunk)
+                new_mask[i, width - n :] = 1
+                pos[i, width - n :] = torch.arange(positions[i], positions[i] + n)
+                pos[i, : width - n] = positions[i]
+                positions[i] += n
+            else:
+                pos[i, :] = max(positions[i] - 1, 0)
+        mask = new_mask if mask is None else torch.cat([mask, new_mask], dim=1)
+        with torch.inference_mode():
+            out = self.model(
+                input_ids=ids,
+                attention_mask=mask,
+                position_ids=pos,
+                use_cache=True,
+                logits_to_keep=1,
+                **{self._cache_kw: cache},
+                **(extra or {}),
+            )
+        new_cache = out.get("cache")
+        if new_cache is None:
+            new_cache = out.get("past_key_values")
+        return out.logits[:, -1, :].float(), new_cache, mask
+
+    def _result(self, s: _Seq) -> DecodeResult:
+        try:
+            text = bytes(s.out).decode("utf-8")
+        except UnicodeDecodeError:
+            return DecodeResult(repr(bytes(s.out)), None, "invalid UTF-8", s.forwards, s.tokens)
+        if s.state == DEAD or not s.grammar.accepting(s.state):
+            return DecodeResult(text, None, "incomplete answer", s.forwards, s.tokens)
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            return DecodeResult(text, None, f"unparseable JSON: {exc}", s.forwards, s.tokens)
+        return DecodeResult(text, value, None, s.forwards, s.tokens)
+
+
+def _prefix_free(literals: list[bytes]) -> bool:
+    """A trie of values needs no value to be a prefix of another (1 and 10 would be)."""
+    ordered = sorted(literals)
+    return not any(b.startswith(a) for a, b in itertools.pairwise(ordered))
+
+
+__all__ = ["ConstrainedDecoder", "DecodeResult", "UnsupportedSchema"]

@@ -1,0 +1,353 @@
+"""A task's JSON Schema compiled to a byte-level automaton over its canonical JSON answers.
+
+Answers are canonical JSON (keys sorted, no whitespace: what the student is trained to emit), so
+every schema of the task packs is a regular language: objects have fixed keys in a fixed order,
+arrays repeat one item shape, strings are character classes. The schema becomes a Thompson NFA
+over bytes; DFA states (sets of NFA states) are built lazily with full 256-byte transition rows.
+
+Enum nodes are remembered so the decoder can choose among the allowed values as whole strings.
+`if`/`then` and other cross-field rules are not encoded: the final answer is always validated.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections import deque
+from dataclasses import dataclass
+
+from mkd.records import canonical_json
+
+# String bytes: printable ASCII and every UTF-8 lead/continuation byte, minus the quote and the
+# backslash (escapes are never needed in these answers, and forbidding them keeps strings simple).
+STRING_BYTES = frozenset(b for b in range(0x20, 0x100) if b not in (0x22, 0x5C))
+DIGITS = frozenset(b"0123456789")
+DEAD = -1
+
+
+class UnsupportedSchema(ValueError):
+    """The schema uses a construct this compiler does not encode (the caller decodes freely)."""
+
+
+@dataclass
+class Fragment:
+    start: int
+    end: int
+
+
+class NFA:
+    """Thompson NFA over bytes: epsilon edges and byte-set edges."""
+
+    def __init__(self) -> None:
+        self.eps: list[list[int]] = []
+        self.edges: list[list[tuple[frozenset[int], int]]] = []
+        self.enums: list[tuple[int, list[bytes]]] = []  # (fragment start, canonical literals)
+
+    def state(self) -> int:
+        self.eps.append([])
+        self.edges.append([])
+        return len(self.eps) - 1
+
+    def bytes_set(self, allowed: frozenset[int]) -> Fragment:
+        s, e = self.state(), self.state()
+        self.edges[s].append((allowed, e))
+        return Fragment(s, e)
+
+    def literal(self, data: bytes) -> Fragment:
+        start = cur = self.state()
+        for b in data:
+            nxt = self.state()
+            self.edges[cur].append((frozenset((b,)), nxt))
+            cur = nxt
+        return Fragment(start, cur)
+
+    def seq(self, parts: list[Fragment]) -> Fragment:
+        if not parts:
+            s = self.state()
+            return Fragment(s, s)
+        for a, b in itertools.pairwise(parts):
+            self.eps[a.end].append(b.start)
+        return Fragment(parts[0].start, parts[-1].end)
+
+    def alt(self, parts: list[Fragment]) -> Fragment:
+        s, e = self.state(), self.state()
+        for p in parts:
+            self.eps[s].append(p.start)
+            self.eps[p.end].append(e)
+        return Fragment(s, e)
+
+    def star(self, part: Fragment) -> Fragment:
+        s, e = self.state(), self.state()
+        self.eps[s] += [part.start, e]
+        self.eps[part.end] += [part.start, e]
+        return Fragment(s, e)
+
+    def repeat(self, make, low: int, high: int | None) -> Fragment:
+        """`make()` repeated low..high times (high None: unbounded)."""
+        parts = [make() for _ in range(low)]
+        if high is None:
+            parts.append(self.star(make()))
+        else:
+            parts += [self.alt([make(), self.seq([])]) for _ in range(high - low)]
+        return self.seq(parts)
+
+
+# --- the JSON Schema subset ------------------------------------------------------------------
+
+
+def _compile(nfa: NFA, schema: dict) -> Fragment:
+    if not isinstance(schema, dict):
+        raise UnsupportedSchema(f"schema node {schema!r}")
+    if "const" in schema:
+        return nfa.literal(canonical_json(schema["const"]).encode())
+    if "enum" in schema:
+        literals = [canonical_json(v).encode() for v in schema["enum"]]
+        frag = nfa.alt([nfa.literal(lit) for lit in literals])
+        nfa.enums.append((frag.start, literals))
+        return frag
+    for key in ("anyOf", "oneOf"):
+        if key in schema:
+            return nfa.alt([_compile(nfa, sub) for sub in schema[key]])
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        return nfa.alt([_compile(nfa, {**schema, "type": t}) for t in kind])
+    builders = {
+        "object": _object,
+        "array": _array,
+        "string": _string,
+        "null": lambda n, s: n.literal(b"null"),
+        "boolean": lambda n, s: n.alt([n.literal(b"true"), n.literal(b"false")]),
+        "integer": _integer,
+    }
+    if kind not in builders:
+        raise UnsupportedSchema(f"type {kind!r}")
+    return builders[kind](nfa, schema)
+
+
+def _object(nfa: NFA, schema: dict) -> Fragment:
+    props = schema.get("properties", {})
+    required = set(schema.get("required", []))
+    keys = sorted(k for k in props if k in required)  # canonical order; optional keys omitted
+    parts = [nfa.literal(b"{")]
+    for i, key in enumerate(keys):
+        sep = b"," if i else b""
+        parts.append(nfa.literal(sep + canonical_json(key).encode() + b":"))
+        parts.append(_compile(nfa, props[key]))
+    parts.append(nfa.literal(b"}"))
+    return nfa.seq(parts)
+
+
+def _array(nfa: NFA, schema: dict) -> Fragment:
+    item = schema.get("items", {})
+    if schema.get("minItems", 0) > 1 or "maxItems" in schema:
+        raise UnsupportedSchema("array bounds other than minItems 0/1")
+
+    def more() -> Fragment:
+        return nfa.seq([nfa.literal(b","), _compile(nfa, item)])
+
+    body = nfa.seq([_compile(nfa, item), nfa.star(more())])
+    if schema.get("minItems", 0) == 0:
+        body = nfa.alt([body, nfa.seq([])])
+    return nfa.seq([nfa.literal(b"["), body, nfa.literal(b"]")])
+
+
+def _integer(nfa: NFA, schema: dict) -> Fragment:
+    sign = nfa.alt([nfa.literal(b"-"), nfa.seq([])])
+    zero = nfa.literal(b"0")
+    digits = nfa.seq([nfa.bytes_set(frozenset(b"123456789")), nfa.star(nfa.bytes_set(DIGITS))])
+    return nfa.seq([sign, nfa.alt([zero, digits])])
+
+
+def _string(nfa: NFA, schema: dict) -> Fragment:
+    pattern = schema.get("pattern")
+    body = None
+    if pattern:
+        try:
+            body = _pattern(nfa, pattern)
+        except UnsupportedSchema:
+            body = None  # validated afterwards; a free string is still a string
+    if body is None:
+        low, high = schema.get("minLength", 0), schema.get("maxLength")
+        if high is not None and high > 256:
+            high = None
+
+        def char() -> Fragment:
+            return nfa.bytes_set(STRING_BYTES)
+
+        body = nfa.repeat(char, low, high)
+    return nfa.seq([nfa.literal(b'"'), body, nfa.literal(b'"')])
+
+
+# --- regex patterns: anchored sequences of classes and quantifiers -----------------------------
+
+_ESCAPES = {
+    "d": DIGITS,
+    "w": frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"),
+}
+_TOKEN = re.compile(r"\\[dw]|\\.|\[[^\]]+\]|[^\\\[]")
+_QUANT = re.compile(r"\{(\d+)(,(\d*))?\}|[*+?]")
+
+
+def _char_class(text: str) -> frozenset[int]:
+    if text.startswith("\\"):
+        return _ESCAPES.get(text[1], frozenset(text[1].encode()))
+    if not text.startswith("["):
+        if text in ".()|^$":
+            raise UnsupportedSchema(f"pattern metacharacter {text!r}")
+        return frozenset(text.encode())
+    inner = text[1:-1]
+    if inner.startswith("^"):
+        raise UnsupportedSchema("negated class")
+    out: set[int] = set()
+    i = 0
+    while i < len(inner):
+        if inner[i] == "\\" and i + 1 < len(inner):
+            out |= _ESCAPES.get(inner[i + 1], {ord(inner[i + 1])})
+            i += 2
+        elif i + 2 < len(inner) and inner[i + 1] == "-":
+            out |= set(range(ord(inner[i]), ord(inner[i + 2]) + 1))
+            i += 3
+        else:
+            out.add(ord(inner[i]))
+            i += 1
+    return frozenset(b for b in out if b < 0x80 and b not in (0x22, 0x5C))
+
+
+def _pattern(nfa: NFA, pattern: str) -> Fragment:
+    """Anchored patterns like ^\\d{4}-\\d{2}-\\d{2}$ or ^[A-Z]{3}$ (an unanchored one is refused)."""
+    if not (pattern.startswith("^") and pattern.endswith("$")):
+        raise UnsupportedSchema("unanchored pattern")
+    body, parts, pos = pattern[1:-1], [], 0
+    while pos < len(body):
+        m = _TOKEN.match(body, pos)
+        cls = _char_class(m.group())
+        pos = m.end()
+        q = _QUANT.match(body, pos)
+        low, high = 1, 1
+        if q:
+            pos = q.end()
+            text = q.group()
+            if text == "*":
+                low, high = 0, None
+            elif text == "+":
+                low, high = 1, None
+            elif text == "?":
+                low, high = 0, 1
+            else:
+                low = int(q.group(1))
+                high = low if q.group(2) is None else (int(q.group(3)) if q.group(3) else None)
+        parts.append(nfa.repeat(lambda c=cls: nfa.bytes_set(c), low, high))
+    return nfa.seq(parts)
+
+
+# --- the lazy DFA ------------------------------------------------------------------------------
+
+
+class Grammar:
+    """The DFA of one schema: `row(state)` is a 256-entry list of next states (DEAD = -1)."""
+
+    def __init__(self, schema: dict) -> None:
+        self.nfa = NFA()
+        frag = _compile(self.nfa, schema)
+        self.final = frag.end
+        self._ids: dict[frozenset[int], int] = {}
+        self._sets: list[frozenset[int]] = []
+        self._rows: list[list[int] | None] = []
+        self.start = self._intern(self._closure({frag.start}))
+        self._enum_cores = {self._core(self._closure({s})): lits for s, lits in self.nfa.enums}
+        self._completion: dict[int, bytes | None] = {}
+
+    def _closure(self, states: set[int]) -> frozenset[int]:
+        out, stack = set(states), list(states)
+        while stack:
+            for t in self.nfa.eps[stack.pop()]:
+                if t not in out:
+                    out.add(t)
+                    stack.append(t)
+        return frozenset(out)
+
+    def _core(self, states: frozenset[int]) -> frozenset[int]:
+        return frozenset(s for s in states if self.nfa.edges[s] or s == self.final)
+
+    def _intern(self, states: frozenset[int]) -> int:
+        if not states:
+            return DEAD
+        found = self._ids.get(states)
+        if found is None:
+            found = self._ids[states] = len(self._sets)
+            self._sets.append(states)
+            self._rows.append(None)
+        return found
+
+    def row(self, state: int) -> list[int]:
+        """Next state for every byte from `state`."""
+        cached = self._rows[state]
+        if cached is not None:
+            return cached
+        targets: dict[int, set[int]] = {}
+        for s in self._sets[state]:
+            for allowed, t in self.nfa.edges[s]:
+                for b in allowed:
+                    targets.setdefault(b, set()).add(t)
+        row = [DEAD] * 256
+        for b, ts in targets.items():
+            row[b] = self._intern(self._closure(ts))
+        self._rows[state] = row
+        return row
+
+    def accepting(self, state: int) -> bool:
+        return self.final in self._sets[state]
+
+    def walk(self, state: int, data: bytes) -> int:
+        for b in data:
+            if state == DEAD:
+                return DEAD
+            state = self.row(state)[b]
+        return state
+
+    def next_bytes(self, state: int) -> list[int]:
+        return [b for b, t in enumerate(self.row(state)) if t != DEAD]
+
+    def forced(self, state: int) -> bytes:
+        """Bytes the schema fixes from `state` (jump-forward), up to the next choice or the end."""
+        out = bytearray()
+        while not self.accepting(state):
+            nxt = self.next_bytes(state)
+            if len(nxt) != 1:
+                break
+            out.append(nxt[0])
+            state = self.row(state)[nxt[0]]
+        return bytes(out)
+
+    def finished(self, state: int) -> bool:
+        """Accepting with nothing more allowed: the answer is complete."""
+        return self.accepting(state) and not self.next_bytes(state)
+
+    def enum_literals(self, state: int) -> list[bytes] | None:
+        """The allowed values when `state` is exactly the start of an enum, else None."""
+        return self._enum_cores.get(self._core(self._sets[state]))
+
+    def shortest_completion(self, state: int) -> bytes | None:
+        """The fewest bytes that finish a valid answer from `state` (budget exhausted)."""
+        if state in self._completion:
+            return self._completion[state]
+        prefer = list(b'"]}0a') + [b for b in range(0x20, 0x7F) if b not in b'"]}0a']
+        seen, queue = {state: b""}, deque([state])
+        result = None
+        while queue:
+            s = queue.popleft()
+            if self.accepting(s):
+                result = seen[s]
+                break
+            row = self.row(s)
+            for b in prefer:
+                t = row[b]
+                if t != DEAD and t not in seen:
+                    seen[t] = seen[s] + bytes((b,))
+                    queue.append(t)
+        self._completion[state] = result
+        return result
+
+    @property
+    def num_states(self) -> int:
+        return len(self._sets)

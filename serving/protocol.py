@@ -1,0 +1,100 @@
+"""Request and response models of the HTTP API, and the one error model every 4xx/5xx uses."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Route = Literal["student", "teacher", "fallback"]
+
+
+class ApiError(Exception):
+    """An error the router turns into `ErrorResponse` with `status`."""
+
+    def __init__(self, status: int, code: str, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.param = status, code, message, param
+
+
+class ErrorBody(BaseModel):
+    message: str = Field(description="What is wrong and what would be accepted.")
+    type: str = Field(description="invalid_request_error, authentication_error, ...")
+    code: str = Field(description="Machine-readable reason, e.g. input_too_long.")
+    param: str | None = Field(None, description="The offending field, when there is one.")
+
+
+class ErrorResponse(BaseModel):
+    """The single error shape (OpenAI-compatible, so the openai SDK surfaces the message)."""
+
+    error: ErrorBody
+
+    @classmethod
+    def of(cls, exc: ApiError) -> ErrorResponse:
+        kind = {401: "authentication_error", 404: "not_found_error", 413: "request_too_large"}
+        return cls(
+            error=ErrorBody(
+                message=exc.message,
+                type=kind.get(
+                    exc.status, "invalid_request_error" if exc.status < 500 else "server_error"
+                ),
+                code=exc.code,
+                param=exc.param,
+            )
+        )
+
+
+class TaskRequest(BaseModel):
+    """POST /v1/tasks/{task} and /v1/analyze."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    input: str = Field(description="The user's query, as typed.")
+    context: dict[str, Any] | None = Field(
+        None, description='Facts such as {"as_of": "2026-01-15"}.'
+    )
+
+
+class TaskResponse(BaseModel):
+    task: str
+    output: Any = Field(description="The answer: a JSON value valid against the task's schema.")
+    model: str
+    version: str
+    route: Route
+    latency_ms: float
+
+
+class AnalyzeResponse(BaseModel):
+    input: str
+    results: dict[str, TaskResponse]
+    latency_ms: float
+
+
+class ChatMessage(BaseModel):
+    role: str
+    content: str | None = None
+
+
+class ChatRequest(BaseModel):
+    """The subset of OpenAI's chat completion request this server honours (the rest is ignored)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model: str
+    messages: list[ChatMessage] = Field(min_length=1)
+    user: str | None = None
+    metadata: dict[str, Any] | None = None
+
+
+def validate_as_of(value: Any) -> str | None:
+    """An error message when context.as_of is not an ISO date (YYYY-MM-DD), else None."""
+    if not isinstance(value, str):
+        return "context.as_of must be a string YYYY-MM-DD"
+    try:
+        dt.date.fromisoformat(value)
+    except ValueError:
+        return f"context.as_of must be an ISO date YYYY-MM-DD, got {value!r}"
+    if len(value) != 10:
+        return f"context.as_of must be an ISO date YYYY-MM-DD, got {value!r}"
+    return None

@@ -1,0 +1,535 @@
+"""The `Router` ingress: validation, auth, canary/shadow routing, fallback, rollback, metrics.
+
+Per request: check auth and limits (a 4xx naming the problem), pick a route per task from the live
+`RouterConfig` (split by weight, sticky per X-MKD-User; shadow; per-task overrides), call the
+student with a timeout and fall back to the teacher on failure, timeout or a schema-invalid answer.
+Mirrored (split) and shadow pairs are scored with the task's scorer; the sliding-window monitor
+rolls the student back to weight 0 when a gate fails.
+"""
+
+import asyncio
+import hmac
+import json
+import logging
+import os
+import random
+import time
+import uuid
+from typing import Any, Protocol
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from mkd.records import canonical_json
+from mkd.scoring import score_item
+from mkd.tasks import load_pack
+from pydantic import BaseModel, ValidationError
+from ray import serve
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from serving.config import AppArgs, RouterConfig
+from serving.metrics import RouterMetrics
+from serving.protocol import (
+    AnalyzeResponse,
+    ApiError,
+    ChatRequest,
+    ErrorResponse,
+    TaskRequest,
+    TaskResponse,
+    validate_as_of,
+)
+from serving.rollout import RollbackMonitor, route_point, takes_student
+
+log = logging.getLogger("ray.serve")
+app = FastAPI(title="MKD", description="Distilled multi-task student behind a canary router.")
+
+
+class GuardHook(Protocol):
+    """Where mkd.guards plugs in: `check_request` may rewrite the query or raise ApiError;
+    `check_answer` returns False for an answer that must not be served (the next answerer runs)."""
+
+    def check_request(self, task: str, query: str) -> str: ...
+
+    def check_answer(self, task: str, query: str, value: Any) -> bool: ...
+
+
+def _error_response(exc: ApiError) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    return JSONResponse(ErrorResponse.of(exc).model_dump(), status_code=exc.status, headers=headers)
+
+
+@app.exception_handler(ApiError)
+async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+    return _error_response(exc)
+
+
+@app.exception_handler(RequestValidationError)
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+    where = ".".join(str(p) for p in first["loc"])
+    return _error_response(ApiError(422, "invalid_request", f"{where}: {first['msg']}", where))
+
+
+@app.exception_handler(StarletteHTTPException)
+async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    message = f"{request.method} {request.url.path}: {exc.detail}"
+    return _error_response(
+        ApiError(exc.status_code, "not_found" if exc.status_code == 404 else "http_error", message)
+    )
+
+
+@app.exception_handler(Exception)
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unexpected error on %s", request.url.path)
+    return _error_response(ApiError(500, "internal_error", f"internal error: {type(exc).__name__}"))
+
+
+def _pydantic_error(exc: ValidationError) -> ApiError:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"]) or "<body>"
+    message = (
+        "unknown field (accepted: input, context)"
+        if err["type"] == "extra_forbidden"
+        else err["msg"]
+    )
+    return ApiError(422, "invalid_request", f"{where}: {message}", where)
+
+
+async def _resolve(response: Any) -> Any:
+    return await response
+
+
+@serve.deployment(name="Router")
+@serve.ingress(app)
+class Router:
+    """Ingress deployment; live settings arrive through reconfigure(user_config)."""
+
+    def __init__(self, student: Any, teacher: Any, args: dict) -> None:
+        self.args = AppArgs.model_validate(args)
+        self.student, self.teacher = student, teacher
+        self.pack = load_pack(self.args.pack)
+        self.tasks = list(self.args.tasks)
+        self.metrics = RouterMetrics()
+        self.rng = random.Random()
+        env = self.args.auth.token_env
+        self.token = os.environ.get(env, "") if env else ""
+        self.guards: GuardHook | None = None  # mkd.guards attaches its chain here
+        self._background: set[asyncio.Task] = set()
+        self.config = RouterConfig()
+        self.monitor = RollbackMonitor(self.config.rollback)
+        self.rolled_back: str | None = None
+        self.last_gate_failure: str | None = None
+        self.reconfigure(self.args.router.user_config.model_dump())
+
+    # --- live configuration -------------------------------------------------------------------
+
+    def reconfigure(self, user_config: dict | None) -> None:
+        """Apply a new RouterConfig; any change clears a rollback and starts a fresh window."""
+        new = RouterConfig.model_validate(user_config or {})
+        unknown = [t for t in new.task_overrides if t not in self.tasks]
+        if unknown:
+            raise ValueError(f"task_overrides: unknown task(s) {unknown} (served: {self.tasks})")
+        if new != self.config or self.monitor.policy != new.rollback:
+            self.monitor = RollbackMonitor(new.rollback)
+            self.rolled_back = None
+        self.config = new
+        log.info("router config: mode=%s weight=%s", new.mode, new.student_weight)
+        self._publish_weights()
+
+    def _weight(self, task: str) -> tuple[str, float]:
+        mode, weight = self.config.for_task(task)
+        return mode, (0.0 if self.rolled_back or mode == "shadow" else weight)
+
+    def _publish_weights(self) -> None:
+        for task in self.tasks:
+            self.metrics.configured_weight.labels(task).set(self.config.for_task(task)[1])
+            self.metrics.weight.labels(task).set(self._weight(task)[1])
+
+    # --- request checks -----------------------------------------------------------------------
+
+    def _authorize(self, request: Request) -> None:
+        if not self.token:
+            return
+        header = request.headers.get("authorization", "")
+        scheme, _, given = header.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip(), self.token):
+            what = "missing" if not header else "wrong"
+            raise ApiError(
+                401, "unauthorized", f"{what} bearer token (send Authorization: Bearer <token>)"
+            )
+
+    async def _read_json(self, request: Request) -> Any:
+        limit = self.args.limits.max_body_bytes
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise ApiError(
+                413,
+                "body_too_large",
+                f"request body is {declared} bytes; the limit is {limit} (limits.max_body_bytes)",
+            )
+        raw = await request.body()
+        if len(raw) > limit:
+            raise ApiError(
+                413,
+                "body_too_large",
+                f"request body is {len(raw)} bytes; the limit is {limit} (limits.max_body_bytes)",
+            )
+        if not raw.strip():
+            raise ApiError(
+                400, "empty_body", 'request body is empty; send JSON such as {"input": "..."}'
+            )
+        try:
+            return json.loads(raw)
+        except UnicodeDecodeError:
+            raise ApiError(400, "invalid_json", "request body is not UTF-8") from None
+        except json.JSONDecodeError as exc:
+            raise ApiError(
+                400,
+                "invalid_json",
+                f"request body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+            ) from None
+
+    def _check_task(self, task: str) -> None:
+        if task not in self.tasks:
+            raise ApiError(
+                404,
+                "unknown_task",
+                f"unknown task {task!r}; served tasks: {', '.join(self.tasks)}",
+                "task",
+            )
+
+    def _check_query(self, query: str, context: dict | None, field: str = "input") -> None:
+        limits = self.args.limits
+        if not query.strip():
+            raise ApiError(400, "empty_input", f"{field} is empty; send the query text", field)
+        if len(query) > limits.max_input_chars:
+            raise ApiError(
+                413,
+                "input_too_long",
+                f"{field} has {len(query)} characters; the limit is {limits.max_input_chars} (limits.max_input_chars)",
+                field,
+            )
+        context = context or {}
+        if len(context) > limits.max_context_keys:
+            raise ApiError(
+                422,
+                "context_too_large",
+                f"context has {len(context)} keys; the limit is {limits.max_context_keys}",
+                "context",
+            )
+        for name in limits.required_context:
+            if context.get(name) in (None, ""):
+                raise ApiError(
+                    422,
+                    "missing_context",
+                    f"context.{name} is required (limits.required_context)",
+                    f"context.{name}",
+                )
+        if "as_of" in context and (problem := validate_as_of(context["as_of"])):
+            raise ApiError(422, "invalid_context", problem, "context.as_of")
+
+    def _parse(self, model: type[BaseModel], body: Any) -> Any:
+        if not isinstance(body, dict):
+            raise ApiError(
+                422,
+                "invalid_request",
+                f"request body must be a JSON object, not {type(body).__name__}",
+            )
+        try:
+            return model.model_validate(body)
+        except ValidationError as exc:
+            raise _pydantic_error(exc) from None
+
+    # --- routing ------------------------------------------------------------------------------
+
+    def _plan(self, tasks: list[str], point: float, forced: str | None) -> dict[str, str]:
+        plan = {}
+        for task in tasks:
+            mode, weight = self._weight(task)
+            if forced:
+                plan[task] = forced
+            elif mode == "shadow":
+                plan[task] = "shadow"
+            else:
+                plan[task] = "student" if takes_student(weight, point) else "teacher"
+        return plan
+
+    async def _answer(
+        self,
+        tasks: list[str],
+        query: str,
+        context: dict | None,
+        point: float,
+        forced: str | None = None,
+    ) -> dict[str, TaskResponse]:
+        """Answer `tasks` for one query: student batch and teacher call run concurrently."""
+        started = time.perf_counter()
+        if self.guards is not None:
+            query = self.guards.check_request(tasks[0], query)
+        plan = self._plan(tasks, point, forced)
+        to_student = [t for t in tasks if plan[t] == "student"]
+        to_teacher = [t for t in tasks if plan[t] != "student"]
+        student_out, teacher_out = await asyncio.gather(
+            self._student(to_student, query, context), self._teacher(to_teacher, query, context)
+        )
+        failed = [t for t in to_student if student_out.get(t) is None]
+        if failed:
+            teacher_out.update(await self._teacher(failed, query, context))
+        latency_ms = (time.perf_counter() - started) * 1000
+        responses = {}
+        for task in tasks:
+            if student_out.get(task) is not None:
+                answer, route = student_out[task], "student"
+                if self.rng.random() < self.config.mirror_fraction:
+                    self._spawn(self._mirror(task, query, context, answer["output"]))
+            else:
+                answer, route = teacher_out[task], ("fallback" if task in failed else "teacher")
+            responses[task] = TaskResponse(
+                task=task, output=answer["output"], model=self._model_name(route), version=answer["version"],
+                route=route, latency_ms=round(latency_ms, 2),
+            )  # fmt: skip
+            self.metrics.requests.labels(task, route, "ok").inc()
+            self.metrics.latency.labels(task, route).observe(latency_ms / 1000)
+        shadowed = [t for t in tasks if plan[t] == "shadow"]
+        if shadowed:
+            self._spawn(
+                self._shadow(
+                    shadowed, query, context, {t: teacher_out[t]["output"] for t in shadowed}
+                )
+            )
+        return responses
+
+    def _model_name(self, route: str) -> str:
+        return (
+            self.args.student.name if route == "student" else f"teacher:{self.args.teacher.backend}"
+        )
+
+    async def _student(
+        self, tasks: list[str], query: str, context: dict | None
+    ) -> dict[str, dict | None]:
+        """Student answers per task; None where the teacher must answer instead (counted)."""
+        if not tasks:
+            return {}
+        response = self.student.answer_many.remote(tasks, query, context)
+        try:
+            results = await asyncio.wait_for(_resolve(response), self.config.student_timeout_s)
+        except TimeoutError:
+            response.cancel()
+            return {t: self._student_failed(t, "timeout", "error") for t in tasks}
+        except Exception as exc:  # the replica raised or died: the teacher answers
+            log.warning("student failed: %s", exc)
+            return {t: self._student_failed(t, "error", "error") for t in tasks}
+        out: dict[str, dict | None] = {}
+        for task, res in zip(tasks, results, strict=True):
+            if res.get("error") or self.pack.task(task).schema_errors(res.get("output")):
+                out[task] = self._student_failed(task, "invalid", "fallback")
+            elif self.guards is not None and not self.guards.check_answer(
+                task, query, res["output"]
+            ):
+                out[task] = self._student_failed(task, "guard", "fallback")
+            else:
+                self.monitor.record("ok")
+                out[task] = res
+        self._check_rollback()
+        return out
+
+    def _student_failed(self, task: str, reason: str, outcome: str) -> None:
+        self.metrics.fallbacks.labels(task, reason).inc()
+        self.monitor.record(outcome)  # type: ignore[arg-type]
+        self._check_rollback()
+        return None
+
+    async def _teacher(self, tasks: list[str], query: str, context: dict | None) -> dict[str, dict]:
+        if not tasks:
+            return {}
+        try:
+            results = await self.teacher.answer_many.remote(tasks, query, context)
+        except Exception as exc:
+            log.error("teacher failed: %s", exc)
+            raise ApiError(
+                502, "teacher_unavailable", f"the teacher could not answer: {str(exc)[-300:]}"
+            ) from None
+        return dict(zip(tasks, results, strict=True))
+
+    # --- background: mirror, shadow, rollback -------------------------------------------------
+
+    def _spawn(self, coro: Any) -> None:
+        if len(self._background) >= self.config.shadow_concurrency:
+            coro.close()
+            self.metrics.shadow_skipped.inc()
+            return
+        task = asyncio.get_running_loop().create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def _agreement(self, task: str, teacher_value: Any, student_value: Any, source: str) -> None:
+        score = score_item(
+            self.pack.task(task), canonical_json(teacher_value), canonical_json(student_value)
+        ).score
+        self.monitor.record_agreement(score)
+        self.metrics.agreement.labels(task, source).observe(score)
+        stats = self.monitor.stats()
+        if stats.agreement is not None:
+            self.metrics.agreement_mean.set(stats.agreement)
+        self._check_rollback()
+
+    async def _mirror(
+        self, task: str, query: str, context: dict | None, student_value: Any
+    ) -> None:
+        try:
+            teacher = await self._teacher([task], query, context)
+        except ApiError:
+            return
+        self._agreement(task, teacher[task]["output"], student_value, "mirror")
+
+    async def _shadow(
+        self, tasks: list[str], query: str, context: dict | None, teacher_values: dict
+    ) -> None:
+        results = await self._student(tasks, query, context)
+        for task in tasks:
+            if results.get(task) is not None:
+                self._agreement(task, teacher_values[task], results[task]["output"], "shadow")
+
+    def _check_rollback(self) -> None:
+        reason = self.monitor.check()
+        if reason is None:
+            return
+        self.last_gate_failure = reason
+        canary_on = any(self._weight(t)[1] > 0 for t in self.tasks)
+        if canary_on and not self.rolled_back:
+            self.rolled_back = reason
+            self.metrics.rollbacks.inc()
+            log.warning("automatic rollback: student weight set to 0 (%s)", reason)
+            self._publish_weights()
+
+    # --- endpoints ----------------------------------------------------------------------------
+
+    @app.get("/healthz")
+    async def healthz(self) -> dict:
+        return {"status": "ok"}
+
+    @app.get("/metrics")
+    async def metrics_endpoint(self) -> Response:
+        return Response(self.metrics.render(), media_type=self.metrics.content_type)
+
+    @app.get("/v1/rollout")
+    async def rollout_status(self, request: Request) -> dict:
+        """Mode, weights in force, rollback state and the window's figures."""
+        self._authorize(request)
+        return {
+            "mode": self.config.mode,
+            "student_weight": self.config.student_weight,
+            "effective_weights": {t: self._weight(t)[1] for t in self.tasks},
+            "task_overrides": {k: v.model_dump() for k, v in self.config.task_overrides.items()},
+            "rolled_back": self.rolled_back is not None,
+            "rollback_reason": self.rolled_back,
+            "last_gate_failure": self.last_gate_failure,
+            "window": self.monitor.stats().as_dict(),
+            "router": {"pid": os.getpid(), "replica": str(serve.get_replica_context().replica_id)},
+        }
+
+    @app.post("/v1/tasks/{task}")
+    async def task_endpoint(self, task: str, request: Request) -> TaskResponse:
+        """One task: {"input", "context"} -> {"task", "output", "model", "version", "route", "latency_ms"}."""
+        try:
+            self._authorize(request)
+            self._check_task(task)
+            req: TaskRequest = self._parse(TaskRequest, await self._read_json(request))
+            self._check_query(req.input, req.context)
+        except ApiError as exc:
+            self.metrics.bad_requests.labels(exc.code).inc()
+            raise
+        point = route_point(request.headers.get(self.config.sticky_header), self.rng)
+        return (await self._answer([task], req.input, req.context, point))[task]
+
+    @app.post("/v1/analyze")
+    async def analyze(self, request: Request) -> AnalyzeResponse:
+        """Every served task for one query, in one response (one student batch)."""
+        started = time.perf_counter()
+        try:
+            self._authorize(request)
+            req: TaskRequest = self._parse(TaskRequest, await self._read_json(request))
+            self._check_query(req.input, req.context)
+        except ApiError as exc:
+            self.metrics.bad_requests.labels(exc.code).inc()
+            raise
+        point = route_point(request.headers.get(self.config.sticky_header), self.rng)
+        results = await self._answer(self.tasks, req.input, req.context, point)
+        return AnalyzeResponse(
+            input=req.input,
+            results=results,
+            latency_ms=round((time.perf_counter() - started) * 1000, 2),
+        )
+
+    @app.get("/v1/models")
+    async def models(self, request: Request) -> dict:
+        """OpenAI model list: mkd-<task> (routed), mkd-<task>:student and mkd-<task>:teacher."""
+        self._authorize(request)
+        data = [
+            {"id": f"mkd-{task}{suffix}", "object": "model", "created": 0, "owned_by": "mkd"}
+            for task in self.tasks
+            for suffix in ("", ":student", ":teacher")
+        ]
+        return {"object": "list", "data": data}
+
+    def _chat_target(self, model: str) -> tuple[str, str | None]:
+        name, _, route = model.partition(":")
+        task = name.removeprefix("mkd-")
+        if (
+            not name.startswith("mkd-")
+            or task not in self.tasks
+            or route not in ("", "student", "teacher")
+        ):
+            raise ApiError(
+                404,
+                "model_not_found",
+                f"unknown model {model!r}; GET /v1/models lists mkd-<task>[:student|:teacher] for {', '.join(self.tasks)}",
+                "model",
+            )
+        return task, route or None
+
+    @app.post("/v1/chat/completions")
+    async def chat(self, request: Request) -> dict:
+        """OpenAI-compatible: the model name selects the task (and optionally the route); the
+        last user message is the query; context comes from `metadata` or an extra `context`."""
+        try:
+            self._authorize(request)
+            body = await self._read_json(request)
+            req: ChatRequest = self._parse(ChatRequest, body)
+            task, forced = self._chat_target(req.model)
+            if body.get("stream"):
+                raise ApiError(
+                    400,
+                    "stream_unsupported",
+                    "stream=true is not supported; answers are short JSON",
+                    "stream",
+                )
+            users = [m.content for m in req.messages if m.role == "user" and m.content is not None]
+            if not users:
+                raise ApiError(
+                    422, "invalid_request", "messages: no user message with content", "messages"
+                )
+            context = body.get("context") or req.metadata or None
+            if context is not None and not isinstance(context, dict):
+                raise ApiError(422, "invalid_request", "context must be an object", "context")
+            self._check_query(users[-1], context, field="messages[-1].content")
+        except ApiError as exc:
+            self.metrics.bad_requests.labels(exc.code).inc()
+            raise
+        sticky = request.headers.get(self.config.sticky_header) or req.user
+        result = (
+            await self._answer([task], users[-1], context, route_point(sticky, self.rng), forced)
+        )[task]
+        return {
+            "id": f"chatcmpl-{uuid.uuid4().hex}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": req.model,
+            "choices": [{
+                "index": 0,
+                "message": {"role": "assistant", "content": canonical_json(result.output)},
+                "finish_reason": "stop",
+            }],
+            "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+            "mkd": result.model_dump(),
+        }  # fmt: skip
