@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from mkd.config.pipeline import PipelineConfig
+from mkd.guards import GuardChain
+from mkd.guards.labeling import guard_item, guard_row
 from mkd.records import canonical_json
 from mkd.tasks import TaskPack, load_pack
 from mkd.teachers.base import LabelRequest, TeacherBackend
@@ -77,14 +79,21 @@ def label_rows(
     teacher: TeacherBackend,
     cache: Any = None,
     max_chars: int = 4000,
+    guards: Any = None,
 ) -> list[dict]:
-    """Label one batch of items: pre-check, cache hits, teacher for the rest, validate, cache."""
+    """Label one batch of items: pre-check, cache hits, teacher for the rest, validate, cache.
+
+    `guards` (an mkd.guards.GuardChain): the teacher sees and the dataset stores the redacted
+    query; blocked queries and answers failing the output guards are quarantined.
+    """
     out: dict[str, dict] = {}
     pending: list[tuple[dict, str]] = []
     from mkd.data.label_cache import cache_key
 
     for item in rows:
         reason = precheck(item, pack, max_chars)
+        if not reason and guards is not None:
+            item, reason = guard_item(item, guards)
         if reason:
             out[item["id"]] = _row(item, QUARANTINED, reason=reason)
             continue
@@ -100,6 +109,8 @@ def label_rows(
     new_entries = _ask_teacher(misses, pack, teacher, out)
     if cache is not None and new_entries:
         cache.put_many(new_entries)
+    if guards is not None:
+        return [guard_row(out[item["id"]], guards) for item in rows]
     return [out[item["id"]] for item in rows]
 
 
@@ -165,12 +176,17 @@ class LabelWorker:
         self.teacher = make_teacher(cfg.teacher, self.pack, share=cfg.data.actors)
         self.cache = LabelCache(open_store(cfg.store)) if cfg.data.label_cache else None
         self.max_chars = cfg.data.max_input_chars
+        self.guards = (
+            GuardChain(cfg.guards, self.pack, path="labeling") if cfg.guards.enabled else None
+        )
 
     def __call__(self, batch: Any) -> Any:
         import pandas as pd
 
         rows = batch.to_dict("records")
-        return pd.DataFrame(label_rows(rows, self.pack, self.teacher, self.cache, self.max_chars))
+        return pd.DataFrame(
+            label_rows(rows, self.pack, self.teacher, self.cache, self.max_chars, self.guards)
+        )
 
 
 @dataclass

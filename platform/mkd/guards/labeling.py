@@ -82,3 +82,27 @@ def apply_output_guards(
 def summarize(quarantined: Iterable[dict[str, Any]]) -> dict[str, int]:
     """Counts of quarantined rows by `stage/reason` (for a dataset manifest)."""
     return dict(Counter(f"{q['stage']}/{q['reason']}" for q in quarantined))
+
+
+# --- hooks for mkd.data.labeling (item dicts of the Ray Data pipeline) ---------------------------
+
+
+def guard_item(item: dict[str, Any], chain: GuardChain) -> tuple[dict[str, Any], str | None]:
+    """An item with its `input` redacted, and a quarantine reason (`guard: <code>`) or None.
+
+    A blocked item keeps only its redacted text (empty for an oversized one), so the
+    quarantine never stores raw personal data.
+    """
+    decision = chain.check_input(item["input"])
+    guarded = {**item, "input": decision.text or ""}
+    return guarded, None if decision.allowed else f"guard: {decision.reason}"
+
+
+def guard_row(row: dict[str, Any], chain: GuardChain) -> dict[str, Any]:
+    """A labeled row whose answer fails the output guards becomes a quarantined one."""
+    if row.get("status") != "labeled":
+        return row
+    decision = chain.check_output(row["task"], row["input"], row["output"])
+    if decision.allowed:
+        return row
+    return {**row, "status": "quarantined", "reason": f"guard: {decision.reason}", "output": ""}
