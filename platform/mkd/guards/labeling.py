@@ -105,4 +105,7 @@ def guard_row(row: dict[str, Any], chain: GuardChain) -> dict[str, Any]:
     decision = chain.check_output(row["task"], row["input"], row["output"])
     if decision.allowed:
         return row
-    return {**row, "status": "quarantined", "reason": f"guard: {decision.reason}", "output": ""}
+    failed = {**row, "status": "quarantined", "reason": f"guard: {decision.reason}", "output": ""}
+    if decision.reason == "output.pii" and "raw" in row:
+        failed["raw"] = ""  # the raw answer holds the personal data the guard found
+    return failed
