@@ -43,6 +43,9 @@ def ray_session(address: str | None) -> Iterator[None]:
     if address:
         ray.init(address=address, logging_level="WARNING", log_to_driver=False)
     else:
+        # A private loopback-only instance: no auth token, and none left behind in ~/.ray that
+        # would switch later `ray start` clusters of this machine to token auth.
+        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
         ray.init(
             num_cpus=os.cpu_count(),
             include_dashboard=False,
