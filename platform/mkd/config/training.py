@@ -135,6 +135,11 @@ class TrainingConfig(Section):
         1, ge=0, description="Worker-group restarts from the last checkpoint (Ray FailureConfig)."
     )
     seed: int | None = Field(None, description="Training seed; None = the pipeline's seed.")
+    ray_address: str | None = Field(
+        None,
+        description="Ray cluster address; None starts Ray locally on loopback (in a "
+        "RayJob on the cluster, the job's own cluster is used).",
+    )
     log_every: int = Field(5, ge=1, description="Metrics line every N steps.")
 
     @model_validator(mode="after")

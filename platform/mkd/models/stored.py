@@ -1,0 +1,67 @@
+"""A base model resolved once into the artifact store: its tokenizer and weights hash recorded.
+
+base-models/<sha256[:16]>/{tokenizer/, manifest.json}: a run's manifest points here, so a later
+stage (evaluation, export, serving) knows exactly which weights and tokenizer the adapter needs.
+Hashing a GGUF or a model directory is done once per (uri, file size, mtime) and cached.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from mkd.models.uris import ModelRef, resolve_model_uri
+
+_CACHE = Path.home() / ".cache" / "mkd" / "model-hashes.json"
+
+
+def _fingerprint(ref: ModelRef) -> str:
+    root = Path(ref.path)
+    files = (
+        [root / ref.gguf_file]
+        if ref.gguf_file
+        else sorted(root.rglob("*"))
+        if root.is_dir()
+        else []
+    )
+    stats = [(str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files if f.is_file()]
+    return json.dumps([ref.uri, stats])
+
+
+def model_sha256(ref: ModelRef) -> str:
+    """sha256 of the model files, memoised on disk by path, size and mtime."""
+    key = _fingerprint(ref)
+    try:
+        cache = json.loads(_CACHE.read_text())
+    except (OSError, ValueError):
+        cache = {}
+    if key not in cache:
+        cache[key] = ref.files_sha256()
+        _CACHE.parent.mkdir(parents=True, exist_ok=True)
+        tmp = _CACHE.with_suffix(".partial")
+        tmp.write_text(json.dumps(cache))
+        tmp.replace(_CACHE)
+    return cache[key]
+
+
+def record_base_model(store: Any, uri: str, tokenizer: Any | None = None) -> dict[str, Any]:
+    """Put the base model's tokenizer and manifest in the store once; return the manifest."""
+    ref = resolve_model_uri(uri)
+    digest = model_sha256(ref)
+    prefix = f"base-models/{digest[:16]}"
+    if store.exists(f"{prefix}/manifest.json"):
+        return store.get_json(f"{prefix}/manifest.json")
+    if tokenizer is None:
+        from transformers import AutoTokenizer
+
+        kwargs = {"gguf_file": ref.gguf_file} if ref.gguf_file else {}
+        tokenizer = AutoTokenizer.from_pretrained(ref.path, **kwargs)
+    with tempfile.TemporaryDirectory(prefix="mkd-tok-") as tmp:
+        tokenizer.save_pretrained(tmp)
+        store.put_dir(f"{prefix}/tokenizer", tmp)
+    manifest = {"uri": uri, "sha256": digest, "gguf_file": ref.gguf_file,
+                "tokenizer": store.uri_for(f"{prefix}/tokenizer")}  # fmt: skip
+    store.put_json(f"{prefix}/manifest.json", manifest)
+    return manifest

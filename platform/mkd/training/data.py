@@ -1,0 +1,70 @@
+"""Multi-task examples: the student prompt through the chat template, loss on the answer only."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from mkd.records import Record
+from mkd.tasks import TaskPack, student_messages
+from mkd.tasks.prompts import answer_text
+
+IGNORE_INDEX = -100  # label value that cross-entropy skips (prompt and padding positions)
+
+
+@dataclass(frozen=True)
+class Example:
+    """One tokenized example: prompt tokens then answer tokens (+ eos); loss on the answer only."""
+
+    input_ids: tuple[int, ...]
+    prompt_len: int
+    task: str
+
+    def __len__(self) -> int:
+        return len(self.input_ids)
+
+
+def prompt_text(tokenizer: Any, pack: TaskPack, record: Record) -> str:
+    """The student's prompt as the model sees it (same text as serving and evaluation)."""
+    messages = student_messages(pack, pack.task(record.task), record.input, record.context)
+    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+
+def encode_records(
+    tokenizer: Any, pack: TaskPack, records: Sequence[Record], max_seq_len: int
+) -> list[Example]:
+    """Tokenize records in one batched call per side.
+
+    The prompt is tokenized exactly as generate_json does (chat template, no extra specials);
+    the answer is the canonical JSON followed by eos, which is where generation must stop.
+    Over-long examples lose prompt tokens from the left; the answer is kept whole when it fits.
+    """
+    prompts = [prompt_text(tokenizer, pack, r) for r in records]
+    answers = [answer_text(r.parsed_output()) for r in records]
+    p_ids = tokenizer(prompts, add_special_tokens=False)["input_ids"]
+    a_ids = tokenizer(answers, add_special_tokens=False)["input_ids"]
+    eos = tokenizer.eos_token_id
+    out = []
+    for record, prompt, answer in zip(records, p_ids, a_ids, strict=True):
+        answer = [*answer, eos][: max_seq_len - 1]
+        prompt = prompt[max(0, len(prompt) + len(answer) - max_seq_len) :]
+        out.append(Example(tuple(prompt + answer), len(prompt), record.task))
+    return out
+
+
+def collate(examples: Sequence[Example], pad_id: int, tasks: Sequence[str]) -> dict[str, Any]:
+    """Right-padded tensors: input_ids, attention_mask, labels (-100 off the answer), task_ids."""
+    import torch
+
+    width = max(len(e) for e in examples)
+    ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(examples), width), IGNORE_INDEX, dtype=torch.long)
+    mask = torch.zeros((len(examples), width), dtype=torch.long)
+    for i, e in enumerate(examples):
+        row = torch.tensor(e.input_ids, dtype=torch.long)
+        ids[i, : len(e)] = row
+        mask[i, : len(e)] = 1
+        labels[i, e.prompt_len : len(e)] = row[e.prompt_len :]
+    task_ids = torch.tensor([tasks.index(e.task) for e in examples], dtype=torch.long)
+    return {"input_ids": ids, "attention_mask": mask, "labels": labels, "task_ids": task_ids}

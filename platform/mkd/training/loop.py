@@ -1,0 +1,305 @@
+"""The training loop each Ray Train worker runs: plain PyTorch, readable top to bottom.
+
+setup (seed, threads, model + LoRA, data, schedule, AdamW + warm-up/cosine, resume) ->
+steps (grad accumulation, bf16 autocast, gradient all-reduce, clipping) ->
+periodic val loss + early stopping -> checkpoints -> final checkpoint.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from mkd.config.training import TrainingConfig
+from mkd.records import Record
+from mkd.tasks import load_pack
+from mkd.training.checkpoints import TrainState, load_checkpoint, save_checkpoint
+from mkd.training.data import collate, encode_records
+from mkd.training.modeling import answer_token_losses, build_student
+from mkd.training.schedule import Schedule, build_schedule, eval_batches
+
+
+@dataclass
+class LoopInputs:
+    """Everything a worker needs, as plain data (it crosses the Ray boundary)."""
+
+    training: dict[str, Any]
+    pack: str
+    tasks: list[str]
+    seed: int
+    train: list[dict[str, Any]]
+    val: list[dict[str, Any]]
+
+    @property
+    def cfg(self) -> TrainingConfig:
+        return TrainingConfig.model_validate(self.training)
+
+
+class Session(Protocol):
+    """Where the loop reports to: Ray Train in a job, a local directory in tests/benchmarks."""
+
+    rank: int
+    world_size: int
+
+    def latest_checkpoint(self) -> contextlib.AbstractContextManager[str | None]: ...
+    def report(self, metrics: dict[str, Any], checkpoint_dir: str | None) -> None: ...
+    def progress(self, metrics: dict[str, Any]) -> None: ...
+
+
+@dataclass
+class Trainer:
+    """The objects one run's steps share (built by `setup`)."""
+
+    cfg: TrainingConfig
+    model: Any
+    tokenizer: Any
+    optimizer: Any
+    scheduler: Any
+    schedule: Schedule
+    train: list
+    val: list
+    val_batches: list[list[int]]
+    tasks: list[str]
+    device: Any
+    autocast: Callable[[], contextlib.AbstractContextManager]
+    state: TrainState = field(default_factory=TrainState)
+
+
+def lr_factor(step: int, warmup: int, total: int, cosine: bool, min_ratio: float) -> float:
+    """Linear warm-up to 1, then cosine decay to `min_ratio` (or constant)."""
+    if step < warmup:
+        return (step + 1) / warmup
+    if not cosine:
+        return 1.0
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def _device(cfg: TrainingConfig) -> Any:
+    import torch
+
+    if cfg.scaling.use_gpu and torch.cuda.is_available():
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    return torch.device("cpu")
+
+
+def _autocast(cfg: TrainingConfig, device: Any) -> Callable[[], contextlib.AbstractContextManager]:
+    """bf16 autocast where it helps: CUDA with bf16, and CPU (measured faster here)."""
+    import torch
+
+    on = cfg.autocast == "bf16" or (
+        cfg.autocast == "auto"
+        and (device.type == "cpu" or torch.cuda.is_bf16_supported(including_emulation=False))
+    )
+    return lambda: torch.autocast(device.type, dtype=torch.bfloat16, enabled=on)
+
+
+def setup(inp: LoopInputs, session: Session) -> Trainer:
+    """Seed, load the student with LoRA, tokenize, plan the run, restore the last checkpoint."""
+    import torch
+
+    cfg = inp.cfg
+    random.seed(inp.seed)
+    torch.manual_seed(inp.seed)
+    # Ray sets OMP_NUM_THREADS to the worker's CPU share (1): give torch the node's cores.
+    torch.set_num_threads(cfg.scaling.torch_threads or os.cpu_count() or 1)
+    device = _device(cfg)
+    model, tokenizer = build_student(cfg, device)
+    pack = load_pack(inp.pack)
+    train = encode_records(tokenizer, pack, [Record(**r) for r in inp.train], cfg.max_seq_len)
+    val = encode_records(tokenizer, pack, [Record(**r) for r in inp.val], cfg.max_seq_len)
+    schedule = build_schedule(train, cfg, inp.seed, session.world_size)
+    o = cfg.optimizer
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=o.lr, weight_decay=o.weight_decay, betas=o.betas)
+    total = schedule.total_steps
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: lr_factor(s, o.warmup_steps, total, o.cosine, o.min_lr_ratio)
+    )
+    t = Trainer(cfg, model, tokenizer, optimizer, scheduler, schedule, train, val,
+                eval_batches(val, cfg.batch_size, cfg.eval_batches), sorted(inp.tasks), device,
+                _autocast(cfg, device))  # fmt: skip
+    with session.latest_checkpoint() as ckpt:
+        if ckpt:
+            t.state = load_checkpoint(ckpt, model, optimizer, scheduler)
+            t.state.resumed_from.append(t.state.step)
+    return t
+
+
+def _batch(t: Trainer, examples: list, indices: list[int]) -> dict[str, Any]:
+    batch = collate([examples[i] for i in indices], t.tokenizer.pad_token_id, t.tasks)
+    return {k: v.to(t.device) for k, v in batch.items()}
+
+
+def _task_sums(t: Trainer, losses: Any, rows: Any, task_ids: Any) -> tuple[Any, Any]:
+    import torch
+
+    n = len(t.tasks)
+    owner = task_ids[rows]
+    sums = torch.zeros(n, device=losses.device).index_add_(0, owner, losses.detach().float())
+    counts = torch.zeros(n, device=losses.device).index_add_(
+        0, owner, torch.ones(len(owner), device=losses.device)
+    )
+    return sums, counts
+
+
+def _all_reduce_grads(params: list, world_size: int) -> None:
+    """Average the LoRA gradients over workers (one flat all-reduce; a few MB)."""
+    import torch
+    import torch.distributed as dist
+
+    grads = [p.grad for p in params if p.grad is not None]
+    flat = torch.cat([g.reshape(-1) for g in grads]) / world_size
+    dist.all_reduce(flat)
+    offset = 0
+    for g in grads:
+        g.copy_(flat[offset : offset + g.numel()].view_as(g))
+        offset += g.numel()
+
+
+def train_step(t: Trainer, step: int, rank: int) -> dict[str, Any]:
+    """One optimizer step over grad_accum micro-batches; returns loss sums and token counts."""
+    import torch
+
+    micro = t.schedule.micro_batches(step, rank)
+    loss_sum, task_sum, task_count, tokens, padded = 0.0, 0, 0, 0, 0
+    for indices in micro:
+        batch = _batch(t, t.train, indices)
+        with t.autocast():
+            losses, rows = answer_token_losses(t.model, batch)
+        (losses.mean() / len(micro)).backward()
+        s, c = _task_sums(t, losses, rows, batch["task_ids"])
+        task_sum, task_count = task_sum + s, task_count + c
+        loss_sum += losses.mean().item() / len(micro)
+        tokens += int(batch["attention_mask"].sum())
+        padded += batch["attention_mask"].numel()
+    params = [p for p in t.model.parameters() if p.requires_grad]
+    if t.schedule.world_size > 1:
+        _all_reduce_grads(params, t.schedule.world_size)
+    if t.cfg.grad_clip:
+        torch.nn.utils.clip_grad_norm_(params, t.cfg.grad_clip)
+    t.optimizer.step()
+    t.scheduler.step()
+    t.optimizer.zero_grad(set_to_none=True)
+    return {"loss": loss_sum, "task_sum": task_sum, "task_count": task_count,
+            "tokens": tokens, "padded": padded}  # fmt: skip
+
+
+def evaluate(t: Trainer) -> dict[str, Any]:
+    """Token-mean val loss overall and per task on the fixed val slice."""
+    import torch
+
+    if not t.val_batches:
+        return {}
+    t.model.eval()
+    total_sum, total_count = 0, 0
+    with torch.no_grad():
+        for indices in t.val_batches:
+            batch = _batch(t, t.val, indices)
+            with t.autocast():
+                losses, rows = answer_token_losses(t.model, batch)
+            s, c = _task_sums(t, losses, rows, batch["task_ids"])
+            total_sum, total_count = total_sum + s, total_count + c
+    t.model.train()
+    per_task = {
+        task: float(total_sum[i] / total_count[i])
+        for i, task in enumerate(t.tasks)
+        if total_count[i] > 0
+    }
+    return {"val_loss": float(total_sum.sum() / total_count.sum()), "val_task_loss": per_task}
+
+
+def _log_line(t: Trainer, window: list[dict[str, Any]], seconds: float) -> dict[str, Any]:
+    """Mean loss, per-task loss, non-pad tokens/s and padding of the steps since the last line."""
+    task_sum = sum(w["task_sum"] for w in window)
+    task_count = sum(w["task_count"] for w in window)
+    tokens = sum(w["tokens"] for w in window)
+    padded = sum(w["padded"] for w in window)
+    return {
+        "step": t.state.step,
+        "loss": sum(w["loss"] for w in window) / len(window),
+        "lr": t.scheduler.get_last_lr()[0],
+        "tokens_per_s": tokens * t.schedule.world_size / max(seconds, 1e-9),
+        "padding_ratio": 1 - tokens / max(padded, 1),
+        "task_loss": {
+            task: float(task_sum[i] / task_count[i])
+            for i, task in enumerate(t.tasks)
+            if task_count[i] > 0
+        },
+        "elapsed_s": t.state.train_seconds,
+    }
+
+
+def _checkpoint(t: Trainer, session: Session, metrics: dict[str, Any]) -> None:
+    """Every worker reports; rank 0 attaches the checkpoint directory (Ray uploads it)."""
+    import shutil
+    import tempfile
+
+    directory = None
+    if session.rank == 0:
+        directory = tempfile.mkdtemp(prefix="mkd-ckpt-")
+        save_checkpoint(directory, t.model, t.optimizer, t.scheduler, t.state)
+    try:
+        session.report(metrics, directory)
+    finally:
+        if directory:
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+def _eval_and_stop(t: Trainer, session: Session) -> bool:
+    """Record a val evaluation; True when early stopping says to stop."""
+    result = evaluate(t)
+    if not result:
+        return False
+    t.state.history.append({"step": t.state.step, **result})
+    session.progress({"step": t.state.step, "val_loss": result["val_loss"]})
+    best = t.state.best_val_loss
+    if best is None or result["val_loss"] < best - 1e-4:
+        t.state.best_val_loss, t.state.evals_without_gain = result["val_loss"], 0
+    else:
+        t.state.evals_without_gain += 1
+    patience = t.cfg.early_stopping_patience
+    return bool(patience) and t.state.evals_without_gain >= patience
+
+
+def _ckpt_metrics(state: TrainState) -> dict[str, Any]:
+    """What Ray Train ranks checkpoints by: the latest val loss (keep_best_k keeps the lowest)."""
+    vals = [h["val_loss"] for h in state.history if "val_loss" in h]
+    return {"step": state.step, "val_loss": vals[-1] if vals else 1e9}
+
+
+def run_loop(inp: LoopInputs, session: Session) -> TrainState:
+    """Train from the last checkpoint (if any) to the end of the schedule or an early stop."""
+    t = setup(inp, session)
+    cfg, state, total = t.cfg, t.state, t.schedule.total_steps
+    session.progress({"step": state.step, "total_steps": total, "task_probs": t.schedule.task_probs,
+                      "planned_padding_ratio": t.schedule.padding_ratio})  # fmt: skip
+    window: list[dict[str, Any]] = []
+    window_seconds, stopped = 0.0, False
+    while state.step < total and not stopped:
+        started = time.perf_counter()
+        window.append(train_step(t, state.step, session.rank))
+        seconds = time.perf_counter() - started
+        window_seconds += seconds
+        state.step += 1
+        state.train_seconds += seconds
+        state.tokens += window[-1]["tokens"] * t.schedule.world_size
+        if state.step % cfg.log_every == 0 or state.step == total:
+            line = _log_line(t, window, window_seconds)
+            state.history.append(line)
+            session.progress({**line, "total_steps": total})
+            window, window_seconds = [], 0.0
+        if cfg.eval_every and state.step % cfg.eval_every == 0 and state.step < total:
+            stopped = _eval_and_stop(t, session)
+        if state.step % cfg.checkpoint_every == 0 and state.step < total and not stopped:
+            _checkpoint(t, session, _ckpt_metrics(state))
+    if not state.history or "val_loss" not in state.history[-1]:
+        _eval_and_stop(t, session)
+    _checkpoint(t, session, {**_ckpt_metrics(state), "done": True, "early_stopped": stopped})
+    return state

@@ -1,0 +1,47 @@
+"""A tiny Llama with a real tokenizer, saved as a local model directory (tests, smoke runs).
+
+The weights are random (built from a config, no download); the tokenizer and chat template are
+the real student's, so prompts, masking and generation behave exactly as with the real model.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mkd.models.uris import DEFAULT_STUDENT_URI
+
+
+def build_tiny_student(
+    directory: str | Path,
+    tokenizer_uri: str = DEFAULT_STUDENT_URI,
+    hidden: int = 64,
+    layers: int = 2,
+) -> Path:
+    """Write a ~3.5M-parameter LlamaForCausalLM + the tokenizer of `tokenizer_uri` to `directory`."""
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    from mkd.models.uris import resolve_model_uri
+
+    ref = resolve_model_uri(tokenizer_uri)
+    kwargs = {"gguf_file": ref.gguf_file} if ref.gguf_file else {}
+    tokenizer = AutoTokenizer.from_pretrained(ref.path, **kwargs)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=hidden,
+        intermediate_size=hidden * 2,
+        num_hidden_layers=layers,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        tie_word_embeddings=True,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(config)
+    directory = Path(directory)
+    model.save_pretrained(directory, safe_serialization=True)
+    tokenizer.save_pretrained(directory)
+    return directory

@@ -1,0 +1,42 @@
+import json
+
+from mkd.records import Record
+from mkd.tasks.prompts import answer_text
+from mkd.training.data import IGNORE_INDEX, collate, encode_records, prompt_text
+
+TASKS = ["currency_identifier", "date_interpretation", "entity_extractor", "query_classifier"]
+
+
+def test_loss_is_on_the_answer_tokens_only(pack, tiny_tokenizer, train_rows):
+    records = [Record(**r) for r in train_rows[:8]]
+    examples = encode_records(tiny_tokenizer, pack, records, max_seq_len=256)
+    batch = collate(examples, tiny_tokenizer.pad_token_id, TASKS)
+    for row, (record, ex) in enumerate(zip(records, examples, strict=True)):
+        labels = batch["labels"][row]
+        kept = labels[labels != IGNORE_INDEX].tolist()
+        # exactly the canonical answer then eos: what generation must produce and stop after
+        assert kept[-1] == tiny_tokenizer.eos_token_id
+        assert tiny_tokenizer.decode(kept[:-1]) == answer_text(json.loads(record.output))
+        assert (labels[: ex.prompt_len] == IGNORE_INDEX).all()
+        assert (batch["attention_mask"][row].sum()) == len(ex)
+        assert (labels[len(ex) :] == IGNORE_INDEX).all()  # padding never counts
+
+
+def test_prompt_is_the_serving_prompt(pack, tiny_tokenizer, train_rows):
+    record = Record(**train_rows[0])
+    text = prompt_text(tiny_tokenizer, pack, record)
+    assert f"Task: {record.task}. Answer with JSON only." in text
+    assert f"Query: {record.input}" in text and "as_of: 2026-01-15" in text
+    assert "Schema" not in text and "schema" not in text  # no teacher context in the student prompt
+    ex = encode_records(tiny_tokenizer, pack, [record], 256)[0]
+    assert tiny_tokenizer(text, add_special_tokens=False)["input_ids"] == list(
+        ex.input_ids[: ex.prompt_len]
+    )
+
+
+def test_over_long_examples_keep_their_answer(pack, tiny_tokenizer, train_rows):
+    record = Record(**train_rows[1])
+    full = encode_records(tiny_tokenizer, pack, [record], 512)[0]
+    cut = encode_records(tiny_tokenizer, pack, [record], 40)[0]
+    assert len(cut) == 40
+    assert cut.input_ids[cut.prompt_len :] == full.input_ids[full.prompt_len :]
