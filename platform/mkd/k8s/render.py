@@ -52,8 +52,8 @@ def load_values(files: list[Path], sets: list[str] | None = None) -> dict[str, A
         if not isinstance(data, dict):
             raise ValueError(f"{path}: a values file must be a mapping")
         values = deep_merge(values, data)
-    if sets:
-        values = deep_merge(values, _helm().parse_set_string(list(sets)))
+    for expression in sets or []:  # each --set is parsed on its own, as helm does
+        values = deep_merge(values, _helm().parse_set_string(expression))
     return values
 
 
