@@ -8,6 +8,8 @@ from mkd import __version__
 from mkd.cli import quality_cmds, tasks_cmds
 from mkd.cli import data_cmds, teacher_cmds
 from mkd.cli import guards_cmds
+from mkd.cli import submit_cmds
+from mkd.cli import train_cmds
 
 app = typer.Typer(
     name="mkd",
@@ -41,3 +43,5 @@ app.add_typer(teacher_cmds.app, name="teacher")
 data_cmds.register(app)
 app.add_typer(guards_cmds.app, name="guards")
 quality_cmds.register(app)
+submit_cmds.register(app)
+train_cmds.register(app)
