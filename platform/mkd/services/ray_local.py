@@ -18,7 +18,14 @@ from pathlib import Path
 
 from mkd.services.ports import free_ports, wait_for_port
 
-LOOPBACK_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0"}
+# RAY_AUTH_MODE=disabled: these clusters listen on 127.0.0.1 only. Without it, a stray
+# ~/.ray/auth_token left by any earlier local ray.init() silently switches later clusters and
+# drivers to token auth, and whichever side lacks the token is refused.
+LOOPBACK_ENV = {
+    "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+    "RAY_USAGE_STATS_ENABLED": "0",
+    "RAY_AUTH_MODE": "disabled",
+}
 
 
 def loopback_env() -> dict[str, str]:
