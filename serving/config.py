@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from mkd.config.base import Section
+from mkd.config.guards import GuardsConfig
 from mkd.config.teacher import TeacherConfig
 from mkd.models.uris import DEFAULT_STUDENT_URI
 from mkd.tasks import load_pack
@@ -238,6 +239,11 @@ class AppArgs(Section):
     router: RouterArgs = Field(default_factory=RouterArgs)
     auth: AuthArgs = Field(default_factory=AuthArgs)
     limits: LimitArgs = Field(default_factory=LimitArgs)
+    guards: GuardsConfig = Field(
+        default_factory=GuardsConfig,
+        description="The guard chain (mkd.guards); give it the pipeline's `guards` section so that "
+        "labeling and serving apply the same guards.",
+    )
 
     @field_validator("pack")
     @classmethod

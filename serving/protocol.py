@@ -87,6 +87,41 @@ class ChatRequest(BaseModel):
     metadata: dict[str, Any] | None = None
 
 
+def check_query(limits: Any, query: str, context: Any, field: str = "input") -> None:
+    """Refuse an empty or oversized query and a context that breaks the limits (ApiError).
+
+    Args:
+        limits: serving.config.LimitArgs.
+        query: the text to answer.
+        context: the request's context object (None when absent).
+        field: how the query is named in messages (input, messages[-1].content).
+    """
+    if not query.strip():
+        raise ApiError(400, "empty_input", f"{field} is empty; send the query text", field)
+    if len(query) > limits.max_input_chars:
+        raise ApiError(
+            413, "input_too_long",
+            f"{field} has {len(query)} characters; the limit is {limits.max_input_chars} (limits.max_input_chars)",
+            field,
+        )  # fmt: skip
+    if context is not None and not isinstance(context, dict):
+        raise ApiError(422, "invalid_context", "context must be a JSON object", "context")
+    context = context or {}
+    if len(context) > limits.max_context_keys:
+        raise ApiError(
+            422, "context_too_large",
+            f"context has {len(context)} keys; the limit is {limits.max_context_keys}", "context",
+        )  # fmt: skip
+    for name in limits.required_context:
+        if context.get(name) in (None, ""):
+            raise ApiError(
+                422, "missing_context",
+                f"context.{name} is required (limits.required_context)", f"context.{name}",
+            )  # fmt: skip
+    if "as_of" in context and (problem := validate_as_of(context["as_of"])):
+        raise ApiError(422, "invalid_context", problem, "context.as_of")
+
+
 def validate_as_of(value: Any) -> str | None:
     """An error message when context.as_of is not an ISO date (YYYY-MM-DD), else None."""
     if not isinstance(value, str):

@@ -36,7 +36,7 @@ from serving.protocol import (
     ErrorResponse,
     TaskRequest,
     TaskResponse,
-    validate_as_of,
+    check_query,
 )
 from serving.rollout import RollbackMonitor, route_point, takes_student
 
@@ -198,35 +198,8 @@ class Router:
                 "task",
             )
 
-    def _check_query(self, query: str, context: dict | None, field: str = "input") -> None:
-        limits = self.args.limits
-        if not query.strip():
-            raise ApiError(400, "empty_input", f"{field} is empty; send the query text", field)
-        if len(query) > limits.max_input_chars:
-            raise ApiError(
-                413,
-                "input_too_long",
-                f"{field} has {len(query)} characters; the limit is {limits.max_input_chars} (limits.max_input_chars)",
-                field,
-            )
-        context = context or {}
-        if len(context) > limits.max_context_keys:
-            raise ApiError(
-                422,
-                "context_too_large",
-                f"context has {len(context)} keys; the limit is {limits.max_context_keys}",
-                "context",
-            )
-        for name in limits.required_context:
-            if context.get(name) in (None, ""):
-                raise ApiError(
-                    422,
-                    "missing_context",
-                    f"context.{name} is required (limits.required_context)",
-                    f"context.{name}",
-                )
-        if "as_of" in context and (problem := validate_as_of(context["as_of"])):
-            raise ApiError(422, "invalid_context", problem, "context.as_of")
+    def _check_query(self, query: str, context: Any, field: str = "input") -> None:
+        check_query(self.args.limits, query, context, field)
 
     def _parse(self, model: type[BaseModel], body: Any) -> Any:
         if not isinstance(body, dict):
@@ -426,7 +399,14 @@ class Router:
             "last_gate_failure": self.last_gate_failure,
             "window": self.monitor.stats().as_dict(),
             "router": {"pid": os.getpid(), "replica": str(serve.get_replica_context().replica_id)},
+            "student": await self._student_info(),
         }
+
+    async def _student_info(self) -> dict | None:
+        try:
+            return await asyncio.wait_for(_resolve(self.student.info.remote()), 10)
+        except Exception as exc:  # status must answer even while the student is down
+            return {"error": str(exc)[-300:]}
 
     @app.post("/v1/tasks/{task}")
     async def task_endpoint(self, task: str, request: Request) -> TaskResponse:

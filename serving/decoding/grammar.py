@@ -312,6 +312,8 @@ class Grammar:
         """Bytes the schema fixes from `state` (jump-forward), up to the next choice or the end."""
         out = bytearray()
         while not self.accepting(state):
+            if out and self.enum_literals(state) is not None:
+                break  # an enum is chosen as whole values, not byte by byte
             nxt = self.next_bytes(state)
             if len(nxt) != 1:
                 break

