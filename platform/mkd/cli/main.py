@@ -10,6 +10,7 @@ from mkd.cli import data_cmds, teacher_cmds
 from mkd.cli import guards_cmds
 from mkd.cli import submit_cmds
 from mkd.cli import train_cmds
+from mkd.cli import serve_cmds
 
 app = typer.Typer(
     name="mkd",
@@ -45,3 +46,4 @@ app.add_typer(guards_cmds.app, name="guards")
 quality_cmds.register(app)
 submit_cmds.register(app)
 train_cmds.register(app)
+serve_cmds.register(app)

@@ -1,0 +1,214 @@
+"""`mkd serve` and `mkd rollout ...`: run the Serve app locally and steer a running one.
+
+`mkd rollout set` changes deployments[Router].user_config through the Ray dashboard's Serve REST
+API (PUT /api/serve/applications/), the same update KubeRay applies from a RayService: replicas
+are reconfigured in place, never restarted.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from mkd.cli.console import console, fail
+
+rollout_app = typer.Typer(
+    help="Inspect and steer the canary rollout of a running app.", no_args_is_help=True
+)
+
+DASHBOARD = typer.Option(
+    "http://127.0.0.1:8265", "--dashboard", envvar="MKD_RAY_DASHBOARD", help="Ray dashboard URL."
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
+    app.add_typer(rollout_app, name="rollout")
+
+
+def serve(
+    config: Path = typer.Option(
+        Path("configs/serve.yaml"),
+        "-c",
+        "--config",
+        exists=True,
+        dir_okay=False,
+        help="Serve config (ServeDeploySchema YAML).",
+    ),
+    port: int = typer.Option(0, "--port", help="HTTP port on 127.0.0.1 (0: a free one)."),
+    student: str | None = typer.Option(None, "--student", help="Override args.student.model_uri."),
+) -> None:
+    """Start a local Ray cluster on 127.0.0.1, deploy the app, block with a status line.
+
+    Example: mkd serve -c configs/serve.yaml
+    """
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    from mkd.services.ports import free_ports
+    from mkd.services.ray_local import start_ray_cluster
+    from serving import control
+
+    try:
+        cfg = control.load_serve_config(config)
+    except ValueError as exc:
+        fail(str(exc))
+    port = port or free_ports(1)[0]
+    cfg = control.with_http_port(cfg, port)
+    if student:
+        control.mkd_app(cfg)["args"].setdefault("student", {})["model_uri"] = student
+    console.print("starting a local Ray cluster on 127.0.0.1 ...")
+    cluster = start_ray_cluster()
+    try:
+        control.deploy(cluster.dashboard_url, cfg)
+        with console.status("deploying (loading the student) ..."):
+            control.wait_running(cluster.dashboard_url)
+        console.print(
+            f"[green]serving[/] http://127.0.0.1:{port}  (dashboard {cluster.dashboard_url})"
+        )
+        console.print(
+            f"steer it: MKD_RAY_DASHBOARD={cluster.dashboard_url} mkd rollout set --weight 0.05"
+        )
+        _status_loop(cluster.dashboard_url, port)
+    except KeyboardInterrupt:
+        console.print("stopping")
+    except control.ServeControlError as exc:
+        fail(str(exc))
+    finally:
+        cluster.stop()
+
+
+def _status_loop(dashboard: str, port: int) -> None:
+    import httpx
+
+    token = os.environ.get("MKD_SERVE_TOKEN", "")
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    with console.status("") as line:
+        while True:
+            try:
+                s = httpx.get(
+                    f"http://127.0.0.1:{port}/v1/rollout", headers=headers, timeout=5
+                ).json()
+                w = s["window"]
+                line.update(
+                    f"mode={s['mode']} weight={s['student_weight']} rolled_back={s['rolled_back']} "
+                    f"attempts={w['attempts']} fallback={w['fallback_rate']:.2f} agreement={w['agreement']}"
+                )
+            except Exception as exc:  # the status line must survive a restarting replica
+                line.update(f"status unavailable: {exc}")
+            time.sleep(2)
+
+
+@rollout_app.command("status")
+def rollout_status(
+    dashboard: str = DASHBOARD,
+    url: str | None = typer.Option(
+        None, "--url", help="App URL for live window figures (GET /v1/rollout)."
+    ),
+) -> None:
+    """Print the Router's live config from the cluster, and the router's window when --url is given.
+
+    Example: mkd rollout status --dashboard http://127.0.0.1:8265
+    """
+    from serving import control
+
+    try:
+        config = control.current_config(dashboard)
+        app = control.mkd_app(config)
+        live = control.deployment_entry(app, "Router").get("user_config") or {}
+        state = control.status(dashboard)["applications"].get(control.APP_NAME, {})
+    except Exception as exc:
+        fail(f"cannot read the Serve config from {dashboard}: {exc}")
+    console.print(f"application {control.APP_NAME}: {state.get('status')}")
+    console.print(
+        f"mode={live.get('mode')} student_weight={live.get('student_weight')} overrides={live.get('task_overrides') or {}}"
+    )
+    if url:
+        import httpx
+
+        token = os.environ.get("MKD_SERVE_TOKEN", "")
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        s = httpx.get(url.rstrip("/") + "/v1/rollout", headers=headers, timeout=10).json()
+        console.print(f"effective weights: {s['effective_weights']}")
+        console.print(f"rolled back: {s['rolled_back']} {s['rollback_reason'] or ''}")
+        console.print(f"window: {s['window']}")
+
+
+@rollout_app.command("set")
+def rollout_set(
+    weight: float | None = typer.Option(
+        None, "--weight", min=0.0, max=1.0, help="Student share in split mode."
+    ),
+    mode: str | None = typer.Option(None, "--mode", help="split or shadow."),
+    task: str | None = typer.Option(
+        None, "--task", help="Apply to this task only (task_overrides)."
+    ),
+    dashboard: str = DASHBOARD,
+) -> None:
+    """Change the live routing without restarting anything.
+
+    Example: mkd rollout set --weight 0.1      mkd rollout set --mode shadow
+    """
+    from serving import control
+
+    if weight is None and mode is None:
+        fail("give --weight and/or --mode")
+    if mode is not None and mode not in ("split", "shadow"):
+        fail(f"--mode must be split or shadow, not {mode!r}")
+    changes: dict = {}
+    if task:
+        current = control.deployment_entry(
+            control.mkd_app(control.current_config(dashboard)), "Router"
+        )
+        overrides = dict((current.get("user_config") or {}).get("task_overrides") or {})
+        entry = dict(overrides.get(task) or {})
+        entry.update(
+            {k: v for k, v in {"mode": mode, "student_weight": weight}.items() if v is not None}
+        )
+        overrides[task] = entry
+        changes["task_overrides"] = overrides
+    else:
+        if mode is None and weight is not None:
+            mode = "split"  # a weight means canary traffic
+        changes.update(
+            {k: v for k, v in {"mode": mode, "student_weight": weight}.items() if v is not None}
+        )
+    try:
+        new = control.update_live_config(dashboard, "Router", changes)
+    except (ValueError, control.ServeControlError) as exc:
+        fail(str(exc))
+    console.print(
+        f"[green]applied[/] mode={new['mode']} student_weight={new['student_weight']} overrides={new['task_overrides']}"
+    )
+
+
+@rollout_app.command("plan")
+def rollout_plan_cmd(
+    config: Path = typer.Option(
+        Path("configs/serve.yaml"), "-c", "--config", exists=True, dir_okay=False
+    ),
+) -> None:
+    """Print the staged rollout (shadow -> 5% -> 25% -> 50% -> 100%) with each stage's gate.
+
+    Example: mkd rollout plan -c configs/serve.yaml
+    """
+    from serving import control
+    from serving.config import RouterConfig
+    from serving.rollout import rollout_plan
+
+    live = control.deployment_entry(control.mkd_app(control.load_serve_config(config)), "Router")
+    stages = rollout_plan(RouterConfig.model_validate(live.get("user_config") or {}))
+    table = Table("stage", "command", "gate to pass before the next stage")
+    for s in stages:
+        cmd = (
+            "mkd rollout set --mode shadow"
+            if s.mode == "shadow"
+            else f"mkd rollout set --weight {s.student_weight}"
+        )
+        table.add_row(s.name, cmd, s.gate)
+    console.print(table)
+    console.print(
+        "A failed gate rolls the student back to weight 0 automatically (see mkd rollout status)."
+    )
