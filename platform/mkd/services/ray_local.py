@@ -75,7 +75,7 @@ def _processes_under(temp_dir: Path) -> list[int]:
 
 
 def start_ray_cluster(
-    num_cpus: int = 2, object_store_mb: int = 600, timeout: float = 90
+    num_cpus: int = 2, object_store_mb: int = 600, timeout: float = 240
 ) -> RayCluster:
     """`ray start --head` on 127.0.0.1 with every port chosen free, in a private temp dir."""
     env = loopback_env()
