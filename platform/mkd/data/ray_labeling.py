@@ -7,10 +7,7 @@ On 2 CPUs, two 1-CPU actors plus a read task deadlock Ray Data; actors take
 from __future__ import annotations
 
 import json
-import os
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
@@ -26,37 +23,10 @@ from rich.progress import (
 
 from mkd.config.pipeline import PipelineConfig
 from mkd.data.labeling import LABELED, QUARANTINED, LabelReport, LabelWorker, make_items
+from mkd.services.ray_local import ray_session
 from mkd.tasks import load_pack
 
-
-@contextmanager
-def ray_session(address: str | None) -> Iterator[None]:
-    """Connect to `address`, or start Ray locally on loopback; shut down what we started."""
-    import ray
-
-    from mkd.services.ray_local import loopback_env
-
-    loopback_env()  # every driver must keep Ray on 127.0.0.1
-    if ray.is_initialized():
-        yield
-        return
-    if address:
-        ray.init(address=address, logging_level="WARNING", log_to_driver=False)
-    else:
-        # A private loopback-only instance: no auth token, and none left behind in ~/.ray that
-        # would switch later `ray start` clusters of this machine to token auth.
-        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-        ray.init(
-            num_cpus=os.cpu_count(),
-            include_dashboard=False,
-            _node_ip_address="127.0.0.1",
-            logging_level="WARNING",
-            log_to_driver=False,
-        )
-    try:
-        yield
-    finally:
-        ray.shutdown()
+__all__ = ["ray_session", "run_labeling"]  # ray_session: shared home is mkd.services
 
 
 def _progress(console: Console | None) -> Progress:

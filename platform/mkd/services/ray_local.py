@@ -13,6 +13,8 @@ import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -125,3 +127,30 @@ def _start_once(num_cpus: int, object_store_mb: int, timeout: float) -> RayClust
         cluster.stop()
         raise RuntimeError(str(exc)) from None
     return cluster
+
+
+@contextmanager
+def ray_session(address: str | None = None) -> Iterator[None]:
+    """Join `address` (or $RAY_ADDRESS, set inside Ray jobs and by the demo), else start a
+    private loopback-only Ray for this process; only what was started here is shut down."""
+    import ray
+
+    loopback_env()  # every driver must keep Ray on 127.0.0.1
+    if ray.is_initialized():
+        yield
+        return
+    address = address or os.environ.get("RAY_ADDRESS")
+    if address:
+        ray.init(address=address, logging_level="WARNING", log_to_driver=False)
+    else:
+        ray.init(
+            num_cpus=os.cpu_count(),
+            include_dashboard=False,
+            _node_ip_address="127.0.0.1",
+            logging_level="WARNING",
+            log_to_driver=False,
+        )
+    try:
+        yield
+    finally:
+        ray.shutdown()
