@@ -60,7 +60,7 @@ def build_app(args: dict[str, Any] | AppArgs | None = None) -> Application:
         ray_actor_options=s.ray_actor_options,
         max_ongoing_requests=max(s.max_ongoing_requests, s.max_batch_size),
         user_config=StudentLiveConfig().model_dump(),
-    ).bind(plain["student"], cfg.pack, cfg.tasks)
+    ).bind(plain["student"], cfg.pack, cfg.tasks, plain["store"])
     teacher = Teacher.options(
         num_replicas=t.num_replicas,
         ray_actor_options=t.ray_actor_options,

@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from mkd.config.base import Section
 from mkd.config.guards import GuardsConfig
+from mkd.config.store import StoreConfig
 from mkd.config.teacher import TeacherConfig
 from mkd.models.uris import DEFAULT_STUDENT_URI
 from mkd.tasks import load_pack
@@ -239,6 +240,10 @@ class AppArgs(Section):
     router: RouterArgs = Field(default_factory=RouterArgs)
     auth: AuthArgs = Field(default_factory=AuthArgs)
     limits: LimitArgs = Field(default_factory=LimitArgs)
+    store: StoreConfig = Field(
+        default_factory=StoreConfig,
+        description="Artifact store holding the registry (student.version). Cluster: s3://...",
+    )
     guards: GuardsConfig = Field(
         default_factory=GuardsConfig,
         description="The guard chain (mkd.guards); give it the pipeline's `guards` section so that "

