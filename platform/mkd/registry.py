@@ -18,6 +18,7 @@ import getpass
 import json
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -144,6 +145,7 @@ class Registry:
         files: dict[str, Path] | None = None,
         stage: str = "candidate",
         reason: str = "",
+        readme: Callable[[dict[str, Any]], str] | None = None,
     ) -> ModelVersion:
         """Create the next version: claim a number, upload files, write the manifest last.
 
@@ -153,6 +155,7 @@ class Registry:
             files: relative path in the version -> local file to upload.
             stage: the initial stage (candidate, or rejected when its gates failed).
             reason: why, recorded in the log.
+            readme: builds the version's README.md (model card) from its final manifest.
         """
         _check_stage(stage)
         version = self._claim(name)
@@ -161,13 +164,11 @@ class Registry:
             rel: self.store.put_file(prefix + rel, path, if_absent=True)
             for rel, path in sorted((files or {}).items())
         }
-        full = {
-            **manifest,
-            "name": name,
-            "version": version,
-            "created_at": _now(),
-            "files": {rel: {"sha256": h} for rel, h in hashes.items()},
-        }
+        full = {**manifest, "name": name, "version": version, "created_at": _now()}
+        if readme is not None:
+            card = readme(full).encode()
+            hashes["README.md"] = self.store.put_bytes(prefix + "README.md", card, if_absent=True)
+        full["files"] = {rel: {"sha256": h} for rel, h in sorted(hashes.items())}
         self.store.put_json(prefix + "manifest.json", full, if_absent=True)
         self._change(name, version, stage, action="register", reason=reason, force=True)
         return ModelVersion(name, version, stage, full)

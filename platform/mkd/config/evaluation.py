@@ -71,6 +71,9 @@ class EvaluationConfig(Section):
     batch_size: int = Field(
         16, ge=1, le=1024, description="Prompts per generate call. GPU cluster: 64-256."
     )
+    max_new_tokens: int | None = Field(
+        None, ge=1, description="Cap on generated tokens; None: each task's max_output_tokens."
+    )
     dtype: Literal["float32", "bfloat16", "float16"] = Field(
         "float32", description="Weights dtype for local models. GPU cluster: bfloat16."
     )

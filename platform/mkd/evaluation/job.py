@@ -1,0 +1,292 @@
+"""The evaluation job: student vs teacher vs base on the test split, gates, report, registry.
+
+from mkd.evaluation.job import run_evaluation
+outcome = run_evaluation(load_config("configs/pipeline.yaml"))
+outcome.passed, outcome.report["before_after"], outcome.version
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from mkd.config import PipelineConfig
+from mkd.evaluation.datasets import latest_dataset_version, load_split
+from mkd.evaluation.gates import check_gates, gates_summary
+from mkd.evaluation.lineage import base_model_info, dir_sha256, git_commit
+from mkd.evaluation.metrics import overall, task_metrics
+from mkd.evaluation.predict import Prediction, predict_on_ray
+from mkd.evaluation.refs import ModelResolver, ResolvedModel, latest_run
+from mkd.evaluation.report import before_after, human_bytes, to_html, to_json, to_markdown
+from mkd.records import Record
+from mkd.registry import ModelVersion, Registry
+from mkd.storage import Store, open_store
+from mkd.tasks import load_pack
+
+
+@dataclass
+class EvalOutcome:
+    """What `mkd eval` reports: the report, where it went, the gates and the registry version."""
+
+    report: dict[str, Any]
+    passed: bool
+    report_uri: str
+    version: ModelVersion | None
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("MKD_CACHE_DIR") or Path.home() / ".cache" / "mkd")
+
+
+def run_evaluation(
+    cfg: PipelineConfig, config_given: bool = True, register: bool = True, progress: Any = None
+) -> EvalOutcome:
+    """Evaluate the configured candidate; write the report to evals/<id>/; register the result.
+
+    The candidate is registered (or re-staged) as `candidate` when every gate passes and as
+    `rejected` otherwise. Raises FileNotFoundError/RegistryError naming a missing run, dataset
+    or model before any model is loaded.
+    """
+    ev = cfg.evaluation
+    store = open_store(cfg.store)
+    resolver = ModelResolver(cfg, store, cache_dir())
+    candidate = resolver.resolve(ev.candidate or f"run:{latest_run(store)}")
+    dataset = ev.dataset or candidate.lineage.get("dataset") or _latest(store, cfg)
+    records = load_split(store, dataset, ev.split, cfg.tasks, ev.max_items_per_task)
+    pack = load_pack(cfg.pack)
+
+    roles: dict[str, ResolvedModel] = {}
+    if ev.compare_teacher:
+        roles["teacher"] = resolver.resolve("teacher")
+    roles["student"] = candidate
+    if ev.compare_base:
+        roles["base"] = resolver.resolve(f"base:{_base_uri(candidate, cfg)}")
+        if ev.base_fewshot:
+            roles["base_fewshot"] = resolver.resolve(f"base:{_base_uri(candidate, cfg)}", "fewshot")
+
+    preds = {
+        role: predict(resolver, m, records, cfg, config_given, progress)
+        for role, m in roles.items()
+    }
+    teacher_answers = _teacher_answers(preds.get("teacher"), records)
+    report = build_report(cfg, dataset, records, roles, preds, teacher_answers, pack)
+    gates = gates_summary(check_gates(ev, _metrics_of(report, "student")))
+    report["gates"] = gates
+    report["before_after"] = before_after(report["models"], ev)
+    uri = write_report(store, report, preds, records)
+    version = _register(cfg, store, candidate, report, gates, dataset) if register else None
+    return EvalOutcome(report, gates["passed"], uri, version)
+
+
+def predict(
+    resolver: ModelResolver,
+    model: ResolvedModel,
+    records: Sequence[Record],
+    cfg: PipelineConfig,
+    config_given: bool = True,
+    progress: Any = None,
+) -> list[Prediction]:
+    """Predictions of one model, on Ray Data when a cluster is configured, else in-process."""
+    ev = cfg.evaluation
+    if model.kind == "local" and ev.ray_address:
+        return predict_on_ray(
+            model.spec, cfg.pack, records, ev.ray_address, ev.batch_size,
+            ev.actor_num_cpus, ev.actor_num_gpus, ev.max_new_tokens,
+        )  # fmt: skip
+    predictor = resolver.predictor(model, load_pack(cfg.pack), config_given)
+    if progress is None:
+        return predictor.predict(records)
+    task_id = progress.add_task(f"predict {model.ref}", total=len(records))
+    try:
+        return predictor.predict(records, on_batch=lambda n: progress.advance(task_id, n))
+    finally:
+        progress.remove_task(task_id)
+
+
+def _latest(store: Store, cfg: PipelineConfig) -> str:
+    return f"{cfg.data.dataset}/{latest_dataset_version(store, cfg.data.dataset)}"
+
+
+def _base_uri(candidate: ResolvedModel, cfg: PipelineConfig) -> str:
+    return candidate.lineage.get("base_model") or cfg.training.base_model
+
+
+def _teacher_answers(
+    teacher: list[Prediction] | None, records: Sequence[Record]
+) -> list[str | None]:
+    if teacher is None:
+        return [r.output for r in records]
+    return [p.output if p.violation is None else None for p in teacher]
+
+
+def _metrics_of(report: dict, role: str):
+    from mkd.evaluation.metrics import TaskMetrics
+
+    return {t: TaskMetrics(**m) for t, m in report["models"][role]["tasks"].items()}
+
+
+def build_report(
+    cfg: PipelineConfig,
+    dataset: str,
+    records: Sequence[Record],
+    roles: dict[str, ResolvedModel],
+    preds: dict[str, list[Prediction]],
+    teacher_answers: list[str | None],
+    pack: Any,
+) -> dict[str, Any]:
+    """The report's data: per model per task metrics, samples for plots, sizes, lineage."""
+    created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    models = {}
+    for role, model in roles.items():
+        metrics = task_metrics(
+            pack, records, preds[role], teacher_answers, cfg.evaluation.gold_field
+        )
+        models[role] = {
+            "ref": model.ref,
+            "prompt": model.spec.prompt if model.spec else "teacher",
+            "size_bytes": model.size_bytes,
+            "tasks": {t: m.as_dict() for t, m in metrics.items()},
+            "overall": overall(metrics),
+            "samples": {
+                "latency_s": [p.latency_s for p in preds[role]],
+                "prompt_tokens": [p.prompt_tokens for p in preds[role]],
+                "output_tokens": [p.output_tokens for p in preds[role]],
+            },
+        }
+    student = roles.get("student")
+    if student is not None and student.lineage.get("run_id"):
+        base = models.get("base", {}).get("size_bytes")
+        models["student"]["size_note"] = f"LoRA adapter on the {human_bytes(base)} base"
+    candidate_ref = student.ref if student else "-"
+    notes = [
+        "latency: seconds per query; local models share a batch's wall time among its items "
+        f"(batch {cfg.evaluation.batch_size}, this machine's CPU); the teacher: per request.",
+        "agreement: the task's scorer applied to the model's answer against the teacher's live "
+        "answer on the same item; score: against the dataset's labels.",
+    ]
+    return {
+        "id": f"{created.replace(':', '').replace('-', '')}-{_slug(candidate_ref)}",
+        "kind": "evaluation",
+        "created_at": created,
+        "dataset": dataset,
+        "split": cfg.evaluation.split,
+        "items": len(records),
+        "candidate": {"ref": candidate_ref, "lineage": student.lineage if student else {}},
+        "models": models,
+        "notes": notes,
+    }
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "-" for c in text)[:60]
+
+
+def write_report(
+    store: Store, report: dict, preds: dict[str, list[Prediction]], records: Sequence[Record]
+) -> str:
+    """evals/<id>/report.{json,md,html} and predictions/<role>.jsonl; report.json written last."""
+    prefix = f"evals/{report['id']}/"
+    for role, items in preds.items():
+        lines = [
+            Record(input=r.input, task=r.task, context=r.context, output=p.output).model_dump(
+                exclude_none=True
+            )
+            | {k: v for k, v in asdict(p).items() if k not in ("task", "output")}
+            for r, p in zip(records, items, strict=True)
+        ]
+        import json
+
+        data = "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
+        store.put_bytes(prefix + f"predictions/{role}.jsonl", data.encode())
+    store.put_bytes(prefix + "report.md", to_markdown(report).encode())
+    store.put_bytes(prefix + "report.html", to_html(report).encode())
+    store.put_bytes(prefix + "report.json", to_json(report).encode())
+    return store.uri_for(prefix + "report.html")
+
+
+def _register(
+    cfg: PipelineConfig,
+    store: Store,
+    candidate: ResolvedModel,
+    report: dict,
+    gates: dict,
+    dataset: str,
+) -> ModelVersion | None:
+    """Register the candidate run (or re-stage a registry version) per its gate result."""
+    registry = Registry(store)
+    stage = "candidate" if gates["passed"] else "rejected"
+    reason = f"evaluation {report['id']}: gates {'passed' if gates['passed'] else 'failed'}"
+    if "registry" in candidate.lineage:
+        registry.promote(candidate.lineage["registry"], stage, reason=reason, force=True)
+        return registry.resolve(candidate.lineage["registry"])
+    run_id = candidate.lineage.get("run_id")
+    if not run_id:
+        return None  # a base model or a path: nothing to register
+    name = cfg.evaluation.register_as or f"{cfg.name}-student"
+    for mv in registry.list(name):
+        if mv.manifest.get("training_run") == run_id and mv.manifest.get("variant") == "adapter":
+            registry.promote(mv.ref, stage, reason=reason, force=True)
+            return registry.get(name, mv.version)
+    return register_adapter(registry, name, candidate, report, gates, dataset, stage, reason, store)
+
+
+def register_adapter(
+    registry: Registry,
+    name: str,
+    candidate: ResolvedModel,
+    report: dict,
+    gates: dict,
+    dataset: str,
+    stage: str,
+    reason: str,
+    store: Store,
+) -> ModelVersion:
+    """A new version holding the run's adapter and tokenizer, the eval report and a model card."""
+    from mkd.export.modelcard import model_card
+
+    spec = candidate.spec
+    run_id = candidate.lineage["run_id"]
+    adapter = Path(spec.adapter_path)
+    files = {
+        f"adapter/{p.relative_to(adapter).as_posix()}": p
+        for p in adapter.rglob("*")
+        if p.is_file() and not p.name.startswith(".")
+    }
+    tmp = Path(tempfile.mkdtemp(prefix="mkd-eval-"))
+    tok_prefix = f"runs/{run_id}/tokenizer/"
+    tokenizer_sha = None
+    if store.list(tok_prefix):
+        tok_dir = store.get_dir(tok_prefix, tmp / "tokenizer")
+        files |= {
+            f"tokenizer/{p.relative_to(tok_dir).as_posix()}": p
+            for p in tok_dir.rglob("*")
+            if p.is_file()
+        }
+        tokenizer_sha = dir_sha256(tok_dir)
+    for ext in ("json", "md", "html"):
+        path = tmp / f"report.{ext}"
+        path.write_bytes(store.get_bytes(f"evals/{report['id']}/report.{ext}"))
+        files[f"eval/report.{ext}"] = path
+    student = report["models"]["student"]["tasks"]
+    manifest = {
+        "variant": "adapter",
+        "quantization": "none (LoRA adapter on the base model)",
+        "base_model": base_model_info(spec.base_uri),
+        "adapter_sha256": dir_sha256(adapter),
+        "tokenizer_sha256": tokenizer_sha,
+        "dataset": dataset,
+        "training_run": run_id,
+        "eval": {"report": store.uri_for(f"evals/{report['id']}/report.json"), "tasks": student},
+        "gates": gates,
+        "git_commit": git_commit(),
+        "lineage": {"run_id": run_id, "base_model": spec.base_uri, "dataset": dataset},
+    }
+    return registry.register(
+        name, manifest, files, stage=stage, reason=reason,
+        readme=lambda m: model_card(m, student),
+    )  # fmt: skip

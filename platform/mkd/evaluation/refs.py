@@ -1,0 +1,185 @@
+"""Model references: what `--model REF` may name, turned into something that predicts.
+
+teacher                     the configured teacher backend (reference teacher without config)
+base:   / base:URI          the untouched base model (the pipeline's, or the URI given)
+finance-student:3           a registry version (adapter, master, nf4 or GGUF variant)
+finance-student@production  the version holding a stage
+run:ID  / ID                a training run's adapter on its base model
+/path/dir, /path/x.gguf     a local model directory or GGUF file
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mkd.config import PipelineConfig
+from mkd.evaluation.predict import LocalPredictor, ModelSpec, PromptStyle, TeacherPredictor
+from mkd.registry import Registry, RegistryError, parse_ref
+from mkd.storage import Store
+from mkd.tasks import TaskPack
+
+
+@dataclass
+class ResolvedModel:
+    """A model ready to load: a local spec, or the teacher. lineage says where it came from."""
+
+    ref: str
+    kind: str  # "local" | "teacher"
+    spec: ModelSpec | None = None
+    lineage: dict[str, Any] = field(default_factory=dict)
+    size_bytes: int | None = None
+
+
+def dir_size(path: str | Path) -> int:
+    path = Path(path)
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def base_size(uri: str) -> int | None:
+    """Bytes of a base model's weights as shipped (the GGUF file or the directory)."""
+    from mkd.models import resolve_model_uri
+
+    try:
+        ref = resolve_model_uri(uri)
+    except FileNotFoundError:
+        return None
+    if ref.gguf_file:
+        return (Path(ref.path) / ref.gguf_file).stat().st_size
+    return dir_size(ref.path) if Path(ref.path).is_dir() else None
+
+
+def latest_run(store: Store) -> str:
+    """The newest finished training run (one with a manifest) in the store."""
+    runs = []
+    for key in store.list("runs/"):
+        parts = key.split("/")
+        if len(parts) == 3 and parts[2] == "manifest.json":
+            manifest = store.get_json(key)
+            stamp = str(manifest.get("finished_at") or manifest.get("created_at") or "")
+            runs.append((stamp, parts[1]))
+    if not runs:
+        raise FileNotFoundError(f"no finished training run in {store.uri}/runs/ (run mkd train)")
+    return max(runs)[1]
+
+
+def run_base_uri(manifest: dict[str, Any], fallback: str) -> str:
+    """The base model a run trained on, whatever shape its manifest gives it."""
+    base = manifest.get("base_model") or manifest.get("base_model_uri")
+    if isinstance(base, dict):
+        base = base.get("uri")
+    return str(base or fallback)
+
+
+def run_dataset(manifest: dict[str, Any]) -> str | None:
+    """`NAME/VERSION` of the dataset a run trained on, if its manifest names it."""
+    ds = manifest.get("dataset")
+    if isinstance(ds, dict):
+        if ds.get("name") and ds.get("version"):
+            return f"{ds['name']}/{ds['version']}"
+        ds = ds.get("ref") or ds.get("uri") or ds.get("prefix")
+    if isinstance(ds, str) and ds:
+        return ds.removeprefix("datasets/").strip("/")
+    return None
+
+
+class ModelResolver:
+    """Resolves refs against one store and config; downloads into a local cache directory."""
+
+    def __init__(self, cfg: PipelineConfig, store: Store, cache_dir: str | Path) -> None:
+        self.cfg, self.store = cfg, store
+        self.cache = Path(cache_dir)
+        self.registry = Registry(store)
+
+    def resolve(self, ref: str, prompt: PromptStyle = "student") -> ResolvedModel:
+        """Turn REF into a ResolvedModel; FileNotFoundError/RegistryError naming what is missing."""
+        dtype = self.cfg.evaluation.dtype
+        if ref == "teacher":
+            return ResolvedModel(ref, "teacher", lineage={"teacher": self.cfg.teacher.backend})
+        if ref == "base" or ref.startswith("base:"):
+            uri = ref.partition(":")[2] or self.cfg.training.base_model
+            spec = ModelSpec(ref, uri, prompt=prompt, dtype=dtype)
+            return ResolvedModel(ref, "local", spec, {"base_model": uri}, base_size(uri))
+        if ref.startswith("run:") or self.store.exists(f"runs/{ref}/manifest.json"):
+            return self._run(ref.removeprefix("run:"), prompt)
+        if "/" not in ref and _is_registry_ref(ref) and self.registry.versions(parse_ref(ref)[0]):
+            return self._registry(ref, prompt)
+        if Path(ref.removeprefix("file://")).exists() or "://" in ref:
+            spec = ModelSpec(ref, ref, prompt=prompt, dtype=dtype)
+            return ResolvedModel(ref, "local", spec, {"base_model": ref}, base_size(ref))
+        raise FileNotFoundError(
+            f"model {ref!r}: not 'teacher', 'base:[URI]', a run in {self.store.uri}/runs/, a "
+            f"registry model ({', '.join(self.registry.names()) or 'none registered'}), nor a path"
+        )
+
+    def _run(self, run_id: str, prompt: PromptStyle) -> ResolvedModel:
+        manifest_key = f"runs/{run_id}/manifest.json"
+        if not self.store.exists(manifest_key):
+            raise FileNotFoundError(f"run {run_id!r}: no {self.store.uri_for(manifest_key)}")
+        manifest = self.store.get_json(manifest_key)
+        adapter = self._download(f"runs/{run_id}/adapter/", f"runs/{run_id}/adapter")
+        base = run_base_uri(manifest, self.cfg.training.base_model)
+        spec = ModelSpec(f"run:{run_id}", base, str(adapter), prompt, self.cfg.evaluation.dtype)
+        lineage = {"run_id": run_id, "base_model": base, "dataset": run_dataset(manifest)}
+        return ResolvedModel(f"run:{run_id}", "local", spec, lineage, dir_size(adapter))
+
+    def _registry(self, ref: str, prompt: PromptStyle) -> ResolvedModel:
+        mv = self.registry.resolve(ref)
+        m, variant = mv.manifest, mv.manifest.get("variant", "adapter")
+        local = self._download(mv.prefix, f"registry/{mv.name}/{mv.version}")
+        dtype = self.cfg.evaluation.dtype
+        if variant == "adapter":
+            base = run_base_uri(m, self.cfg.training.base_model)
+            spec = ModelSpec(mv.ref, base, str(local / "adapter"), prompt, dtype)
+            size = dir_size(local / "adapter")
+        elif variant.startswith("gguf-"):
+            spec = ModelSpec(mv.ref, str(local / "model.gguf"), prompt=prompt, dtype=dtype)
+            size = dir_size(local / "model.gguf")
+        else:  # master or nf4: a transformers directory
+            quant = "nf4" if variant == "nf4" else None
+            spec = ModelSpec(mv.ref, str(local / variant), None, prompt, dtype, quant)
+            size = dir_size(local / variant)
+        lineage = {
+            "registry": mv.ref,
+            "stage": mv.stage,
+            "variant": variant,
+            **m.get("lineage", {}),
+        }
+        return ResolvedModel(mv.ref, "local", spec, lineage, size)
+
+    def _download(self, prefix: str, local: str) -> Path:
+        target = self.cache / local
+        done = target / ".complete"
+        if not done.exists():  # versions and runs are immutable: a finished copy stays valid
+            self.store.get_dir(prefix, target)
+            done.touch()
+        return target
+
+    def predictor(self, resolved: ResolvedModel, pack: TaskPack, config_given: bool = True):
+        """The predictor for a resolved model (the teacher per config, or the reference one)."""
+        if resolved.kind == "teacher":
+            return TeacherPredictor(make_teacher_for(self.cfg, pack, config_given), pack)
+        ev = self.cfg.evaluation
+        return LocalPredictor(resolved.spec, pack, ev.batch_size, ev.max_new_tokens)
+
+
+def make_teacher_for(cfg: PipelineConfig, pack: TaskPack, config_given: bool) -> Any:
+    """The configured teacher; without a config, the default pipeline's reference teacher."""
+    if not config_given:
+        from mkd.teachers.reference import ReferenceTeacher
+
+        return ReferenceTeacher(pack)
+    from mkd.teachers.factory import make_teacher
+
+    return make_teacher(cfg.teacher, pack)
+
+
+def _is_registry_ref(ref: str) -> bool:
+    try:
+        parse_ref(ref)
+    except RegistryError:
+        return False
+    return True
