@@ -11,6 +11,7 @@ from mkd.cli import guards_cmds
 from mkd.cli import submit_cmds
 from mkd.cli import train_cmds
 from mkd.cli import serve_cmds
+from mkd.cli import eval_cmds, models_cmds
 
 app = typer.Typer(
     name="mkd",
@@ -47,3 +48,5 @@ quality_cmds.register(app)
 submit_cmds.register(app)
 train_cmds.register(app)
 serve_cmds.register(app)
+eval_cmds.register(app)
+models_cmds.register(app)
