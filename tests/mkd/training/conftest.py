@@ -25,6 +25,17 @@ def tiny_tokenizer(tiny_model_dir: Path):
     return AutoTokenizer.from_pretrained(tiny_model_dir)
 
 
+@pytest.fixture
+def fixture_dir() -> Path:
+    """tests/data/training: train/val/test JSONL in the dataset record format."""
+    return FIXTURE
+
+
+@pytest.fixture
+def task_names() -> list[str]:
+    return list(TASKS)
+
+
 def read_split(split: str) -> list[dict]:
     return [json.loads(line) for line in (FIXTURE / f"{split}.jsonl").read_text().splitlines()]
 
