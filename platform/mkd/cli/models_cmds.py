@@ -71,7 +71,8 @@ def list_cmd(
     registry = _registry(config)
     names = [name] if name else registry.names()
     table = Table(title=f"models in {registry.store.uri}")
-    for col in ("version", "variant", "stage", "gates", "agreement", "size", "run", "created"):
+    table.add_column("version", no_wrap=True)
+    for col in ("variant", "stage", "gates", "agreement", "size", "run", "created"):
         table.add_column(col)
     for n in names:
         for mv in registry.list(n):
