@@ -69,6 +69,7 @@ class Trainer:
     device: Any
     autocast: Callable[[], contextlib.AbstractContextManager]
     state: TrainState = field(default_factory=TrainState)
+    engine: Any = None  # a DeepSpeed engine when deepspeed_stage is 2 or 3
 
 
 def lr_factor(step: int, warmup: int, total: int, cosine: bool, min_ratio: float) -> float:
@@ -125,6 +126,10 @@ def setup(inp: LoopInputs, session: Session) -> Trainer:
     t = Trainer(cfg, model, tokenizer, optimizer, scheduler, schedule, train, val,
                 eval_batches(val, cfg.batch_size, cfg.eval_batches), sorted(inp.tasks), device,
                 _autocast(cfg, device))  # fmt: skip
+    if cfg.deepspeed_stage:
+        from mkd.training.gpu import deepspeed_engine
+
+        t.engine = deepspeed_engine(cfg, model, optimizer, session.world_size)
     with session.latest_checkpoint() as ckpt:
         if ckpt:
             t.state = load_checkpoint(ckpt, model, optimizer, scheduler)
@@ -173,12 +178,19 @@ def train_step(t: Trainer, step: int, rank: int) -> dict[str, Any]:
         batch = _batch(t, t.train, indices)
         with t.autocast():
             losses, rows = answer_token_losses(t.model, batch)
-        (losses.mean() / len(micro)).backward()
+        if t.engine is not None:  # DeepSpeed scales by grad_accum, all-reduces, clips, steps
+            t.engine.backward(losses.mean())
+            t.engine.step()
+        else:
+            (losses.mean() / len(micro)).backward()
         s, c = _task_sums(t, losses, rows, batch["task_ids"])
         task_sum, task_count = task_sum + s, task_count + c
         loss_sum += losses.mean().item() / len(micro)
         tokens += int(batch["attention_mask"].sum())
         padded += batch["attention_mask"].numel()
+    if t.engine is not None:
+        t.scheduler.step()
+        return _step_stats(loss_sum, task_sum, task_count, tokens, padded)
     params = [p for p in t.model.parameters() if p.requires_grad]
     if t.schedule.world_size > 1:
         _all_reduce_grads(params, t.schedule.world_size)
@@ -187,7 +199,11 @@ def train_step(t: Trainer, step: int, rank: int) -> dict[str, Any]:
     t.optimizer.step()
     t.scheduler.step()
     t.optimizer.zero_grad(set_to_none=True)
-    return {"loss": loss_sum, "task_sum": task_sum, "task_count": task_count,
+    return _step_stats(loss_sum, task_sum, task_count, tokens, padded)
+
+
+def _step_stats(loss: float, task_sum: Any, task_count: Any, tokens: int, padded: int) -> dict:
+    return {"loss": loss, "task_sum": task_sum, "task_count": task_count,
             "tokens": tokens, "padded": padded}  # fmt: skip
 
 
