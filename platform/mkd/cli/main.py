@@ -12,6 +12,7 @@ from mkd.cli import submit_cmds
 from mkd.cli import train_cmds
 from mkd.cli import serve_cmds
 from mkd.cli import eval_cmds, models_cmds
+from mkd.cli import pipeline_cmds
 
 app = typer.Typer(
     name="mkd",
@@ -50,3 +51,4 @@ train_cmds.register(app)
 serve_cmds.register(app)
 eval_cmds.register(app)
 models_cmds.register(app)
+pipeline_cmds.register(app)

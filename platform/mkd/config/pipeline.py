@@ -6,6 +6,7 @@ from pydantic import Field, ValidationInfo, field_validator
 
 from mkd.config.base import Section
 from mkd.config.data import DataConfig
+from mkd.config.demo import DemoConfig
 from mkd.config.evaluation import EvaluationConfig
 from mkd.config.export import ExportConfig
 from mkd.config.guards import GuardsConfig
@@ -31,6 +32,7 @@ class PipelineConfig(Section):
     )
     seed: int = Field(42, description="Seed for augmentation, splits and training.")
     store: StoreConfig = Field(default_factory=StoreConfig)
+    demo: DemoConfig = Field(default_factory=DemoConfig)
     teacher: TeacherConfig = Field(default_factory=TeacherConfig)
     data: DataConfig = Field(default_factory=DataConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)

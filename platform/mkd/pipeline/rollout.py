@@ -1,0 +1,108 @@
+"""The demo's serving phase: deploy the student in shadow, replay traffic, canary at 25%."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from mkd.pipeline.runner import PipelineContext
+
+SERVE_CONFIG = Path(__file__).resolve().parents[3] / "configs" / "serve.yaml"
+
+
+def serve_config(ctx: PipelineContext, version: str, teacher_url: str, port: int) -> dict[str, Any]:
+    """configs/serve.yaml with this run's student version, teacher endpoint, store and guards."""
+    from serving.control import load_serve_config, mkd_app, with_http_port
+
+    config = with_http_port(load_serve_config(SERVE_CONFIG), port)
+    args = mkd_app(config)["args"]
+    args["student"] |= {"version": version, "model_uri": None, "adapter": None}
+    args["teacher"] |= {"backend": "openai", "base_url": teacher_url, "model": "mkd-teacher"}
+    args["store"] = ctx.cfg.store.model_dump(mode="json")
+    args["guards"] = ctx.cfg.guards.model_dump(mode="json")
+    return config
+
+
+def replay(url: str, records: list[dict], concurrency: int = 4) -> dict[str, Any]:
+    """Send test queries through the router; count routes, statuses and latency."""
+
+    def one(rec: dict) -> tuple[int, str, float]:
+        started = time.perf_counter()
+        try:
+            resp = httpx.post(
+                f"{url}/v1/tasks/{rec['task']}",
+                json={"input": rec["input"], "context": rec.get("context") or {}},
+                timeout=120,
+            )
+        except httpx.HTTPError:
+            return 0, "error", time.perf_counter() - started
+        route = resp.json().get("route", "?") if resp.status_code == 200 else "error"
+        return resp.status_code, route, time.perf_counter() - started
+
+    with ThreadPoolExecutor(concurrency) as pool:
+        results = list(pool.map(one, records))
+    latencies = sorted(r[2] for r in results)
+    routes: dict[str, int] = {}
+    for _, route, _ in results:
+        routes[route] = routes.get(route, 0) + 1
+    return {
+        "requests": len(results),
+        "non_2xx": sum(1 for status, _, _ in results if not 200 <= status < 300),
+        "routes": routes,
+        "p50_ms": 1000 * statistics.median(latencies) if latencies else None,
+    }
+
+
+def router_status(url: str) -> dict[str, Any]:
+    try:
+        return httpx.get(f"{url}/healthz", timeout=10).json()
+    except (httpx.HTTPError, json.JSONDecodeError):
+        return {}
+
+
+def test_queries(ctx: PipelineContext, n: int) -> list[dict]:
+    """A replay sample from the test split, mixed across tasks."""
+    from mkd.data.manifest import dataset_prefix
+
+    prefix = dataset_prefix(ctx.cfg.data.dataset, ctx.cfg.data.version)
+    lines = ctx.store.get_bytes(prefix + "test.jsonl").splitlines()
+    records = [json.loads(x) for x in lines if x.strip()]
+    step = max(1, len(records) // n)
+    return records[::step][:n]
+
+
+def serve_and_roll_out(ctx: PipelineContext) -> dict[str, Any]:
+    """Shadow first (teacher answers, student scored beside it), then a 25% canary."""
+    from serving import control
+
+    dashboard = ctx.services["dashboard_url"]
+    port = ctx.services["serve_port"]
+    versions = ctx.output("export", "versions") or [ctx.output("evaluate", "version")]
+    version = versions[-1]
+    config = serve_config(ctx, version, ctx.services["teacher_url"], port)
+    url = f"http://127.0.0.1:{port}"
+    ctx.console.print(f"deploying [bold]{version}[/] behind the router at {url} (shadow)")
+    control.deploy(dashboard, config)
+    control.wait_running(dashboard, timeout=900)
+    queries = test_queries(ctx, ctx.services.get("replay_requests", 40))
+    shadow = replay(url, queries)
+    ctx.console.print(f"shadow replay: {shadow}")
+    live = control.update_live_config(
+        dashboard, "Router", {"mode": "split", "student_weight": 0.25}
+    )
+    canary = replay(url, queries)
+    ctx.console.print(f"canary replay at weight {live['student_weight']}: {canary}")
+    return {
+        "version": version,
+        "url": url,
+        "shadow": shadow,
+        "canary": canary,
+        "router": router_status(url),
+        "weight": live["student_weight"],
+    }

@@ -1,0 +1,147 @@
+"""The demo's stages, each a thin call into the library that the CLI and Ray jobs also use."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mkd.pipeline.runner import PipelineContext, Stage
+
+
+def _data_inputs(ctx: PipelineContext) -> Any:
+    return ctx.cfg.data.model_dump(mode="json") | {"pack": ctx.cfg.pack, "tasks": ctx.cfg.tasks}
+
+
+def augment(ctx: PipelineContext) -> dict[str, Any]:
+    from mkd.data.build import stage_augment
+
+    return stage_augment(ctx.cfg, ctx.store, ctx.console)
+
+
+def label(ctx: PipelineContext) -> dict[str, Any]:
+    from mkd.data.build import stage_label
+
+    report = stage_label(ctx.cfg, ctx.store, ctx.console)
+    if report.get("budget_exhausted"):
+        raise RuntimeError("labeling stopped at the teacher budget cap (teacher.budget_usd)")
+    return report
+
+
+def review(ctx: PipelineContext) -> dict[str, Any]:
+    """Export the stratified review sample a human would check (CSV + JSONL)."""
+    import json
+    import tempfile
+    from pathlib import Path
+
+    from mkd.data.build import work_prefix
+    from mkd.data.review import export_review
+
+    raw = ctx.store.get_bytes(work_prefix(ctx.cfg) + "labeled.jsonl")
+    records = [json.loads(line) for line in raw.splitlines() if line.strip()]
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = export_review(records, Path(tmp), ctx.cfg.data.review_sample_per_task, ctx.cfg.seed)
+        keys = [f"{work_prefix(ctx.cfg)}review/{p.name}" for p in paths]
+        for key, path in zip(keys, paths, strict=True):
+            ctx.store.put_file(key, path)
+    ctx.console.print(
+        f"review sample: {len(keys)} file(s) under {ctx.store.uri_for(work_prefix(ctx.cfg))}review/"
+        " — corrections go back with `mkd review import`"
+    )
+    return {"files": keys}
+
+
+def dataset(ctx: PipelineContext) -> dict[str, Any]:
+    from mkd.data.build import stage_finish
+    from mkd.data.manifest import MANIFEST, dataset_prefix
+
+    prefix = dataset_prefix(ctx.cfg.data.dataset, ctx.cfg.data.version)
+    if ctx.store.exists(prefix + MANIFEST):  # versions are immutable: reuse the finished one
+        manifest = ctx.store.get_json(prefix + MANIFEST)
+    else:
+        manifest = stage_finish(ctx.cfg, ctx.store, ctx.console)
+    return {
+        "dataset": f"{ctx.cfg.data.dataset}/{ctx.cfg.data.version}",
+        "counts": manifest["counts"],
+    }
+
+
+def _unfinished_run(ctx: PipelineContext) -> str | None:
+    """The newest run that has its config but no manifest: an interrupted training run."""
+    runs = {key.split("/")[1] for key in ctx.store.list("runs/") if key.count("/") >= 2}
+    unfinished = [
+        r
+        for r in runs
+        if ctx.store.exists(f"runs/{r}/config.yaml")
+        and not ctx.store.exists(f"runs/{r}/manifest.json")
+    ]
+    return max(unfinished) if unfinished else None
+
+
+def train(ctx: PipelineContext) -> dict[str, Any]:
+    from mkd.training.job import run_training
+
+    resume = _unfinished_run(ctx)
+    if resume:
+        ctx.console.print(f"resuming interrupted run [bold]{resume}[/] from its last checkpoint")
+    manifest = run_training(
+        ctx.cfg, ctx.store, ctx.console, resume, ctx.services.get("ray_address")
+    )
+    return {"run_id": manifest["run_id"]}
+
+
+def evaluate(ctx: PipelineContext) -> dict[str, Any]:
+    from mkd.evaluation.job import run_evaluation
+
+    cfg = ctx.cfg.model_copy(deep=True)
+    cfg.evaluation.candidate = f"run:{ctx.output('train', 'run_id')}"
+    outcome = run_evaluation(cfg)
+    ctx.console.print(f"evaluation report: {outcome.report_uri} (gates passed: {outcome.passed})")
+    return {
+        "report_uri": outcome.report_uri,
+        "report_id": outcome.report["id"],
+        "passed": outcome.passed,
+        "version": outcome.version.ref if outcome.version else None,
+    }
+
+
+def export(ctx: PipelineContext) -> dict[str, Any]:
+    from mkd.export.job import run_export
+
+    cfg = ctx.cfg.model_copy(deep=True)
+    cfg.export.model = ctx.output("evaluate", "version")  # the version this run evaluated
+    outcome = run_export(cfg, progress=ctx)
+    for name, result in outcome.variants.items():
+        ctx.console.print(f"  {name}: {result.get('status')} {result.get('reason', '')}")
+    return {
+        "source": outcome.source,
+        "variants": outcome.variants,
+        "versions": [v.ref for v in outcome.versions],
+        "report_uri": outcome.report_uri,
+    }
+
+
+def build_stages() -> list[Stage]:
+    """Curated prompts to a registered, exported student (serving follows in demo.py)."""
+    return [
+        Stage("augment", "Curated prompts → synthetic variations", augment, _data_inputs),
+        Stage("label", "Teacher labels over HTTP (cached, guarded)", label, _data_inputs),
+        Stage("review", "Review sample for humans", review),
+        Stage("dataset", "Splits by family + manifest", dataset),
+        Stage(
+            "train",
+            "LoRA training of the student on Ray Train",
+            train,
+            lambda ctx: ctx.cfg.training.model_dump(mode="json"),
+        ),
+        Stage(
+            "evaluate",
+            "Student vs teacher vs base, gates",
+            evaluate,
+            lambda ctx: ctx.cfg.evaluation.model_dump(mode="json"),
+        ),
+        Stage(
+            "export",
+            "Master, nf4 and GGUF variants, registry",
+            export,
+            lambda ctx: ctx.cfg.export.model_dump(mode="json"),
+        ),
+    ]

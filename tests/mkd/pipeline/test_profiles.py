@@ -1,0 +1,31 @@
+"""Demo profiles: every shipped profile yields a valid config; overlays merge, not replace."""
+
+from __future__ import annotations
+
+import pytest
+from mkd.pipeline.demo import demo_config
+from mkd.pipeline.profiles import available_profiles, deep_merge, load_profile
+
+
+@pytest.mark.parametrize("profile", available_profiles())
+def test_every_profile_is_a_valid_config(profile) -> None:
+    cfg = demo_config({}, profile, "file:///tmp/mkd-profile-test")
+    assert cfg.store.uri == "file:///tmp/mkd-profile-test"
+    assert cfg.data.dataset.startswith("finance")
+
+
+def test_quick_is_smaller_than_default() -> None:
+    quick = demo_config({}, "quick", "file:///x")
+    default = demo_config({}, "default", "file:///x")
+    assert quick.training.max_steps < default.training.max_steps
+    assert quick.data.augment.variations_per_prompt < default.data.augment.variations_per_prompt
+
+
+def test_overlay_merges_nested_sections() -> None:
+    merged = deep_merge({"data": {"a": 1, "b": {"c": 2}}}, {"data": {"b": {"d": 3}}})
+    assert merged == {"data": {"a": 1, "b": {"c": 2, "d": 3}}}
+
+
+def test_unknown_profile_names_the_known_ones() -> None:
+    with pytest.raises(ValueError, match="available: default, quick"):
+        load_profile("turbo")
