@@ -44,6 +44,15 @@ def wait_for(predicate, timeout: float, what: str):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def registered_checkpoint(store) -> bool:
+    """True once Ray Train's controller has recorded a checkpoint (its snapshot in S3 names it);
+    an uploaded checkpoint directory alone may not be registered yet."""
+    for key in store.list("runs/"):
+        if key.endswith("/ray/checkpoint_manager_snapshot.json"):
+            return json.loads(store.get_bytes(key)).get("latest_checkpoint_result") is not None
+    return False
+
+
 @pytest.mark.integration
 @pytest.mark.slow
 def test_killed_worker_resumes_from_s3_checkpoint(
@@ -65,8 +74,7 @@ def test_killed_worker_resumes_from_s3_checkpoint(
 
     thread = threading.Thread(target=train, daemon=True)
     thread.start()
-    state_key = lambda: [k for k in store.list("runs/") if k.endswith("/state.json")]  # noqa: E731
-    wait_for(lambda: pidfile.exists() and state_key(), 600, "a checkpoint in S3")
+    wait_for(lambda: pidfile.exists() and registered_checkpoint(store), 600, "a checkpoint in S3")
     killed_pid = int(pidfile.read_text())
     os.kill(killed_pid, signal.SIGKILL)  # the training worker process, mid-run
     thread.join(timeout=900)

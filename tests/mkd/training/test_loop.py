@@ -48,6 +48,7 @@ def test_resume_continues_exactly(tiny_model_dir, train_rows, val_rows, tmp_path
     assert final(resumed) == pytest.approx(final(full), rel=1e-4)
 
 
+@pytest.mark.slow
 def test_early_stopping(tiny_model_dir, train_rows, val_rows, tmp_path):
     # lr 0 cannot improve the val loss: patience 1 stops at the second evaluation
     inp = inputs(tiny_model_dir, train_rows, val_rows, max_steps=30, eval_every=3,
