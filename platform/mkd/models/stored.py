@@ -46,6 +46,15 @@ def model_sha256(ref: ModelRef) -> str:
     return cache[key]
 
 
+def load_tokenizer(uri: str) -> Any:
+    """Only the tokenizer of a base-model URI (no weights loaded)."""
+    from transformers import AutoTokenizer
+
+    ref = resolve_model_uri(uri)
+    kwargs = {"gguf_file": ref.gguf_file} if ref.gguf_file else {}
+    return AutoTokenizer.from_pretrained(ref.path, **kwargs)
+
+
 def record_base_model(store: Any, uri: str, tokenizer: Any | None = None) -> dict[str, Any]:
     """Put the base model's tokenizer and manifest in the store once; return the manifest."""
     ref = resolve_model_uri(uri)
@@ -53,11 +62,7 @@ def record_base_model(store: Any, uri: str, tokenizer: Any | None = None) -> dic
     prefix = f"base-models/{digest[:16]}"
     if store.exists(f"{prefix}/manifest.json"):
         return store.get_json(f"{prefix}/manifest.json")
-    if tokenizer is None:
-        from transformers import AutoTokenizer
-
-        kwargs = {"gguf_file": ref.gguf_file} if ref.gguf_file else {}
-        tokenizer = AutoTokenizer.from_pretrained(ref.path, **kwargs)
+    tokenizer = tokenizer if tokenizer is not None else load_tokenizer(uri)
     with tempfile.TemporaryDirectory(prefix="mkd-tok-") as tmp:
         tokenizer.save_pretrained(tmp)
         store.put_dir(f"{prefix}/tokenizer", tmp)

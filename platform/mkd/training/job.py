@@ -196,8 +196,7 @@ def run_training(
     from rich.console import Console
 
     from mkd.data.ray_labeling import ray_session
-    from mkd.models.loading import load_student
-    from mkd.models.stored import record_base_model
+    from mkd.models.stored import load_tokenizer, record_base_model
     from mkd.training.outputs import write_run_outputs
 
     console = console or Console(stderr=True)
@@ -208,7 +207,7 @@ def run_training(
         store.put_bytes(run_key(plan.run_id, "config.yaml"), dump_config(plan.cfg).encode())
     console.print(f"run [bold]{plan.run_id}[/]: {len(plan.dataset.train)} train / "
                   f"{len(plan.dataset.val)} val examples, tasks {', '.join(plan.tasks)}")  # fmt: skip
-    _, tokenizer = load_student(t.base_model) if t.backend != "unsloth" else (None, None)
+    tokenizer = load_tokenizer(t.base_model)
     base = record_base_model(store, t.base_model, tokenizer)
     with ray_session(ray_address or t.ray_address):
         result = fit_with_progress(make_trainer(plan, store), plan.run_id, console)

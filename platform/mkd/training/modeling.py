@@ -18,10 +18,11 @@ def build_student(cfg: TrainingConfig, device: Any) -> tuple[Any, Any]:
         model, tokenizer = load_unsloth(cfg, resolve_model_uri(cfg.base_model).path)
     else:
         from mkd.models import load_student
+        from mkd.models.stored import load_tokenizer
 
         if cfg.backend == "qlora":
             ref = resolve_model_uri(cfg.base_model)
-            _, tokenizer = load_student(cfg.base_model)  # tokenizer only; weights below
+            tokenizer = load_tokenizer(cfg.base_model)
             extra = {"gguf_file": ref.gguf_file} if ref.gguf_file else {}
             model = load_qlora(cfg, ref.path, device, **extra)
         else:

@@ -19,13 +19,11 @@ def build_tiny_student(
 ) -> Path:
     """Write a ~3.5M-parameter LlamaForCausalLM + the tokenizer of `tokenizer_uri` to `directory`."""
     import torch
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+    from transformers import LlamaConfig, LlamaForCausalLM
 
-    from mkd.models.uris import resolve_model_uri
+    from mkd.models.stored import load_tokenizer
 
-    ref = resolve_model_uri(tokenizer_uri)
-    kwargs = {"gguf_file": ref.gguf_file} if ref.gguf_file else {}
-    tokenizer = AutoTokenizer.from_pretrained(ref.path, **kwargs)
+    tokenizer = load_tokenizer(tokenizer_uri)
     config = LlamaConfig(
         vocab_size=len(tokenizer),
         hidden_size=hidden,
