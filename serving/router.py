@@ -99,6 +99,16 @@ async def _resolve(response: Any) -> Any:
     return await response
 
 
+def _guard_hook(args: AppArgs) -> GuardHook | None:
+    """The same guard chain the labeling job runs, built from the app's `guards` section."""
+    if not args.guards.enabled:
+        return None
+    from mkd.guards.chain import GuardChain
+    from mkd.guards.serving import RouterGuards
+
+    return RouterGuards(GuardChain(args.guards, load_pack(args.pack), path="serving"), ApiError)
+
+
 @serve.deployment(name="Router")
 @serve.ingress(app)
 class Router:
@@ -113,7 +123,7 @@ class Router:
         self.rng = random.Random()
         env = self.args.auth.token_env
         self.token = os.environ.get(env, "") if env else ""
-        self.guards: GuardHook | None = None  # mkd.guards attaches its chain here
+        self.guards: GuardHook | None = _guard_hook(self.args)
         self._background: set[asyncio.Task] = set()
         self.config = RouterConfig()
         self.monitor = RollbackMonitor(self.config.rollback)
@@ -257,6 +267,7 @@ class Router:
                     self._spawn(self._mirror(task, query, context, answer["output"]))
             else:
                 answer, route = teacher_out[task], ("fallback" if task in failed else "teacher")
+                answer, route = self._guard_teacher_answer(task, query, answer, route)
             responses[task] = TaskResponse(
                 task=task, output=answer["output"], model=self._model_name(route), version=answer["version"],
                 route=route, latency_ms=round(latency_ms, 2),
@@ -271,6 +282,16 @@ class Router:
                 )
             )
         return responses
+
+    def _guard_teacher_answer(
+        self, task: str, query: str, answer: dict, route: str
+    ) -> tuple[dict, str]:
+        """Whichever model answers, the output guards apply: a failing teacher answer becomes
+        the task's safe empty answer (never passed through)."""
+        if self.guards is None or self.guards.check_answer(task, query, answer["output"]):
+            return answer, route
+        self.metrics.fallbacks.labels(task, "guard").inc()
+        return {**answer, "output": self.guards.safe_empty(task)}, "fallback"
 
     def _model_name(self, route: str) -> str:
         return (

@@ -44,9 +44,17 @@ def build_backend(args: ServeTeacherArgs, pack: TaskPack) -> TeacherBackend:
     """The backend `args.backend` names (stub here; the others through make_teacher)."""
     if args.backend == "stub":
         return StubTeacher(pack)
+    from mkd.config.loader import interpolate_env
     from mkd.teachers.factory import make_teacher
 
-    return make_teacher(args.backend_config(), pack)
+    config = args.backend_config()
+    # Resolved here, in the replica, so the key comes from this pod's environment (a Kubernetes
+    # Secret) and never travels in the Serve config or the deployment's init args.
+    problems: list[str] = []
+    api_key = interpolate_env(config.api_key, "teacher.api_key", problems)
+    if problems:
+        raise ValueError("; ".join(problems))
+    return make_teacher(config.model_copy(update={"api_key": api_key}), pack)
 
 
 class TeacherError(RuntimeError):

@@ -24,14 +24,15 @@ class ConfigError(ValueError):
         super().__init__(f"invalid config {source}: {len(problems)} problem(s)\n{body}")
 
 
-def _interpolate(value: Any, path: str, problems: list[str]) -> Any:
+def interpolate_env(value: Any, path: str, problems: list[str]) -> Any:
+    """Replace ${VAR} / ${VAR:-default} in every string of `value`; unset names go to problems."""
     if isinstance(value, dict):
         return {
-            k: _interpolate(v, f"{path}.{k}" if path else str(k), problems)
+            k: interpolate_env(v, f"{path}.{k}" if path else str(k), problems)
             for k, v in value.items()
         }
     if isinstance(value, list):
-        return [_interpolate(v, f"{path}[{i}]", problems) for i, v in enumerate(value)]
+        return [interpolate_env(v, f"{path}[{i}]", problems) for i, v in enumerate(value)]
     if not isinstance(value, str):
         return value
 
@@ -71,7 +72,7 @@ def _message(msg: str) -> str:
 def parse_config(data: dict[str, Any] | None, source: str = "<config>") -> PipelineConfig:
     """Validate a config mapping; raise ConfigError listing every problem."""
     problems: list[str] = []
-    data = _interpolate(data or {}, "", problems)
+    data = interpolate_env(data or {}, "", problems)
     try:
         cfg = PipelineConfig.model_validate(data)
     except ValidationError as exc:
