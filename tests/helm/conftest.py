@@ -87,7 +87,7 @@ def render() -> Callable[..., dict[str, Objects]]:
     ) -> dict[str, Objects]:
         merged = load_values(list(files))
         if values:
-            from mkd.k8s.render import deep_merge
+            from mkd.config.loader import deep_merge
 
             merged = deep_merge(merged, values)
         return render_chart(merged, chart=CHART, release=release, namespace=NAMESPACE)

@@ -48,6 +48,18 @@ def interpolate_env(value: Any, path: str, problems: list[str]) -> Any:
     return _ENV.sub(sub, value)
 
 
+def deep_merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
+    """`overlay` over a copy of `base`: mappings merge key by key, anything else replaces
+    (the order of Helm's -f files and of config profiles)."""
+    out = dict(base)
+    for key, value in overlay.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
 def _loc(loc: tuple) -> str:
     out = ""
     for part in loc:

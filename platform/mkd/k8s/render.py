@@ -7,6 +7,8 @@ from typing import Any
 
 import yaml
 
+from mkd.config.loader import deep_merge
+
 # The chart lives beside the package in a checkout: <repo>/helm/mkd (platform/mkd/k8s -> repo).
 DEFAULT_CHART = Path(__file__).resolve().parents[3] / "helm" / "mkd"
 STAGES = ("label", "train", "evaluate", "export")
@@ -31,17 +33,6 @@ def _helm():
             "rendering the chart needs helm-python-sdk: pip install helm-python-sdk"
         ) from exc
     return helm_python
-
-
-def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    """`override` merged into a copy of `base`, nested mappings merged key by key (Helm's -f order)."""
-    out = dict(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = deep_merge(out[key], value)
-        else:
-            out[key] = value
-    return out
 
 
 def load_values(files: list[Path], sets: list[str] | None = None) -> dict[str, Any]:

@@ -15,7 +15,8 @@ from typing import Any
 from rich.console import Console
 
 from mkd.config import PipelineConfig, parse_config
-from mkd.pipeline.profiles import deep_merge, load_profile
+from mkd.config.loader import deep_merge
+from mkd.pipeline.profiles import load_profile
 from mkd.pipeline.runner import PipelineContext, Stage, run_stages
 from mkd.pipeline.services import demo_services
 from mkd.storage import open_store

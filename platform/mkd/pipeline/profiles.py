@@ -14,17 +14,6 @@ def available_profiles() -> list[str]:
     return sorted(p.stem for p in PROFILES_DIR.glob("*.yaml"))
 
 
-def deep_merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
-    """Mapping values merge key by key; anything else in `overlay` replaces what `base` had."""
-    out = dict(base)
-    for key, value in overlay.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = deep_merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
 def load_profile(name: str) -> dict[str, Any]:
     path = PROFILES_DIR / f"{name}.yaml"
     if not path.is_file():

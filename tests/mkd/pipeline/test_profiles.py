@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from mkd.config.loader import deep_merge
 from mkd.pipeline.demo import demo_config
-from mkd.pipeline.profiles import available_profiles, deep_merge, load_profile
+from mkd.pipeline.profiles import available_profiles, load_profile
 
 
 @pytest.mark.parametrize("profile", available_profiles())
