@@ -5,14 +5,19 @@ from __future__ import annotations
 import typer
 
 from mkd import __version__
-from mkd.cli import quality_cmds, tasks_cmds
-from mkd.cli import data_cmds, teacher_cmds
-from mkd.cli import guards_cmds
-from mkd.cli import submit_cmds
-from mkd.cli import train_cmds
-from mkd.cli import serve_cmds
-from mkd.cli import eval_cmds, models_cmds
-from mkd.cli import pipeline_cmds
+from mkd.cli import (
+    data_cmds,
+    eval_cmds,
+    guards_cmds,
+    models_cmds,
+    pipeline_cmds,
+    quality_cmds,
+    serve_cmds,
+    submit_cmds,
+    tasks_cmds,
+    teacher_cmds,
+    train_cmds,
+)
 
 app = typer.Typer(
     name="mkd",
