@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -96,8 +97,11 @@ def start_ray_cluster(
 def _start_once(num_cpus: int, object_store_mb: int, timeout: float) -> RayCluster:
     env = loopback_env()
     temp_dir = Path(tempfile.mkdtemp(prefix="mkdray", dir="/tmp"))
-    (gcs, dash, client, agent_http, agent_grpc, metrics, runtime_env, node_mgr, obj_mgr, serve_http,
-     min_worker) = free_ports(11)  # fmt: skip
+    (gcs, dash, client, agent_http, agent_grpc, metrics, runtime_env, node_mgr, obj_mgr,
+     serve_http) = free_ports(10)  # fmt: skip
+    # Worker ports come from below Linux's ephemeral range (32768+), where free_ports() picks
+    # the others, so the 200-port worker block can never cover one of them.
+    min_worker = random.randrange(10000, 30000, 200)
     ray_bin = str(Path(sys.executable).parent / "ray")
     args = [
         ray_bin, "start", "--head", "--node-ip-address=127.0.0.1", "--dashboard-host=127.0.0.1",
