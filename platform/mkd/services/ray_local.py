@@ -51,7 +51,7 @@ class RayCluster:
         """Stop this cluster's processes only (Ray ignores SIGTERM: SIGKILL what is left)."""
         for pidfile in self.temp_dir.glob("session_*/logs/*.pid"):
             _kill(pidfile)
-        for proc in _processes_under(self.temp_dir):
+        for proc in _processes_under(self.temp_dir, self.address):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(proc, signal.SIGKILL)
         shutil.rmtree(self.temp_dir, ignore_errors=True)
@@ -62,19 +62,28 @@ def _kill(pidfile: Path) -> None:
         os.kill(int(pidfile.read_text().strip()), signal.SIGKILL)
 
 
-def _processes_under(temp_dir: Path) -> list[int]:
-    """PIDs whose command line names this cluster's temp dir (raylet, GCS, workers, agents)."""
-    pids = []
+def _processes_under(temp_dir: Path, address: str) -> list[int]:
+    """PIDs of this cluster: command lines naming its temp dir or GCS address (raylet, GCS,
+    dashboard, the client server that `ray start` leaves orphaned...) and
+    every descendant of those (agents and workers rename themselves, e.g. ray::DashboardAgent)."""
+    roots, parents = set(), {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            stat = (entry / "stat").read_text()
         except OSError:
             continue
-        if str(temp_dir) in cmd:
-            pids.append(int(entry.name))
-    return pids
+        pid = int(entry.name)
+        parents[pid] = int(stat.rsplit(")", 1)[1].split()[1])
+        if str(temp_dir) in cmd or f"={address} " in f"{cmd} ":
+            roots.add(pid)
+    found, frontier = set(roots), set(roots)
+    while frontier:
+        frontier = {pid for pid, ppid in parents.items() if ppid in frontier} - found
+        found |= frontier
+    return sorted(found)
 
 
 def start_ray_cluster(
