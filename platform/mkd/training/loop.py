@@ -91,12 +91,15 @@ def _device(cfg: TrainingConfig) -> Any:
 
 
 def _autocast(cfg: TrainingConfig, device: Any) -> Callable[[], contextlib.AbstractContextManager]:
-    """bf16 autocast where it helps: CUDA with bf16, and CPU (measured faster here)."""
+    """bf16 autocast where it helps: CUDA with native bf16. Not on CPU: on this project's
+    2-core Xeon (torch 2.13 CPU build) one LoRA step of SmolLM2 took > 200 s under bf16
+    autocast against 6.4 s in fp32 (measured, batch 8 x 100 tokens)."""
     import torch
 
     on = cfg.autocast == "bf16" or (
         cfg.autocast == "auto"
-        and (device.type == "cpu" or torch.cuda.is_bf16_supported(including_emulation=False))
+        and device.type == "cuda"
+        and torch.cuda.is_bf16_supported(including_emulation=False)
     )
     return lambda: torch.autocast(device.type, dtype=torch.bfloat16, enabled=on)
 
