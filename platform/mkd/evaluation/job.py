@@ -78,9 +78,21 @@ def run_evaluation(
     gates = gates_summary(check_gates(ev, _metrics_of(report, "student")))
     report["gates"] = gates
     report["before_after"] = before_after(report["models"], ev)
+    report["guards_parity"] = guard_parity(cfg)
     uri = write_report(store, report, preds, records)
     version = _register(cfg, store, candidate, report, gates, dataset) if register else None
     return EvalOutcome(report, gates["passed"], uri, version)
+
+
+def guard_parity(cfg: PipelineConfig) -> dict[str, Any] | None:
+    """The red-team set through the teacher (labeling) and student (serving) guard paths: how
+    often their decisions differ (goal 0) and each path's precision/recall per family."""
+    if not cfg.guards.enabled:
+        return None
+    from mkd.guards.parity import run_parity
+
+    result = run_parity(cfg.guards, cfg.pack)
+    return {k: result[k] for k in ("n", "differ", "differ_rate", "teacher", "student")}
 
 
 def predict(

@@ -167,9 +167,28 @@ def to_markdown(report: dict) -> str:
         ba = report["before_after"]
         header = list(ba[0])
         out.append(_md_table(header, [[r[h] for h in header] for r in ba]))
+    out += _parity_markdown(report.get("guards_parity"))
     for note in report.get("notes", []):
         out += ["", f"> {note}"]
     return "\n".join(out) + "\n"
+
+
+def _parity_markdown(parity: dict | None) -> list[str]:
+    """Guard decisions on the red-team set, teacher path vs student path."""
+    if not parity:
+        return []
+    out = ["", "## Guards: teacher path vs student path (red-team set)", ""]
+    out.append(
+        f"{parity['n']} queries; decisions differ on {parity['differ']} "
+        f"(rate {parity['differ_rate']:.3f}, goal 0)."
+    )
+    for path in ("teacher", "student"):
+        cells = ", ".join(
+            f"{fam} P {m['precision']:.2f} R {m['recall']:.2f}"
+            for fam, m in parity[path]["by_family"].items()
+        )
+        out.append(f"- {path} path (accuracy {parity[path]['accuracy']:.3f}): {cells}")
+    return out
 
 
 def _gate_line(g: dict) -> str:

@@ -124,3 +124,14 @@ def test_html_report_renders_its_plots_in_headless_chromium(pack, tmp_path: Path
     ).stdout  # fmt: skip
     for plot in ("plot-scores", "plot-latency", "plot-tokens"):
         assert f'id="{plot}"' in dom
+
+
+def test_guard_parity_is_in_the_report() -> None:
+    from mkd.config import load_config
+    from mkd.evaluation.job import guard_parity
+    from mkd.evaluation.report import _parity_markdown
+
+    parity = guard_parity(load_config(None))
+    assert parity["n"] >= 150 and parity["differ_rate"] == 0.0
+    text = "\n".join(_parity_markdown(parity))
+    assert "decisions differ on 0" in text and "pii P 1.00" in text
