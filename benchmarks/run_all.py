@@ -13,6 +13,7 @@ import argparse
 import contextlib
 import datetime as dt
 import importlib.util
+import inspect
 import io
 import json
 import os
@@ -73,7 +74,11 @@ def run_one(path: Path, quick: bool) -> tuple[str, dict | None, float, str | Non
     result = None
     with contextlib.redirect_stdout(_Tee(sys.stdout, buffer)):
         try:
-            result = load_bench(path).main(quick=quick)
+            main = load_bench(path).main
+            if "argv" in inspect.signature(main).parameters:  # argparse-style benches
+                result = main(["--quick"] if quick else [])
+            else:
+                result = main(quick=quick)
         except Exception:  # one broken benchmark must not hide the others' figures
             error = traceback.format_exc()
             print(error)
