@@ -25,8 +25,8 @@ DEMO_BUCKET = "mkd-demo"
 
 
 def demo_config(base: dict[str, Any], profile: str, store_uri: str) -> PipelineConfig:
-    """The embedded defaults (or a user's config), the profile's overlay, then this run's store."""
-    data = deep_merge(deep_merge(base, load_profile(profile)), {"store": {"uri": store_uri}})
+    """The profile over the embedded defaults, a user's config over both, then this run's store."""
+    data = deep_merge(deep_merge(load_profile(profile), base), {"store": {"uri": store_uri}})
     return parse_config(data, f"<{profile} profile>")
 
 

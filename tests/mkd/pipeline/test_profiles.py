@@ -30,3 +30,9 @@ def test_overlay_merges_nested_sections() -> None:
 def test_unknown_profile_names_the_known_ones() -> None:
     with pytest.raises(ValueError, match="available: default, quick"):
         load_profile("turbo")
+
+
+def test_a_user_config_wins_over_the_profile() -> None:
+    cfg = demo_config({"training": {"max_steps": 7}}, "quick", "file:///x")
+    assert cfg.training.max_steps == 7
+    assert cfg.data.augment.variations_per_prompt == 2  # the rest of the profile still applies
