@@ -92,7 +92,12 @@ def test_killed_worker_resumes_from_s3_checkpoint(
     for key in ("adapter/adapter_model.safetensors", "adapter/adapter_config.json",
                 "tokenizer/tokenizer.json", "config.yaml", "loss.png", "manifest.json"):  # fmt: skip
         assert store.exists(f"{run}/{key}"), key
-    checkpoints = {k.split("/")[3] for k in store.list(f"{run}/ray/") if "/checkpoint_" in k}
+    # checkpoint directories only (Ray also keeps checkpoint_manager_snapshot.json there)
+    checkpoints = {
+        parts[3]
+        for parts in (k.split("/") for k in store.list(f"{run}/ray/"))
+        if len(parts) > 4 and parts[3].startswith("checkpoint_")
+    }
     assert 1 <= len(checkpoints) <= 3  # best K by val loss, plus the latest
     assert manifest["base_model"]["sha256"] and manifest["dataset"]["sha256"]
     assert manifest["checkpoints"].startswith(f"s3://{s3_bucket}/")
