@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol
 
+from mkd.models.loading import generate_counted
 from mkd.records import Record, canonical_json
 from mkd.scoring import parse_prediction
 from mkd.tasks import TaskPack, load_pack, student_messages, teacher_messages
@@ -178,37 +179,6 @@ def _load_nf4(directory: str) -> tuple[Any, Any]:
     model = AutoModelForCausalLM.from_pretrained(directory, device_map="cpu")
     model.eval()
     return model, tokenizer
-
-
-def generate_counted(
-    model: Any, tokenizer: Any, conversations: list[list[dict]], max_new_tokens: int
-) -> tuple[list[str], list[int], list[int]]:
-    """Greedy answers with each item's prompt tokens and output tokens (up to its first EOS)."""
-    import torch
-
-    prompts = [
-        tokenizer.apply_chat_template(m, tokenize=False, add_generation_prompt=True)
-        for m in conversations
-    ]
-    enc = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
-    enc = {k: v.to(model.device) for k, v in enc.items()}
-    with torch.inference_mode():
-        out = model.generate(
-            **enc,
-            max_new_tokens=max_new_tokens,
-            do_sample=False,
-            pad_token_id=tokenizer.pad_token_id,
-            eos_token_id=tokenizer.eos_token_id,
-        )
-    new = out[:, enc["input_ids"].shape[1] :].cpu()  # [batch, generated]
-    prompt_tokens = enc["attention_mask"].sum(dim=1).tolist()
-    is_eos = new == tokenizer.eos_token_id
-    # An answer ends at its first EOS (counted, as a server would); later ones are padding.
-    output_tokens = [
-        int(row.nonzero()[0].item()) + 1 if row.any() else new.shape[1] for row in is_eos
-    ]
-    texts = [t.strip() for t in tokenizer.batch_decode(new, skip_special_tokens=True)]
-    return texts, prompt_tokens, output_tokens
 
 
 # -- Ray Data -------------------------------------------------------------------------------------

@@ -46,17 +46,19 @@ def drop_gguf_quantizer(model: Any) -> Any:
     return model
 
 
-def generate_json(
-    model: Any, tokenizer: Any, messages_batch: list[list[dict]], max_new_tokens: int = 128
-) -> list[str]:
-    """Greedy-decode one answer per conversation (batched, left-padded)."""
+def generate_counted(
+    model: Any, tokenizer: Any, conversations: list[list[dict]], max_new_tokens: int = 128
+) -> tuple[list[str], list[int], list[int]]:
+    """Greedy answers (batched, left-padded) with each item's prompt and output token counts
+    (output up to its first EOS, counted as a server would; later EOS tokens are padding)."""
     import torch
 
     prompts = [
         tokenizer.apply_chat_template(m, tokenize=False, add_generation_prompt=True)
-        for m in messages_batch
+        for m in conversations
     ]
     enc = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+    enc = {k: v.to(model.device) for k, v in enc.items()}
     with torch.inference_mode():
         out = model.generate(
             **enc,
@@ -65,8 +67,21 @@ def generate_json(
             pad_token_id=tokenizer.pad_token_id,
             eos_token_id=tokenizer.eos_token_id,
         )
-    new = out[:, enc["input_ids"].shape[1] :]
-    return [t.strip() for t in tokenizer.batch_decode(new, skip_special_tokens=True)]
+    new = out[:, enc["input_ids"].shape[1] :].cpu()  # [batch, generated]
+    prompt_tokens = enc["attention_mask"].sum(dim=1).tolist()
+    is_eos = new == tokenizer.eos_token_id
+    output_tokens = [
+        int(row.nonzero()[0].item()) + 1 if row.any() else new.shape[1] for row in is_eos
+    ]
+    texts = [t.strip() for t in tokenizer.batch_decode(new, skip_special_tokens=True)]
+    return texts, prompt_tokens, output_tokens
 
 
-__all__ = ["ModelRef", "drop_gguf_quantizer", "generate_json", "load_student"]
+def generate_json(
+    model: Any, tokenizer: Any, messages_batch: list[list[dict]], max_new_tokens: int = 128
+) -> list[str]:
+    """Greedy-decode one answer per conversation (batched, left-padded)."""
+    return generate_counted(model, tokenizer, messages_batch, max_new_tokens)[0]
+
+
+__all__ = ["ModelRef", "drop_gguf_quantizer", "generate_counted", "generate_json", "load_student"]
