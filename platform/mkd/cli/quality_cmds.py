@@ -6,9 +6,8 @@ import json
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
-from mkd.cli.console import console, fail
+from mkd.cli.console import console, fail, task_score_table
 from mkd.records import ReadReport, Record, read_numbered, read_records
 from mkd.scoring import parse_prediction, score_by_task
 from mkd.tasks import TaskPack, load_pack
@@ -83,17 +82,4 @@ def score(
     if as_json:
         typer.echo(json.dumps({k: v.as_dict() for k, v in scores.items()}, indent=2))
         return
-    table = Table(title="scores")
-    for col in ("task", "n", "score", "precision", "F1", "schema violations"):
-        table.add_column(col, justify="right" if col != "task" else "left")
-    fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
-    for s in scores.values():
-        table.add_row(
-            s.task,
-            str(s.count),
-            fmt(s.score),
-            fmt(s.precision),
-            fmt(s.f1),
-            f"{s.violation_rate:.1%}",
-        )
-    console.print(table)
+    console.print(task_score_table(scores, "scores"))

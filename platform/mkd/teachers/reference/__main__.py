@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 from rich.console import Console
-from rich.table import Table
 
+from mkd.cli.console import task_score_table
 from mkd.tasks import load_pack
 from mkd.teachers.reference.evaluate import evaluate_gold
 
@@ -31,20 +31,11 @@ def main(argv: list[str] | None = None) -> int:
                 f"[yellow]{m.id}[/] {m.score:.2f} {m.input!r}\n  truth {m.truth}\n  pred  {m.pred}",
                 highlight=False,
             )
-    table = Table(title=f"reference teacher vs gold ({args.sample or 'all samples'})")
-    for col in ("task", "n", "score", "precision", "F1", "schema violations"):
-        table.add_column(col, justify="left" if col == "task" else "right")
-    fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
-    for s in report.scores.values():
-        table.add_row(
-            s.task,
-            str(s.count),
-            fmt(s.score),
-            fmt(s.precision),
-            fmt(s.f1),
-            f"{s.violation_rate:.1%}",
+    console.print(
+        task_score_table(
+            report.scores, f"reference teacher vs gold ({args.sample or 'all samples'})"
         )
-    console.print(table)
+    )
     return 0
 
 
