@@ -6,11 +6,12 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from mkd.cli.console import console, fail
 from mkd.config import ConfigError, PipelineConfig, load_config
+from mkd.progress import LoggedProgress
 from mkd.records import RecordError
 from mkd.registry import RegistryError
 
@@ -22,8 +23,8 @@ def register(app: typer.Typer) -> None:
     app.command("eval")(eval_cmd)
 
 
-def progress_bar() -> Progress:
-    return Progress(
+def progress_bar() -> LoggedProgress:
+    return LoggedProgress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
         TimeRemainingColumn(), console=console, transient=True,
     )  # fmt: skip

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import sys
+import warnings
+
 import typer
 
 from mkd import __version__
@@ -44,6 +48,20 @@ def main(
 
     Example: mkd tasks list
     """
+    _quiet_libraries(interactive=sys.stderr.isatty())
+
+
+def _quiet_libraries(interactive: bool) -> None:
+    """Off a terminal, library tqdm bars (GGUF de-quantizing, weight loading) write one line per
+    refresh into logs; MKD's own progress lines say what they would. Child processes (Ray
+    workers, the teacher server) inherit the setting."""
+    if not interactive:
+        os.environ.setdefault("TQDM_DISABLE", "1")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    # peft calls a transformers method that transformers deprecated: noise for MKD's users.
+    warnings.filterwarnings(
+        "ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning
+    )
 
 
 app.add_typer(tasks_cmds.app, name="tasks")

@@ -14,7 +14,6 @@ from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
-    Progress,
     TaskProgressColumn,
     TextColumn,
     TimeElapsedColumn,
@@ -23,14 +22,15 @@ from rich.progress import (
 
 from mkd.config.pipeline import PipelineConfig
 from mkd.data.labeling import LABELED, QUARANTINED, LabelReport, LabelWorker, make_items
+from mkd.progress import LoggedProgress
 from mkd.services.ray_local import ray_session
 from mkd.tasks import load_pack
 
 __all__ = ["ray_session", "run_labeling"]  # ray_session: shared home is mkd.services
 
 
-def _progress(console: Console | None) -> Progress:
-    return Progress(
+def _progress(console: Console | None) -> LoggedProgress:
+    return LoggedProgress(
         TextColumn("[bold]labeling"),
         BarColumn(),
         MofNCompleteColumn(),

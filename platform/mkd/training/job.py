@@ -145,11 +145,12 @@ def fit_with_progress(trainer: Any, run_id: str, console: Any) -> Any:
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
-        Progress,
         TextColumn,
         TimeElapsedColumn,  # fmt: skip
         TimeRemainingColumn,
     )
+
+    from mkd.progress import LoggedProgress
 
     actor = _progress_actor(run_id)
     outcome: dict[str, Any] = {}
@@ -165,7 +166,7 @@ def fit_with_progress(trainer: Any, run_id: str, console: Any) -> Any:
     columns = (TextColumn("[bold]training"), BarColumn(), MofNCompleteColumn(),
                TextColumn("loss {task.fields[loss]:.4f}  {task.fields[tps]:.0f} tok/s"),
                TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())  # fmt: skip
-    with Progress(*columns, console=console) as bar:
+    with LoggedProgress(*columns, console=console) as bar:
         task = bar.add_task("train", total=None, loss=float("nan"), tps=0.0)
         while thread.is_alive():
             thread.join(timeout=2.0)
