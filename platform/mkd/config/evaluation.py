@@ -68,6 +68,14 @@ class EvaluationConfig(Section):
         description="Items per task (the first N of the split, deterministic). GPU cluster: null "
         "(the whole split).",
     )
+    base_max_items_per_task: int | None = Field(
+        10,
+        ge=1,
+        description="Items per task for the untouched base model's rows (the low bar), a "
+        "family-spread subset of the same items: an untrained base writes to the token cap and "
+        "the few-shot prompt is ~10x longer, so these rows cost most of the evaluation's time. "
+        "None: as many as max_items_per_task. GPU cluster: null.",
+    )
     batch_size: int = Field(
         16, ge=1, le=1024, description="Prompts per generate call. GPU cluster: 64-256."
     )

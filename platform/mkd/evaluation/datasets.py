@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import tempfile
+from collections import defaultdict
+from collections.abc import Iterable
 from pathlib import Path
 
 from mkd.records import Record, read_records
@@ -25,7 +28,7 @@ def latest_dataset_version(store: Store, name: str) -> str:
 def load_split(
     store: Store, dataset: str, split: str, tasks: list[str], max_per_task: int | None
 ) -> list[Record]:
-    """The split's records of `tasks`, the first `max_per_task` of each in file order.
+    """The split's records of `tasks`, at most `max_per_task` of each (see spread_sample).
 
     Args:
         dataset: `NAME/VERSION` (a finished version: its manifest must exist).
@@ -40,12 +43,42 @@ def load_split(
     with tempfile.TemporaryDirectory() as tmp:
         local = store.get_file(prefix + f"{split}.jsonl", Path(tmp) / f"{split}.jsonl")
         records = list(read_records(local))
-    kept: list[Record] = []
-    counts: dict[str, int] = {}
-    for r in records:
-        if r.task in tasks and (max_per_task is None or counts.get(r.task, 0) < max_per_task):
-            counts[r.task] = counts.get(r.task, 0) + 1
-            kept.append(r)
+    kept = spread_sample(records, tasks, max_per_task)
     if not kept:
         raise ValueError(f"dataset {dataset!r} split {split!r} holds no record of tasks {tasks}")
+    return kept
+
+
+def _stable_key(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def spread_sample(
+    records: Iterable[Record], tasks: list[str], max_per_task: int | None
+) -> list[Record]:
+    """Up to `max_per_task` records per task, spread over as many prompt families as possible.
+
+    A split lists a family's variations next to each other, so its first N items would cover a
+    handful of families (the first 30 of a demo test split: 4 curated prompts and 26 of their
+    variations). Families are visited in an order fixed by a hash of their id, one item from
+    each per round: deterministic, independent of file order, and every family counts once
+    before any counts twice.
+    """
+    families: dict[str, dict[str, list[Record]]] = defaultdict(lambda: defaultdict(list))
+    for r in records:
+        if r.task in tasks:
+            family = str(getattr(r, "family", None) or getattr(r, "id", None) or r.input)
+            families[r.task][family].append(r)
+    kept: list[Record] = []
+    for task in sorted(families):
+        groups = [
+            sorted(items, key=lambda r: _stable_key(r.input))
+            for _, items in sorted(families[task].items(), key=lambda kv: _stable_key(kv[0]))
+        ]
+        picked: list[Record] = []
+        for depth in range(max(len(g) for g in groups)):
+            picked += [g[depth] for g in groups if depth < len(g)]
+            if max_per_task is not None and len(picked) >= max_per_task:
+                break
+        kept += picked[:max_per_task]
     return kept

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from mkd.config import PipelineConfig
-from mkd.evaluation.datasets import latest_dataset_version, load_split
+from mkd.evaluation.datasets import latest_dataset_version, load_split, spread_sample
 from mkd.evaluation.gates import check_gates, gates_summary
 from mkd.evaluation.lineage import base_model_info, dir_sha256, git_commit
 from mkd.evaluation.metrics import overall, task_metrics
@@ -69,17 +69,20 @@ def run_evaluation(
         if ev.base_fewshot:
             roles["base_fewshot"] = resolver.resolve(f"base:{_base_uri(candidate, cfg)}", "fewshot")
 
+    picks = _role_items(roles, records, cfg)
+    items = {role: [records[i] for i in idx] for role, idx in picks.items()}
     preds = {
-        role: predict(resolver, m, records, cfg, config_given, progress)
+        role: predict(resolver, m, items[role], cfg, config_given, progress)
         for role, m in roles.items()
     }
-    teacher_answers = _teacher_answers(preds.get("teacher"), records)
-    report = build_report(cfg, dataset, records, roles, preds, teacher_answers, pack)
+    answers = _teacher_answers(preds.get("teacher"), records)
+    teacher_answers = {role: [answers[i] for i in idx] for role, idx in picks.items()}
+    report = build_report(cfg, dataset, items, roles, preds, teacher_answers, pack)
     gates = gates_summary(check_gates(ev, _metrics_of(report, "student")))
     report["gates"] = gates
     report["before_after"] = before_after(report["models"], ev)
     report["guards_parity"] = guard_parity(cfg)
-    uri = write_report(store, report, preds, records)
+    uri = write_report(store, report, preds, items)
     version = _register(cfg, store, candidate, report, gates, dataset) if register else None
     return EvalOutcome(report, gates["passed"], uri, version)
 
@@ -128,6 +131,20 @@ def _base_uri(candidate: ResolvedModel, cfg: PipelineConfig) -> str:
     return candidate.lineage.get("base_model") or cfg.training.base_model
 
 
+def _role_items(
+    roles: dict[str, ResolvedModel], records: Sequence[Record], cfg: PipelineConfig
+) -> dict[str, list[int]]:
+    """Indices of the records each role answers: all of them, except the base model's rows,
+    which use `evaluation.base_max_items_per_task` (a family-spread subset of the same items)."""
+    everything = list(range(len(records)))
+    cap = cfg.evaluation.base_max_items_per_task
+    if cap is None:
+        return {role: everything for role in roles}
+    position = {id(r): i for i, r in enumerate(records)}
+    subset = [position[id(r)] for r in spread_sample(records, cfg.tasks, cap)]
+    return {role: subset if role.startswith("base") else everything for role in roles}
+
+
 def _teacher_answers(
     teacher: list[Prediction] | None, records: Sequence[Record]
 ) -> list[str | None]:
@@ -145,18 +162,20 @@ def _metrics_of(report: dict, role: str):
 def build_report(
     cfg: PipelineConfig,
     dataset: str,
-    records: Sequence[Record],
+    records: dict[str, Sequence[Record]],
     roles: dict[str, ResolvedModel],
     preds: dict[str, list[Prediction]],
-    teacher_answers: list[str | None],
+    teacher_answers: dict[str, list[str | None]],
     pack: Any,
 ) -> dict[str, Any]:
-    """The report's data: per model per task metrics, samples for plots, sizes, lineage."""
+    """The report's data: per model per task metrics, samples for plots, sizes, lineage.
+
+    `records` and `teacher_answers` are per role (the base rows may use a subset)."""
     created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     models = {}
     for role, model in roles.items():
         metrics = task_metrics(
-            pack, records, preds[role], teacher_answers, cfg.evaluation.gold_field
+            pack, records[role], preds[role], teacher_answers[role], cfg.evaluation.gold_field
         )
         models[role] = {
             "ref": model.ref,
@@ -187,7 +206,8 @@ def build_report(
         "created_at": created,
         "dataset": dataset,
         "split": cfg.evaluation.split,
-        "items": len(records),
+        "items": len(records["student"]),
+        "items_per_role": {role: len(rs) for role, rs in records.items()},
         "candidate": {"ref": candidate_ref, "lineage": student.lineage if student else {}},
         "models": models,
         "notes": notes,
@@ -199,7 +219,10 @@ def _slug(text: str) -> str:
 
 
 def write_report(
-    store: Store, report: dict, preds: dict[str, list[Prediction]], records: Sequence[Record]
+    store: Store,
+    report: dict,
+    preds: dict[str, list[Prediction]],
+    records: dict[str, Sequence[Record]],
 ) -> str:
     """evals/<id>/report.{json,md,html} and predictions/<role>.jsonl; report.json written last."""
     prefix = f"evals/{report['id']}/"
@@ -209,7 +232,7 @@ def write_report(
                 exclude_none=True
             )
             | {k: v for k, v in asdict(p).items() if k not in ("task", "output")}
-            for r, p in zip(records, items, strict=True)
+            for r, p in zip(records[role], items, strict=True)
         ]
         import json
 
