@@ -87,7 +87,13 @@ class DataConfig(Section):
     actor_num_gpus: float = Field(
         0.0, ge=0, description="GPUs per actor: 0 here; 1 for the vllm/hf backends on GPU nodes."
     )
-    batch_size: int = Field(64, ge=1, description="Items per map_batches call.")
+    batch_size: int = Field(
+        256,
+        ge=1,
+        description="Items per map_batches call. Each call waits for its slowest answer, so a "
+        "batch of several rounds of teacher.concurrency keeps requests in flight (measured here: "
+        "64 items at concurrency 32 reached 0.62 of the concurrency/latency bound).",
+    )
     max_input_chars: int = Field(
         4000, ge=1, description="Longer prompts are quarantined instead of sent to the teacher."
     )

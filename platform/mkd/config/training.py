@@ -1,7 +1,7 @@
 """The `training` section: student base model, LoRA, optimizer, batching, Ray Train scaling.
 
-Every default works on a 2-core CPU with SmolLM2-135M (the demo profile, ~10-12 minutes);
-descriptions name the GPU-cluster value where it differs (Llama 3.1 8B with QLoRA/Unsloth).
+Every default works on a 2-core CPU with SmolLM2-135M (the demo's profiles in
+mkd/pipeline/profiles/ override a few); descriptions name the GPU-cluster value where it differs (Llama 3.1 8B with QLoRA/Unsloth).
 """
 
 from __future__ import annotations
@@ -161,26 +161,3 @@ class TrainingConfig(Section):
         if self.deepspeed_stage and not self.scaling.use_gpu:
             raise ValueError("deepspeed_stage: DeepSpeed needs scaling.use_gpu: true")
         return self
-
-
-# Named presets for the CPU demo (merged over `training:` by whoever builds the config).
-# default: the field defaults (~170 steps of batch 8, about 10-12 minutes on 2 free cores).
-# quick: about half the steps with a higher peak lr, for smoke runs and CI (~5 minutes).
-TRAINING_PROFILES: dict[str, dict] = {
-    "default": {},
-    "quick": {
-        "max_steps": 80,
-        "optimizer": {"lr": 1.5e-3, "warmup_steps": 5},
-        "eval_every": 40,
-        "checkpoint_every": 40,
-    },
-}
-
-
-def training_profile(name: str) -> dict:
-    """The overrides of a named profile (a copy); KeyError naming the known ones otherwise."""
-    import copy
-
-    if name not in TRAINING_PROFILES:
-        raise KeyError(f"training profile {name!r}: known are {', '.join(TRAINING_PROFILES)}")
-    return copy.deepcopy(TRAINING_PROFILES[name])
