@@ -16,6 +16,7 @@ from rich.console import Console
 from mkd.config.pipeline import PipelineConfig
 from mkd.data.augment import Augmenter, Prompt
 from mkd.data.manifest import MANIFEST, VersionExists, build_manifest, dataset_prefix, write_version
+from mkd.data.paraphrase import paraphraser_for
 from mkd.data.prompts_io import read_prompts, to_jsonl
 from mkd.data.ray_labeling import run_labeling, split_rows, to_quarantine, to_record
 from mkd.data.review import apply_overrides, load_overrides
@@ -43,7 +44,10 @@ def stage_augment(cfg: PipelineConfig, store: Store, console: Console) -> dict[s
     data, source = read_source(cfg.data.curated, cfg, store)
     curated, rejects = read_prompts(data, source)
     gaz_bytes, _ = read_source(cfg.data.gazetteers, cfg, store)
-    augmenter = Augmenter(yaml.safe_load(gaz_bytes) or {}, cfg.data.augment, cfg.seed)
+    paraphraser = paraphraser_for(cfg)
+    if paraphraser is not None:
+        paraphraser.prefetch([p["input"] for p in curated], cfg.data.augment.paraphrases_per_prompt)
+    augmenter = Augmenter(yaml.safe_load(gaz_bytes) or {}, cfg.data.augment, cfg.seed, paraphraser)
     parents = [
         Prompt(
             p["id"],
@@ -65,6 +69,8 @@ def stage_augment(cfg: PipelineConfig, store: Store, console: Console) -> dict[s
     store.put_bytes(prefix + "prompts_rejects.jsonl", to_jsonl(rejects))
     summary = {"curated": len(curated), "prompts": len(prompts), "rejected": len(rejects)}
     summary |= {"dropped_duplicates": augmenter.dropped}
+    if paraphraser is not None:
+        summary["paraphrase_failures"] = paraphraser.failures
     store.put_json(prefix + "augment_report.json", summary)
     console.print(f"augment: {summary}")
     return summary
