@@ -11,7 +11,15 @@ import time
 from typing import Any
 
 from rich.console import Console
-from rich.progress import Progress, ProgressColumn, TaskID
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
 
 LOG_INTERVAL_S = 30.0
 
@@ -61,3 +69,11 @@ class LoggedProgress(Progress):
         self._last_line = time.monotonic()
         self._last_logged = self._done()
         self.console.print(self.make_tasks_table(self.tasks), soft_wrap=True)
+
+
+def item_progress(console: Console | None = None) -> LoggedProgress:
+    """Description, bar, done/total and ETA: for work counted in items (predictions, variants)."""
+    return LoggedProgress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TimeRemainingColumn(), console=console, transient=True,
+    )  # fmt: skip

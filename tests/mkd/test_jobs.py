@@ -141,6 +141,66 @@ def test_submit_runs_stages_on_a_local_cluster_and_streams_logs(ray_cluster, tmp
     assert list(work.rglob("labeled.jsonl")), list(work.rglob("*"))
 
 
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from mkd.training.tiny import build_tiny_student
+
+    return build_tiny_student(tmp_path_factory.mktemp("tiny-student"))
+
+
+def _model_stages_config(tmp_path: Path, pack, tiny_model: Path) -> Path:
+    """24 curated prompts built into a dataset, then a few steps of a tiny student; gates open."""
+    curated = pack.root / "data" / "curated.jsonl"
+    small = tmp_path / "curated.jsonl"
+    small.write_text("".join(curated.read_text().splitlines(keepends=True)[::20][:24]))
+    config = tmp_path / "pipeline.yaml"
+    gate = {"min_agreement": 0.0, "max_violation_rate": 1.0}
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "store": {"uri": "file://./store"},
+                "teacher": {"backend": "reference"},
+                "data": {"curated": str(small), "dataset": "submit-test",
+                         "augment": {"enabled": False}, "actors": 1, "actor_num_cpus": 0.5,
+                         "review_sample_per_task": 1},
+                "training": {"base_model": str(tiny_model), "dataset": "latest", "batch_size": 4,
+                             "max_steps": 4, "checkpoint_every": 2, "eval_every": 2,
+                             "eval_batches": 1, "log_every": 1,
+                             "optimizer": {"warmup_steps": 1}, "scaling": {"torch_threads": 1}},
+                "evaluation": {"max_items_per_task": 2, "base_fewshot": False,
+                               "max_new_tokens": 8, "default_gate": gate},
+                "export": {"variants": ["master"], "max_items_per_task": 2},
+            }
+        )
+    )  # fmt: skip
+    return config
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_submit_runs_build_train_eval_export_on_a_local_cluster(
+    ray_cluster, tmp_path, pack, tiny_model
+):
+    """Should run the model stages one after another through the Job API, each finding the last's
+    output in the store: dataset -> training run -> evaluated candidate -> registered master."""
+    config = _model_stages_config(tmp_path, pack, tiny_model)
+    expected = {
+        "build_data": "{'train': ",
+        "train": "run ",
+        "eval": "registry: finance-student:",
+        "export": "registered finance-student:",
+    }
+    for stage, expected_log in expected.items():
+        result = _submit(ray_cluster, stage, "-c", str(config))
+        assert result.returncode == 0, stage + result.stdout[-3000:] + result.stderr[-3000:]
+        assert expected_log in result.stdout, (stage, result.stdout[-3000:])
+        assert "SUCCEEDED (exit code 0)" in result.stderr
+    store = tmp_path / "store"
+    assert list((store / "datasets" / "submit-test").rglob("manifest.json"))
+    assert list((store / "runs").rglob("adapter_model.safetensors"))
+    assert list((store / "registry" / "finance-student").rglob("*.safetensors"))
+
+
 @pytest.mark.integration
 @pytest.mark.slow
 def test_submit_reports_a_failed_stage_with_its_exit_code(ray_cluster, tmp_path):

@@ -6,12 +6,11 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from mkd.cli.console import console, fail
 from mkd.config import ConfigError, PipelineConfig, load_config
-from mkd.progress import LoggedProgress
+from mkd.progress import LoggedProgress, item_progress
 from mkd.records import RecordError
 from mkd.registry import RegistryError
 
@@ -24,10 +23,7 @@ def register(app: typer.Typer) -> None:
 
 
 def progress_bar() -> LoggedProgress:
-    return LoggedProgress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TimeRemainingColumn(), console=console, transient=True,
-    )  # fmt: skip
+    return item_progress(console)
 
 
 def load(config: Path | None) -> PipelineConfig:

@@ -10,6 +10,8 @@ run:ID  / ID                a training run's adapter on its base model
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -120,7 +122,7 @@ class ModelResolver:
         if not self.store.exists(manifest_key):
             raise FileNotFoundError(f"run {run_id!r}: no {self.store.uri_for(manifest_key)}")
         manifest = self.store.get_json(manifest_key)
-        adapter = self._download(f"runs/{run_id}/adapter/", f"runs/{run_id}/adapter")
+        adapter = self._download(f"runs/{run_id}/adapter/", f"runs/{run_id}/adapter", manifest)
         base = run_base_uri(manifest, self.cfg.training.base_model)
         spec = ModelSpec(f"run:{run_id}", base, str(adapter), prompt, self.cfg.evaluation.dtype)
         lineage = {"run_id": run_id, "base_model": base, "dataset": run_dataset(manifest)}
@@ -129,7 +131,7 @@ class ModelResolver:
     def _registry(self, ref: str, prompt: PromptStyle) -> ResolvedModel:
         mv = self.registry.resolve(ref)
         m, variant = mv.manifest, mv.manifest.get("variant", "adapter")
-        local = self._download(mv.prefix, f"registry/{mv.name}/{mv.version}")
+        local = self._download(mv.prefix, f"registry/{mv.name}/{mv.version}", m)
         dtype = self.cfg.evaluation.dtype
         if variant == "adapter":
             base = run_base_uri(m, self.cfg.training.base_model)
@@ -150,10 +152,17 @@ class ModelResolver:
         }
         return ResolvedModel(mv.ref, "local", spec, lineage, size)
 
-    def _download(self, prefix: str, local: str) -> Path:
-        target = self.cache / local
+    def _download(self, prefix: str, local: str, manifest: dict[str, Any]) -> Path:
+        """A local copy of `prefix`, cached under the store and the manifest's identity.
+
+        Versions and runs are immutable, so a finished copy stays valid, but only for that
+        store and that version: another store (or the same one rebuilt by `mkd demo --fresh`)
+        has its own `finance-student:1`, and reusing the first one's adapter was a real bug.
+        """
+        identity = json.dumps([self.store.uri, manifest], sort_keys=True, default=str)
+        target = self.cache / local / hashlib.sha256(identity.encode()).hexdigest()[:16]
         done = target / ".complete"
-        if not done.exists():  # versions and runs are immutable: a finished copy stays valid
+        if not done.exists():
             self.store.get_dir(prefix, target)
             done.touch()
         return target

@@ -90,10 +90,12 @@ def train(ctx: PipelineContext) -> dict[str, Any]:
 
 def evaluate(ctx: PipelineContext) -> dict[str, Any]:
     from mkd.evaluation.job import run_evaluation
+    from mkd.progress import item_progress
 
     cfg = ctx.cfg.model_copy(deep=True)
     cfg.evaluation.candidate = f"run:{ctx.output('train', 'run_id')}"
-    outcome = run_evaluation(cfg)
+    with item_progress(ctx.console) as bar:
+        outcome = run_evaluation(cfg, progress=bar)
     ctx.console.print(f"evaluation report: {outcome.report_uri} (gates passed: {outcome.passed})")
     return {
         "report_uri": outcome.report_uri,

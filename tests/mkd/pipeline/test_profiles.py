@@ -35,4 +35,4 @@ def test_unknown_profile_names_the_known_ones() -> None:
 def test_a_user_config_wins_over_the_profile() -> None:
     cfg = demo_config({"training": {"max_steps": 7}}, "quick", "file:///x")
     assert cfg.training.max_steps == 7
-    assert cfg.data.augment.variations_per_prompt == 2  # the rest of the profile still applies
+    assert cfg.data.augment.variations_per_prompt == 1  # the rest of the profile still applies
