@@ -10,7 +10,7 @@ from rich.table import Table
 
 from mkd.cli.console import console, fail
 from mkd.config import ConfigError, PipelineConfig, load_config
-from mkd.progress import LoggedProgress, item_progress
+from mkd.progress import item_progress
 from mkd.records import RecordError
 from mkd.registry import RegistryError
 
@@ -20,10 +20,6 @@ CONFIG = typer.Option(None, "--config", "-c", help="Pipeline YAML (default: embe
 def register(app: typer.Typer) -> None:
     app.command("predict")(predict_cmd)
     app.command("eval")(eval_cmd)
-
-
-def progress_bar() -> LoggedProgress:
-    return item_progress(console)
 
 
 def load(config: Path | None) -> PipelineConfig:
@@ -60,7 +56,7 @@ def predict_cmd(
     if ray_address:
         cfg.evaluation.ray_address = ray_address
     try:
-        with progress_bar() as progress:
+        with item_progress(console) as progress:
             summary = predict_jsonl(cfg, model, input_path, out, config is not None, progress)
     except (RecordError, RegistryError, FileNotFoundError, ValueError) as exc:
         fail(str(exc))
@@ -96,7 +92,7 @@ def eval_cmd(
     if max_items:
         cfg.evaluation.max_items_per_task = max_items
     try:
-        with progress_bar() as progress:
+        with item_progress(console) as progress:
             outcome = run_evaluation(cfg, progress=progress)
     except (RegistryError, FileNotFoundError, ValueError) as exc:
         fail(str(exc))

@@ -9,7 +9,8 @@ import typer
 from rich.table import Table
 
 from mkd.cli.console import console, fail
-from mkd.cli.eval_cmds import CONFIG, load, progress_bar
+from mkd.cli.eval_cmds import CONFIG, load
+from mkd.progress import item_progress
 from mkd.registry import STAGES, Registry, RegistryError
 from mkd.storage import open_store
 
@@ -44,7 +45,7 @@ def export_cmd(
     if model:
         cfg.export.model = model
     try:
-        with progress_bar() as progress:
+        with item_progress(console) as progress:
             outcome = run_export(cfg, progress=progress)
     except (RegistryError, FileNotFoundError, ValueError, RuntimeError) as exc:
         fail(str(exc))

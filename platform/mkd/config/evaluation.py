@@ -65,8 +65,8 @@ class EvaluationConfig(Section):
     max_items_per_task: int | None = Field(
         40,
         ge=1,
-        description="Items per task (the first N of the split, deterministic). GPU cluster: null "
-        "(the whole split).",
+        description="Items per task, spread over the split's prompt families (deterministic). "
+        "GPU cluster: null (the whole split).",
     )
     base_max_items_per_task: int | None = Field(
         10,

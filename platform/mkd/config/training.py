@@ -1,7 +1,8 @@
 """The `training` section: student base model, LoRA, optimizer, batching, Ray Train scaling.
 
 Every default works on a 2-core CPU with SmolLM2-135M (the demo's profiles in
-mkd/pipeline/profiles/ override a few); descriptions name the GPU-cluster value where it differs (Llama 3.1 8B with QLoRA/Unsloth).
+mkd/pipeline/profiles/ override a few); descriptions name the GPU-cluster value where it differs
+(Llama 3.1 8B with QLoRA/Unsloth).
 """
 
 from __future__ import annotations

@@ -15,7 +15,9 @@ from typing import Any
 
 import httpx
 
+from mkd.config.pipeline import PipelineConfig
 from mkd.config.teacher import TeacherConfig
+from mkd.teachers.openai_backend import bearer_headers, strip_fences
 
 INSTRUCTION = (
     "Rewrite the user's finance query in {n} different ways, as other users would type it. "
@@ -51,7 +53,7 @@ class TeacherParaphraser:
 
     async def _fetch_all(self, texts: list[str], n: int) -> None:
         gate = asyncio.Semaphore(self.cfg.concurrency)
-        headers = {"Authorization": f"Bearer {self.cfg.api_key}"} if self.cfg.api_key else {}
+        headers = bearer_headers(self.cfg)
         async with httpx.AsyncClient(headers=headers, timeout=self.cfg.timeout_s) as client:
 
             async def one(text: str) -> None:
@@ -82,8 +84,7 @@ class TeacherParaphraser:
 def parse_paraphrases(content: Any, original: str, n: int) -> list[str]:
     """The first n distinct non-empty strings of a JSON array answer (code fences allowed),
     without the original; ValueError when the answer is not such an array."""
-    text = str(content).strip().removeprefix("```json").removeprefix("```").removesuffix("```")
-    items = json.loads(text)
+    items = json.loads(strip_fences(str(content)))
     if not isinstance(items, list):
         raise ValueError("paraphrase answer is not a JSON array")
     seen = {original.strip().casefold()}
@@ -95,7 +96,7 @@ def parse_paraphrases(content: Any, original: str, n: int) -> list[str]:
     return out[:n]
 
 
-def paraphraser_for(cfg: Any) -> TeacherParaphraser | None:
+def paraphraser_for(cfg: PipelineConfig) -> TeacherParaphraser | None:
     """The pipeline's paraphraser, or None when data.augment asks for no paraphrases."""
     if not cfg.data.augment.paraphrases_per_prompt:
         return None

@@ -13,7 +13,7 @@ from typing import Any
 from mkd.config.teacher import TeacherConfig
 from mkd.tasks import TaskPack, teacher_messages
 from mkd.teachers.base import LabelRequest, LabelResult, Usage
-from mkd.teachers.openai_backend import _strip_fences
+from mkd.teachers.openai_backend import strip_fences
 
 
 class HFTeacher:
@@ -78,7 +78,7 @@ class HFTeacher:
         completion = len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
         usage = Usage(prompt, completion, self.cfg.price.cost(prompt, completion))
         try:
-            value = json.loads(_strip_fences(text))
+            value = json.loads(strip_fences(text))
         except json.JSONDecodeError as exc:
             error = f"malformed JSON answer: {exc.msg} at column {exc.colno}"
             return LabelResult(req.id, req.task, raw=text, error=error, usage=usage)

@@ -82,7 +82,7 @@ class OpenAITeacher:
     async def alabel(self, batch: list[LabelRequest]) -> list[LabelResult]:
         """Async form of `label`, for callers that already run an event loop."""
         limits = httpx.Limits(max_connections=self.cfg.concurrency, max_keepalive_connections=64)
-        headers = {"Authorization": f"Bearer {self.cfg.api_key}"} if self.cfg.api_key else {}
+        headers = bearer_headers(self.cfg)
         gate = asyncio.Semaphore(self.cfg.concurrency)
         async with httpx.AsyncClient(limits=limits, headers=headers) as client:
             return list(await asyncio.gather(*(self._label_one(client, gate, r) for r in batch)))
@@ -163,7 +163,7 @@ class OpenAITeacher:
             return _Attempt(retry_reason=f"malformed response body: {exc}", raw=resp.text[:500])
         usage = self._account(data.get("usage") or {})
         try:
-            value = json.loads(_strip_fences(content or ""))
+            value = json.loads(strip_fences(content or ""))
         except json.JSONDecodeError as exc:
             reason = f"malformed JSON answer: {exc.msg} at column {exc.colno}"
             if self.cfg.retry_invalid_json:
@@ -190,7 +190,12 @@ def _retry_after(resp: httpx.Response) -> float | None:
         return None
 
 
-def _strip_fences(text: str) -> str:
+def bearer_headers(cfg: TeacherConfig) -> dict[str, str]:
+    """The Authorization header for the endpoint's API key, or none when there is no key."""
+    return {"Authorization": f"Bearer {cfg.api_key}"} if cfg.api_key else {}
+
+
+def strip_fences(text: str) -> str:
     """Chat models often wrap JSON in ```json fences even when asked not to."""
     text = text.strip()
     if text.startswith("```"):
