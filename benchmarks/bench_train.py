@@ -24,12 +24,21 @@ FIXTURE = Path(__file__).parents[1] / "tests" / "data" / "training"
 TASKS = ["currency_identifier", "date_interpretation", "entity_extractor", "query_classifier"]
 
 
-def _inputs(data: Path, base_model: str, steps: int, threads: int) -> Any:
+def _inputs(
+    data: Path,
+    base_model: str,
+    steps: int,
+    threads: int,
+    batch_size: int = 8,
+    gpu: bool = False,
+    pad_to_multiple_of: int = 1,
+) -> Any:
     from mkd.training.loop import LoopInputs
 
     rows = lambda s: [json.loads(x) for x in (data / f"{s}.jsonl").read_text().splitlines()]  # noqa: E731
-    training = {"base_model": base_model, "max_steps": steps, "batch_size": 8,
-                "optimizer": {"warmup_steps": 1}, "scaling": {"torch_threads": threads}}  # fmt: skip
+    training = {"base_model": base_model, "max_steps": steps, "batch_size": batch_size,
+                "optimizer": {"warmup_steps": 1}, "pad_to_multiple_of": pad_to_multiple_of,
+                "scaling": {"torch_threads": threads, "use_gpu": gpu}}  # fmt: skip
     return LoopInputs(training, "finance", TASKS, 42, rows("train"), rows("val")[:8])
 
 
@@ -37,7 +46,10 @@ def _baseline_step(t: Any, indices: list[int]) -> tuple[float, int, int]:
     """One step of the plain loop: HF forward with labels (full logits), backward, AdamW."""
     from mkd.training.data import collate
 
-    batch = collate([t.train[i] for i in indices], t.tokenizer.pad_token_id, TASKS)
+    batch = collate([t.train[i] for i in indices], t.tokenizer.pad_token_id, TASKS,
+                    t.cfg.pad_to_multiple_of)  # fmt: skip
+    batch = {k: v.to(t.device) for k, v in batch.items()}
+    _sync(t.device)
     started = time.perf_counter()
     with t.autocast():
         out = t.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
@@ -45,15 +57,55 @@ def _baseline_step(t: Any, indices: list[int]) -> tuple[float, int, int]:
     out.loss.backward()
     t.optimizer.step()
     t.optimizer.zero_grad(set_to_none=True)
+    _sync(t.device)
     mask = batch["attention_mask"]
     return time.perf_counter() - started, int(mask.sum()), mask.numel()
+
+
+def compare_loops(
+    mkd: Any, plain: Any, batch_size: int, steps: int, warmup: int = 1
+) -> dict[str, Any]:
+    """Alternate `steps` steps of mkd's loop and of the plain loop (after `warmup` uncounted
+    steps each); non-pad tokens/s, padding ratios and the ratio mkd / baseline."""
+    from mkd.training.batching import plain_batches
+    from mkd.training.loop import train_step
+
+    stream = [i for b in plain.schedule.batches for i in b]  # same sampled examples, unbucketed
+    random.Random(0).shuffle(stream)
+    plain_order = plain_batches(stream, batch_size)
+    totals = {"mkd": [0.0, 0, 0], "baseline": [0.0, 0, 0]}
+    for step in range(steps + warmup):
+        _sync(mkd.device)
+        started = time.perf_counter()
+        r = train_step(mkd, step, 0)
+        _sync(mkd.device)
+        measured = {"mkd": (time.perf_counter() - started, r["tokens"], r["padded"]),
+                    "baseline": _baseline_step(plain, plain_order[step])}  # fmt: skip
+        for name, (sec, real, padded) in measured.items():
+            if step >= warmup:
+                totals[name] = [
+                    a + b for a, b in zip(totals[name], (sec, real, padded), strict=True)
+                ]
+    result: dict[str, Any] = {}
+    for name, (sec, real, padded) in totals.items():
+        result[f"{name}_tokens_per_s"] = round(real / sec, 1)
+        result[f"{name}_padding_ratio"] = round(1 - real / padded, 4)
+    result["ratio"] = round(result["mkd_tokens_per_s"] / result["baseline_tokens_per_s"], 3)
+    return result
+
+
+def _sync(device: Any) -> None:
+    """Wait for queued GPU work, so that wall time covers it (no-op on CPU)."""
+    import torch
+
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Run both loops; print and return tokens/s, the ratio and the padding ratios."""
     from mkd.models.uris import DEFAULT_STUDENT_URI
-    from mkd.training.batching import plain_batches
-    from mkd.training.loop import setup, train_step
+    from mkd.training.loop import setup
     from mkd.training.sessions import LocalSession
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -72,25 +124,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         inp = _inputs(args.data, base, steps + 1, args.threads)
         mkd = setup(inp, LocalSession(Path(tmp) / "a"))
         plain = setup(inp, LocalSession(Path(tmp) / "b"))
-    stream = [i for b in plain.schedule.batches for i in b]  # same sampled examples, unbucketed
-    random.Random(0).shuffle(stream)
-    plain_order = plain_batches(stream, inp.cfg.batch_size)
-    totals = {"mkd": [0.0, 0, 0], "baseline": [0.0, 0, 0]}
-    for step in range(steps + 1):  # step 0 warms both up and is not counted
-        started = time.perf_counter()
-        r = train_step(mkd, step, 0)
-        measured = {"mkd": (time.perf_counter() - started, r["tokens"], r["padded"]),
-                    "baseline": _baseline_step(plain, plain_order[step])}  # fmt: skip
-        for name, (sec, real, padded) in measured.items():
-            if step:
-                totals[name] = [
-                    a + b for a, b in zip(totals[name], (sec, real, padded), strict=True)
-                ]
-    result = {"base_model": "tiny" if args.quick else base, "steps": steps}
-    for name, (sec, real, padded) in totals.items():
-        result[f"{name}_tokens_per_s"] = round(real / sec, 1)
-        result[f"{name}_padding_ratio"] = round(1 - real / padded, 4)
-    result["ratio"] = round(result["mkd_tokens_per_s"] / result["baseline_tokens_per_s"], 3)
+    totals = compare_loops(mkd, plain, inp.cfg.batch_size, steps)
+    result = {"base_model": "tiny" if args.quick else base, "steps": steps, **totals}
     print(json.dumps(result, indent=2))
     return result
 

@@ -53,11 +53,16 @@ def encode_records(
     return out
 
 
-def collate(examples: Sequence[Example], pad_id: int, tasks: Sequence[str]) -> dict[str, Any]:
-    """Right-padded tensors: input_ids, attention_mask, labels (-100 off the answer), task_ids."""
+def collate(
+    examples: Sequence[Example], pad_id: int, tasks: Sequence[str], multiple_of: int = 1
+) -> dict[str, Any]:
+    """Right-padded tensors: input_ids, attention_mask, labels (-100 off the answer), task_ids.
+
+    The width is the longest example rounded up to `multiple_of` (few distinct shapes on GPUs).
+    """
     import torch
 
-    width = max(len(e) for e in examples)
+    width = -(-max(len(e) for e in examples) // multiple_of) * multiple_of
     ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
     labels = torch.full((len(examples), width), IGNORE_INDEX, dtype=torch.long)
     mask = torch.zeros((len(examples), width), dtype=torch.long)
@@ -67,4 +72,21 @@ def collate(examples: Sequence[Example], pad_id: int, tasks: Sequence[str]) -> d
         mask[i, : len(e)] = 1
         labels[i, e.prompt_len : len(e)] = row[e.prompt_len :]
     task_ids = torch.tensor([tasks.index(e.task) for e in examples], dtype=torch.long)
-    return {"input_ids": ids, "attention_mask": mask, "labels": labels, "task_ids": task_ids}
+    return {"input_ids": ids, "attention_mask": mask, "labels": labels, "task_ids": task_ids,
+            **_answer_positions(examples, width)}  # fmt: skip
+
+
+def _answer_positions(examples: Sequence[Example], width: int) -> dict[str, Any]:
+    """Where the loss is, computed here on the host so that the step needs no device sync:
+    flat positions (row * width + t) whose next token is an answer token, their rows and targets.
+    """
+    import torch
+
+    index, rows, targets = [], [], []
+    for i, e in enumerate(examples):
+        index.extend(range(i * width + e.prompt_len - 1, i * width + len(e) - 1))
+        rows.extend([i] * (len(e) - e.prompt_len))
+        targets.extend(e.input_ids[e.prompt_len :])
+    return {"answer_index": torch.tensor(index, dtype=torch.long),
+            "answer_rows": torch.tensor(rows, dtype=torch.long),
+            "answer_labels": torch.tensor(targets, dtype=torch.long)}  # fmt: skip

@@ -140,9 +140,14 @@ def setup(inp: LoopInputs, session: Session) -> Trainer:
     return t
 
 
-def _batch(t: Trainer, examples: list, indices: list[int]) -> dict[str, Any]:
-    batch = collate([examples[i] for i in indices], t.tokenizer.pad_token_id, t.tasks)
-    return {k: v.to(t.device) for k, v in batch.items()}
+def _batch(t: Trainer, examples: list, indices: list[int]) -> tuple[dict[str, Any], int, int]:
+    """(the micro-batch on the device, its non-pad tokens, its padded size), counted host-side."""
+    batch = collate(
+        [examples[i] for i in indices], t.tokenizer.pad_token_id, t.tasks, t.cfg.pad_to_multiple_of
+    )
+    mask = batch["attention_mask"]
+    on_device = {k: v.to(t.device, non_blocking=True) for k, v in batch.items()}
+    return on_device, int(mask.sum()), mask.numel()
 
 
 def _task_sums(t: Trainer, losses: Any, rows: Any, task_ids: Any) -> tuple[Any, Any]:
@@ -176,9 +181,9 @@ def train_step(t: Trainer, step: int, rank: int) -> dict[str, Any]:
     import torch
 
     micro = t.schedule.micro_batches(step, rank)
-    loss_sum, task_sum, task_count, tokens, padded = 0.0, 0, 0, 0, 0
+    loss_sum, task_sum, task_count, tokens, padded = 0, 0, 0, 0, 0
     for indices in micro:
-        batch = _batch(t, t.train, indices)
+        batch, real, size = _batch(t, t.train, indices)
         with t.autocast():
             losses, rows = answer_token_losses(t.model, batch)
         if t.engine is not None:  # DeepSpeed scales by grad_accum, all-reduces, clips, steps
@@ -188,9 +193,8 @@ def train_step(t: Trainer, step: int, rank: int) -> dict[str, Any]:
             (losses.mean() / len(micro)).backward()
         s, c = _task_sums(t, losses, rows, batch["task_ids"])
         task_sum, task_count = task_sum + s, task_count + c
-        loss_sum += losses.mean().item() / len(micro)
-        tokens += int(batch["attention_mask"].sum())
-        padded += batch["attention_mask"].numel()
+        loss_sum = loss_sum + losses.detach().mean() / len(micro)  # a tensor: read at log time
+        tokens, padded = tokens + real, padded + size
     if t.engine is not None:
         t.scheduler.step()
         return _step_stats(loss_sum, task_sum, task_count, tokens, padded)
@@ -205,7 +209,7 @@ def train_step(t: Trainer, step: int, rank: int) -> dict[str, Any]:
     return _step_stats(loss_sum, task_sum, task_count, tokens, padded)
 
 
-def _step_stats(loss: float, task_sum: Any, task_count: Any, tokens: int, padded: int) -> dict:
+def _step_stats(loss: Any, task_sum: Any, task_count: Any, tokens: int, padded: int) -> dict:
     return {"loss": loss, "task_sum": task_sum, "task_count": task_count,
             "tokens": tokens, "padded": padded}  # fmt: skip
 
@@ -220,7 +224,7 @@ def evaluate(t: Trainer) -> dict[str, Any]:
     total_sum, total_count = 0, 0
     with torch.no_grad():
         for indices in t.val_batches:
-            batch = _batch(t, t.val, indices)
+            batch, _, _ = _batch(t, t.val, indices)
             with t.autocast():
                 losses, rows = answer_token_losses(t.model, batch)
             s, c = _task_sums(t, losses, rows, batch["task_ids"])
@@ -242,7 +246,7 @@ def _log_line(t: Trainer, window: list[dict[str, Any]], seconds: float) -> dict[
     padded = sum(w["padded"] for w in window)
     return {
         "step": t.state.step,
-        "loss": sum(w["loss"] for w in window) / len(window),
+        "loss": float(sum(w["loss"] for w in window)) / len(window),
         "lr": t.scheduler.get_last_lr()[0],
         "tokens_per_s": tokens * t.schedule.world_size / max(seconds, 1e-9),
         "padding_ratio": 1 - tokens / max(padded, 1),

@@ -40,3 +40,24 @@ def test_over_long_examples_keep_their_answer(pack, tiny_tokenizer, train_rows):
     cut = encode_records(tiny_tokenizer, pack, [record], 40)[0]
     assert len(cut) == 40
     assert cut.input_ids[cut.prompt_len :] == full.input_ids[full.prompt_len :]
+
+
+def test_host_side_answer_positions_give_the_labels_loss(pack, tiny_model_dir, tiny_tokenizer,
+                                                         train_rows):  # fmt: skip
+    """The sync-free loss (positions from collate) equals HF's loss over -100-masked labels."""
+    import torch
+    from mkd.training.modeling import answer_token_losses
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    examples = encode_records(tiny_tokenizer, pack, [Record(**r) for r in train_rows[:6]], 256)
+    batch = collate(examples, tiny_tokenizer.pad_token_id, TASKS, multiple_of=16)
+    assert batch["input_ids"].shape[1] % 16 == 0
+    assert batch["input_ids"].shape[1] - max(len(e) for e in examples) < 16
+    with torch.no_grad():
+        losses, rows = answer_token_losses(model, batch)
+        reference = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                          labels=batch["labels"]).loss  # fmt: skip
+    assert torch.allclose(losses.mean(), reference, atol=1e-5)
+    answer_lengths = [len(e) - e.prompt_len for e in examples]
+    assert rows.bincount().tolist() == answer_lengths
