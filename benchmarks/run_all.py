@@ -113,7 +113,9 @@ def main(argv: list[str] | None = None) -> int:
         results.append((path.stem, printed, result, seconds, error))
     out_dir = HERE / "results"
     out_dir.mkdir(exist_ok=True)
-    out = out_dir / f"{dt.date.today().isoformat()}{'-quick' if args.quick else ''}.md"
+    # a partial run (--only) gets its own file: it must not replace the day's full results
+    suffix = ("-quick" if args.quick else "") + ("-" + "-".join(sorted(only)) if only else "")
+    out = out_dir / f"{dt.date.today().isoformat()}{suffix}.md"
     out.write_text(render(results, args.quick), encoding="utf-8")
     print(f"\nwrote {out}")
     return 1 if any(r[4] for r in results) else 0

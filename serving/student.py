@@ -320,7 +320,14 @@ class Student:
         store_config = StoreConfig.model_validate(store) if store else None
         self.engine = make_engine(self.args, self.pack, store_config)
         self.live = StudentLiveConfig()
-        self.counters = {"batches": 0, "items": 0, "forwards": 0}
+        # service_ms: time requests spent in this replica (batch wait + decode), summed; a
+        # client that reads it around one request knows the model's share of its latency
+        self.counters: dict[str, float] = {
+            "batches": 0,
+            "items": 0,
+            "forwards": 0,
+            "service_ms": 0.0,
+        }
         self._batched.set_max_batch_size(self.args.max_batch_size)
         self._batched.set_batch_wait_timeout_s(self.args.batch_wait_timeout_s)
         self._warm_up()
@@ -346,6 +353,13 @@ class Student:
         return outs
 
     async def _one(self, item: StudentItem) -> dict:
+        started = time.perf_counter()
+        try:
+            return await self._answer_item(item)
+        finally:
+            self.counters["service_ms"] += (time.perf_counter() - started) * 1000
+
+    async def _answer_item(self, item: StudentItem) -> dict:
         fault = self.live.fault
         if fault == "error":
             raise RuntimeError("student fault injected (user_config fault=error)")

@@ -6,7 +6,8 @@ Each answer is a walk of its task's grammar (serving.decoding.grammar). At every
   - at an enum, tokenizes every allowed value (with the queued text in front, so tokenization is
     the canonical one) into a token trie and spends one forward per branching node only;
   - otherwise takes the argmax over the tokens the grammar state allows.
-Sequences of one batch share each forward (KV cache, right-aligned chunks, explicit positions).
+Sequences of one batch share each forward (KV cache, right-aligned chunks, explicit positions);
+their common prompt prefix is prefilled once, and finished sequences leave the batch.
 When the token budget runs low the shortest valid completion is forced, and every answer is
 validated against the task's JSON Schema by the caller's TaskSpec: invalid ones are flagged.
 """
@@ -105,19 +106,49 @@ class ConstrainedDecoder:
                 prompts, (self.grammar(s) for s in schemas), max_new_tokens, strict=True
             )
         ]
-        cache, mask, positions = None, None, [0] * len(seqs)
+        rows = list(range(len(seqs)))  # the batch's rows: indices of the unfinished sequences
+        cache, mask, positions = self._prefill_shared_prefix(seqs, forward_kwargs)
         while True:
             for s in seqs:
                 self._advance(s)
-            if all(s.done for s in seqs):
+            live = [i for i in rows if not seqs[i].done]
+            if not live:
                 break
-            chunks = [self._take_feed(s) for s in seqs]
-            logits, cache, mask = self._forward(chunks, cache, mask, positions, forward_kwargs)
-            for i, s in enumerate(seqs):
-                if not s.done:
-                    s.forwards += 1
-                    self._choose(s, logits[i])
+            if live != rows:  # finished answers leave the batch: no forwards spent on them
+                keep = [rows.index(i) for i in live]
+                cache, mask, positions = _select_rows(keep, cache, mask, positions)
+                rows = live
+            chunks = [self._take_feed(seqs[i]) for i in rows]
+            extra = _rows_of(forward_kwargs, rows, len(seqs))
+            logits, cache, mask = self._forward(chunks, cache, mask, positions, extra)
+            for j, i in enumerate(rows):
+                seqs[i].forwards += 1
+                self._choose(seqs[i], logits[j])
         return [self._result(s) for s in seqs]
+
+    def _prefill_shared_prefix(self, seqs: list[_Seq], extra: dict | None) -> tuple:
+        """Run the prompts' common prefix once and give every row a copy of its KV cache.
+
+        /v1/analyze sends one query's prompt for each task: they differ only in the task tag at
+        the end, so this turns four prefills into one plus four short suffixes. A prefix cache
+        hit, not an answer's forward: `forwards` does not count it. Skipped when rows use
+        different adapters (the prefix's keys and values depend on the weights).
+        """
+        n = len(seqs)
+        adapters = set((extra or {}).get("adapter_names") or [None])
+        shared = _common_prefix([s.feed for s in seqs])
+        shared = shared[: min(len(s.feed) for s in seqs) - 1]  # every row keeps a token to feed
+        if n < 2 or len(adapters) > 1 or len(shared) < MIN_SHARED_PREFIX:
+            return None, None, [0] * n
+        one = _rows_of(extra, [0], n)
+        with torch.inference_mode():
+            out = self.model(input_ids=torch.tensor([shared]), use_cache=True, logits_to_keep=1,
+                             **{self._cache_kw: None}, **(one or {}))  # fmt: skip
+        cache = out.get("cache") or out.get("past_key_values")
+        cache.batch_repeat_interleave(n)
+        for s in seqs:
+            s.feed = s.feed[len(shared) :]
+        return cache, torch.ones((n, len(shared)), dtype=torch.long), [len(shared)] * n
 
     # --- one sequence's moves -----------------------------------------------------------------
 
@@ -262,6 +293,34 @@ class ConstrainedDecoder:
         except json.JSONDecodeError as exc:
             return DecodeResult(text, None, f"unparseable JSON: {exc}", s.forwards, s.tokens)
         return DecodeResult(text, value, None, s.forwards, s.tokens)
+
+
+MIN_SHARED_PREFIX = 8  # tokens; below this a separate prefill costs more than it saves
+
+
+def _common_prefix(prompts: list[list[int]]) -> list[int]:
+    first = prompts[0]
+    n = 0
+    while n < len(first) and all(len(p) > n and p[n] == first[n] for p in prompts):
+        n += 1
+    return first[:n]
+
+
+def _select_rows(keep: list[int], cache: Any, mask: Any, positions: list[int]) -> tuple:
+    """Keep only batch rows `keep` of the KV cache, the attention mask and the positions."""
+    if cache is not None:
+        cache.batch_select_indices(torch.tensor(keep, dtype=torch.long))
+    if mask is not None:
+        mask = mask[keep]
+    return cache, mask, [positions[k] for k in keep]
+
+
+def _rows_of(extra: dict | None, rows: list[int], n: int) -> dict | None:
+    """Per-row forward arguments (PEFT `adapter_names`) for the rows still in the batch."""
+    if not extra:
+        return extra
+    return {k: [v[i] for i in rows] if isinstance(v, list) and len(v) == n else v
+            for k, v in extra.items()}  # fmt: skip
 
 
 def _prefix_free(literals: list[bytes]) -> bool:

@@ -58,6 +58,33 @@ def test_a_batch_answers_like_one_by_one(tiny_engines):
     assert [(o.output, o.error) for o in batch] == [(o.output, o.error) for o in single]
 
 
+def test_one_querys_tasks_share_their_prefill_and_finished_rows_leave(tiny_engines):
+    """/v1/analyze's batch: the prompts differ only in the trailing task tag, so the prefix is
+    fed once; an answer that is done (the one-forward category) stops costing forwards."""
+    eng = tiny_engines[0]
+    model = eng.decoder.model
+    fed: list[tuple[int, int]] = []  # (rows, tokens per row) of every forward
+    original = model.forward
+
+    def counting(*args, **kwargs):
+        fed.append(tuple(kwargs["input_ids"].shape))
+        return original(*args, **kwargs)
+
+    batch = [StudentItem(t, QUERIES[0]) for t in PACK.tasks]
+    prompt = len(eng.prompt_ids(batch[0]))
+    model.forward = counting
+    try:
+        outs = eng.generate(batch)
+    finally:
+        model.forward = original
+    assert fed[0][0] == 1 and fed[0][1] > prompt - 16  # the shared prefix, once
+    assert fed[1][0] == len(batch) and fed[1][1] <= 16  # then only each task's tag
+    assert [rows for rows, _ in fed[2:]] == sorted((rows for rows, _ in fed[2:]), reverse=True)
+    assert fed[-1][0] < len(batch)  # rows left as their answers finished
+    single = [eng.generate([i])[0] for i in batch]
+    assert [(o.output, o.error) for o in outs] == [(o.output, o.error) for o in single]
+
+
 def test_a_tiny_budget_still_closes_a_valid_answer(tiny_student):
     eng = engine(str(tiny_student), max_new_tokens=3)
     for out in eng.generate([StudentItem(t, QUERIES[0]) for t in PACK.tasks]):

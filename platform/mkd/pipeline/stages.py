@@ -121,6 +121,12 @@ def export(ctx: PipelineContext) -> dict[str, Any]:
     }
 
 
+def _training_inputs(ctx: PipelineContext) -> Any:
+    from mkd.tasks.prompts import STUDENT_PROMPT_VERSION
+
+    return ctx.cfg.training.model_dump(mode="json") | {"prompt_version": STUDENT_PROMPT_VERSION}
+
+
 def build_stages() -> list[Stage]:
     """Curated prompts to a registered, exported student (serving follows in demo.py)."""
     return [
@@ -132,7 +138,7 @@ def build_stages() -> list[Stage]:
             "train",
             "LoRA training of the student on Ray Train",
             train,
-            lambda ctx: ctx.cfg.training.model_dump(mode="json"),
+            _training_inputs,
         ),
         Stage(
             "evaluate",

@@ -19,13 +19,20 @@ def _query_block(query: str, as_of: str) -> str:
     return f"Query: {query}\nas_of: {as_of}"
 
 
+STUDENT_PROMPT_VERSION = 2  # part of the training stage's cache key: a new format retrains
+
+
 def student_messages(
     pack: TaskPack, task: TaskSpec, query: str, context: dict | None
 ) -> list[Message]:
-    """The short student prompt: task tag + query + as_of, no few-shot context."""
+    """The short student prompt: query + as_of + task tag, no few-shot context.
+
+    The task tag comes last so that one query's prompts for every task share all but their last
+    few tokens: the server prefills that prefix once for /v1/analyze (version 1 put the tag first).
+    """
     return [
-        {"role": "system", "content": f"Task: {task.name}. Answer with JSON only."},
-        {"role": "user", "content": _query_block(query, pack.as_of(context))},
+        {"role": "system", "content": "Answer with JSON only."},
+        {"role": "user", "content": f"{_query_block(query, pack.as_of(context))}\nTask: {task.name}"},
     ]
 
 
