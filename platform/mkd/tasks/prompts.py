@@ -32,7 +32,10 @@ def student_messages(
     """
     return [
         {"role": "system", "content": "Answer with JSON only."},
-        {"role": "user", "content": f"{_query_block(query, pack.as_of(context))}\nTask: {task.name}"},
+        {
+            "role": "user",
+            "content": f"{_query_block(query, pack.as_of(context))}\nTask: {task.name}",
+        },
     ]
 
 
