@@ -5,6 +5,9 @@ baseline measured in the same run; this script captures both, with the machine a
 versions, so results from different days and machines can be compared honestly.
 
     python benchmarks/run_all.py [--quick] [--only label,serve]
+
+A run with --only writes benchmarks/results/<date>-<names>.md (never over the day's full file).
+bench_gpu is skipped without a CUDA GPU (with --quick it smoke-tests itself on the CPU).
 """
 
 from __future__ import annotations
