@@ -144,7 +144,7 @@ class ConstrainedDecoder:
         with torch.inference_mode():
             out = self.model(input_ids=torch.tensor([shared]), use_cache=True, logits_to_keep=1,
                              **{self._cache_kw: None}, **(one or {}))  # fmt: skip
-        cache = out.get("cache") or out.get("past_key_values")
+        cache = _cache_of(out)
         cache.batch_repeat_interleave(n)
         for s in seqs:
             s.feed = s.feed[len(shared) :]
@@ -276,10 +276,7 @@ class ConstrainedDecoder:
                 **{self._cache_kw: cache},
                 **(extra or {}),
             )
-        new_cache = out.get("cache")
-        if new_cache is None:
-            new_cache = out.get("past_key_values")
-        return out.logits[:, -1, :].float(), new_cache, mask
+        return out.logits[:, -1, :].float(), _cache_of(out), mask
 
     def _result(self, s: _Seq) -> DecodeResult:
         try:
@@ -293,6 +290,12 @@ class ConstrainedDecoder:
         except json.JSONDecodeError as exc:
             return DecodeResult(text, None, f"unparseable JSON: {exc}", s.forwards, s.tokens)
         return DecodeResult(text, value, None, s.forwards, s.tokens)
+
+
+def _cache_of(out: Any) -> Any:
+    """The KV cache of a forward's output (transformers 5.x: `cache`; before: past_key_values)."""
+    cache = out.get("cache")
+    return out.get("past_key_values") if cache is None else cache
 
 
 MIN_SHARED_PREFIX = 8  # tokens; below this a separate prefill costs more than it saves
