@@ -59,6 +59,24 @@ def replay(url: str, records: list[dict], concurrency: int = 4) -> dict[str, Any
     }
 
 
+def fallback_reasons(url: str) -> dict[str, float]:
+    """Fallbacks so far by reason (timeout, invalid, guard, error), from the router's /metrics."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    try:
+        text = httpx.get(f"{url}/metrics", timeout=10).text
+    except httpx.HTTPError:
+        return {}
+    reasons: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name == "mkd_fallbacks":
+            for sample in family.samples:
+                if sample.name == "mkd_fallbacks_total":
+                    reason = sample.labels["reason"]
+                    reasons[reason] = reasons.get(reason, 0) + sample.value
+    return reasons
+
+
 def router_status(url: str) -> dict[str, Any]:
     try:
         return httpx.get(f"{url}/healthz", timeout=10).json()
@@ -96,7 +114,12 @@ def serve_and_roll_out(ctx: PipelineContext) -> dict[str, Any]:
     live = control.update_live_config(
         dashboard, "Router", {"mode": "split", "student_weight": 0.25}
     )
+    before = fallback_reasons(url)
     canary = replay(url, queries)
+    after = fallback_reasons(url)
+    canary["fallback_reasons"] = {
+        k: int(v - before.get(k, 0)) for k, v in after.items() if v > before.get(k, 0)
+    }
     ctx.console.print(f"canary replay at weight {live['student_weight']}: {canary}")
     return {
         "version": version,
