@@ -6,9 +6,17 @@ from typing import Any
 
 from mkd.pipeline.runner import PipelineContext, Stage
 
+# Where a stage runs is not what it computes: the demo starts its Ray cluster on a new port every
+# time, and a fingerprint holding that address made every re-run redo every stage.
+RUN_PLACE = {"ray_address"}
+
+
+def _section_inputs(section: Any) -> dict[str, Any]:
+    return section.model_dump(mode="json", exclude=RUN_PLACE)
+
 
 def _data_inputs(ctx: PipelineContext) -> Any:
-    return ctx.cfg.data.model_dump(mode="json") | {"pack": ctx.cfg.pack, "tasks": ctx.cfg.tasks}
+    return _section_inputs(ctx.cfg.data) | {"pack": ctx.cfg.pack, "tasks": ctx.cfg.tasks}
 
 
 def augment(ctx: PipelineContext) -> dict[str, Any]:
@@ -124,7 +132,7 @@ def export(ctx: PipelineContext) -> dict[str, Any]:
 def _training_inputs(ctx: PipelineContext) -> Any:
     from mkd.tasks.prompts import STUDENT_PROMPT_VERSION
 
-    return ctx.cfg.training.model_dump(mode="json") | {"prompt_version": STUDENT_PROMPT_VERSION}
+    return _section_inputs(ctx.cfg.training) | {"prompt_version": STUDENT_PROMPT_VERSION}
 
 
 def build_stages() -> list[Stage]:
@@ -144,12 +152,12 @@ def build_stages() -> list[Stage]:
             "evaluate",
             "Student vs teacher vs base, gates",
             evaluate,
-            lambda ctx: ctx.cfg.evaluation.model_dump(mode="json"),
+            lambda ctx: _section_inputs(ctx.cfg.evaluation),
         ),
         Stage(
             "export",
             "Master, nf4 and GGUF variants, registry",
             export,
-            lambda ctx: ctx.cfg.export.model_dump(mode="json"),
+            lambda ctx: _section_inputs(ctx.cfg.export),
         ),
     ]

@@ -57,3 +57,19 @@ def test_interrupted_run_resumes_at_the_unfinished_stage(tmp_path) -> None:
     fail["now"] = False
     run_stages(stages, make_ctx(tmp_path))
     assert calls == ["a", "b", "b"]
+
+
+def test_fingerprints_ignore_where_the_stages_run(tmp_path) -> None:
+    """The demo's Ray cluster gets a new port on every run: a re-run must still reuse stages."""
+    from mkd.pipeline.runner import fingerprint
+    from mkd.pipeline.stages import build_stages
+
+    first, second = make_ctx(tmp_path), make_ctx(tmp_path)
+    for ctx, port in ((first, 6379), (second, 41234)):
+        for section in (ctx.cfg.data, ctx.cfg.training, ctx.cfg.evaluation):
+            section.ray_address = f"127.0.0.1:{port}"
+    for stage in build_stages():
+        assert fingerprint(stage, first) == fingerprint(stage, second), stage.name
+    second.cfg.training.max_steps += 1
+    train = next(s for s in build_stages() if s.name == "train")
+    assert fingerprint(train, first) != fingerprint(train, second)
