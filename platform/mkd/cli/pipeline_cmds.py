@@ -64,6 +64,7 @@ def _run(base: dict, profile: str, store: str, fresh: bool, workdir: Path) -> No
     if store not in ("local", "s3"):
         fail(f"--store must be local or s3 (got {store!r})")
     ensure_env()
+    _sigterm_interrupts()
     try:
         run_demo(base, profile, store, fresh, workdir, console)
     except ConfigError as exc:
@@ -76,3 +77,14 @@ def _run(base: dict, profile: str, store: str, fresh: bool, workdir: Path) -> No
             "to resume (training resumes from its last checkpoint)."
         )
         raise typer.Exit(130) from None
+
+
+def _sigterm_interrupts() -> None:
+    """SIGTERM (`kill`, a container stop) stops the demo like Ctrl-C: the services it started
+    (Ray, the teacher server, SeaweedFS) are shut down instead of being left running."""
+    import signal
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
