@@ -17,8 +17,12 @@ err_console = Console(stderr=True)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    """Print an error to stderr and exit with `code`."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    """Print an error to stderr and exit with `code`.
+
+    Not wrapped to the terminal's width: an error names a file, line or field, and a line break
+    inside `q.jsonl:2: unknown task` would hide it from grep and from tests.
+    """
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
