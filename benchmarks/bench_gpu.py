@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_train import FIXTURE, TASKS, _inputs, compare_loops
+from bench_train import FIXTURE, TASKS, _inputs, _sync, compare_loops
 
 LLAMA_31_8B = {  # meta-llama/Llama-3.1-8B config.json, minus the ids
     "hidden_size": 4096, "intermediate_size": 14336, "num_hidden_layers": 32,
@@ -93,13 +93,6 @@ def _use_random_student(config: Any, tokenizer_dir: Path | None, device: str) ->
         return model, tok
 
     loop.build_student = build
-
-
-def _sync(device: str) -> None:
-    import torch
-
-    if device == "cuda":
-        torch.cuda.synchronize()
 
 
 def _matmul_tflops(device: str) -> float:

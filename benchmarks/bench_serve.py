@@ -6,8 +6,8 @@
 Prints: student p50/p99 for one task; /v1/analyze (4 tasks) p50 vs one task (target <= 1.3x;
 "one task" is the slowest single task, since the batch lasts as long as its longest answer);
 router overhead = HTTP through the Router minus a direct handle call to the Student, each
-request's own Student time subtracted (target <= 5 ms p50), split into the HTTP floor (GET
-/healthz through Serve's proxy) and the rest; model forwards per answer with and without
+request's own Student time subtracted (target <= 5 ms p50), split into the HTTP floor (a POST
+through Serve's proxy that the Router reads and rejects) and the Router's own share; model forwards per answer with and without
 jump-forward (target >= 2x fewer); the student vs a teacher endpoint of 1 s latency.
 """
 
@@ -67,14 +67,21 @@ def forwards_per_answer(model_uri: str, n_queries: int) -> dict:
     return out
 
 
-def _time_http(client, path: str, body: dict, n: int) -> list[float]:
+def _timed(call, n: int) -> list[float]:
+    """Milliseconds of each of n sequential calls `call(i)`."""
     times = []
     for i in range(n):
         started = time.perf_counter()
-        r = client.post(path, json={**body, "input": f"{body['input']} ({i})"})
+        call(i)
         times.append((time.perf_counter() - started) * 1000)
-        r.raise_for_status()
     return times
+
+
+def _time_http(client, path: str, body: dict, n: int) -> list[float]:
+    def post(i: int) -> None:
+        client.post(path, json={**body, "input": f"{body['input']} ({i})"}).raise_for_status()
+
+    return _timed(post, n)
 
 
 def _service_ms(student) -> float:
@@ -114,16 +121,15 @@ def _floor(client, n: int, with_body: bool) -> list[float]:
     through Serve's HTTP proxy and the Router's FastAPI app; with_body, a POST whose body the
     Router reads and rejects (an empty input: 4xx), which adds the replica's call back to the
     proxy for the body."""
-    times = []
-    for _ in range(n):
-        started = time.perf_counter()
-        if with_body:
-            r = client.post("/v1/tasks/query_classifier", json={"input": ""})
-            assert 400 <= r.status_code < 500, r.text
-        else:
-            client.get("/healthz").raise_for_status()
-        times.append((time.perf_counter() - started) * 1000)
-    return times
+
+    def rejected_post(i: int) -> None:
+        r = client.post("/v1/tasks/query_classifier", json={"input": ""})
+        assert 400 <= r.status_code < 500, r.text
+
+    def healthz(i: int) -> None:
+        client.get("/healthz").raise_for_status()
+
+    return _timed(rejected_post if with_body else healthz, n)
 
 
 def _time_handle(handle, n: int, query: str) -> list[float]:

@@ -95,9 +95,11 @@ def compare_loops(
 
 
 def _sync(device: Any) -> None:
-    """Wait for queued GPU work, so that wall time covers it (no-op on CPU)."""
+    """Wait for queued GPU work, so that wall time covers it (no-op on CPU); `device` is a
+    torch.device or its name."""
     import torch
 
+    device = torch.device(device)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 
