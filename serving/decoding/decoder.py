@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+from mkd.tasks.prompts import shared_prefix_len
 
 from serving.decoding.grammar import DEAD, Grammar, UnsupportedSchema
 from serving.decoding.tokens import TokenIndex
@@ -136,7 +137,8 @@ class ConstrainedDecoder:
         """
         n = len(seqs)
         adapters = set((extra or {}).get("adapter_names") or [None])
-        shared = _common_prefix([s.feed for s in seqs])
+        feeds = [s.feed for s in seqs]
+        shared = feeds[0][: shared_prefix_len(feeds)]
         shared = shared[: min(len(s.feed) for s in seqs) - 1]  # every row keeps a token to feed
         if n < 2 or len(adapters) > 1 or len(shared) < MIN_SHARED_PREFIX:
             return None, None, [0] * n
@@ -299,14 +301,6 @@ def _cache_of(out: Any) -> Any:
 
 
 MIN_SHARED_PREFIX = 8  # tokens; below this a separate prefill costs more than it saves
-
-
-def _common_prefix(prompts: list[list[int]]) -> list[int]:
-    first = prompts[0]
-    n = 0
-    while n < len(first) and all(len(p) > n and p[n] == first[n] for p in prompts):
-        n += 1
-    return first[:n]
 
 
 def _select_rows(keep: list[int], cache: Any, mask: Any, positions: list[int]) -> tuple:

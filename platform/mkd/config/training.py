@@ -103,7 +103,11 @@ class TrainingConfig(Section):
     mixing: MixingSettings = Field(default_factory=MixingSettings)
     scaling: ScalingSettings = Field(default_factory=ScalingSettings)
     batch_size: int = Field(
-        8, ge=1, le=4096, description="Sequences per micro-batch per worker. GPU (8B): 8-16."
+        8,
+        ge=1,
+        le=4096,
+        description="Rows per micro-batch per worker: queries (with all their tasks) under "
+        "packing shared_prefix, single examples otherwise. GPU (8B): 8-16.",
     )
     grad_accum: int = Field(1, ge=1, le=1024, description="Micro-batches per optimizer step.")
     max_steps: int = Field(
@@ -130,6 +134,14 @@ class TrainingConfig(Section):
     )
     bucketing: Literal["length", "none"] = Field(
         "length", description="length: batches of similar length (padding waste < 15%)."
+    )
+    packing: Literal["shared_prefix", "none"] = Field(
+        "shared_prefix",
+        description="shared_prefix: one row per query holding the prompt prefix its tasks share "
+        "once, then each task's tag and answer (a block mask keeps the tasks apart): "
+        "batch_size then counts queries, and task mixing becomes per-task loss weights. Measured "
+        "on this CPU: the same 16 examples in 2.3x less time, identical losses. none: one row "
+        "per (query, task). GPU cluster: shared_prefix (torch, qlora); none with unsloth.",
     )
     pad_to_multiple_of: int = Field(
         1,
@@ -167,6 +179,11 @@ class TrainingConfig(Section):
             raise ValueError("mixing.weights: weights must be >= 0")
         if self.backend == "unsloth" and not self.scaling.use_gpu:
             raise ValueError("backend: 'unsloth' needs scaling.use_gpu: true (GPU nodes)")
+        if self.backend == "unsloth" and self.packing == "shared_prefix":
+            raise ValueError(
+                "packing: 'shared_prefix' needs a custom 4D attention mask, which Unsloth's "
+                "attention kernels do not take: set packing: none with backend unsloth"
+            )
         if self.deepspeed_stage and not self.scaling.use_gpu:
             raise ValueError("deepspeed_stage: DeepSpeed needs scaling.use_gpu: true")
         return self

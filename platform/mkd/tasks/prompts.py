@@ -39,6 +39,17 @@ def student_messages(
     ]
 
 
+def shared_prefix_len(token_lists: list[list[int]] | list[tuple[int, ...]]) -> int:
+    """How many leading tokens all the lists have in common (one query's prompts for several
+    tasks share everything up to the task tag: prefilled once when serving, packed once in
+    training)."""
+    first = token_lists[0]
+    n = 0
+    while n < len(first) and all(len(t) > n and t[n] == first[n] for t in token_lists):
+        n += 1
+    return n
+
+
 def teacher_messages(
     pack: TaskPack, task: TaskSpec, query: str, context: dict | None
 ) -> list[Message]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,7 @@ class Example:
     input_ids: tuple[int, ...]
     prompt_len: int
     task: str
+    query: str = ""  # the query and its context: one query's examples share a prompt prefix
 
     def __len__(self) -> int:
         return len(self.input_ids)
@@ -49,8 +51,12 @@ def encode_records(
     for record, prompt, answer in zip(records, p_ids, a_ids, strict=True):
         answer = [*answer, eos][: max_seq_len - 1]
         prompt = prompt[max(0, len(prompt) + len(answer) - max_seq_len) :]
-        out.append(Example(tuple(prompt + answer), len(prompt), record.task))
+        out.append(Example(tuple(prompt + answer), len(prompt), record.task, _query_key(record)))
     return out
+
+
+def _query_key(record: Record) -> str:
+    return json.dumps([record.input, record.context], sort_keys=True, ensure_ascii=False)
 
 
 def collate(

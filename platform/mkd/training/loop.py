@@ -22,6 +22,7 @@ from mkd.tasks import load_pack
 from mkd.training.checkpoints import TrainState, load_checkpoint, save_checkpoint
 from mkd.training.data import collate, encode_records
 from mkd.training.modeling import answer_token_losses, build_student
+from mkd.training.packing import collate_packed
 from mkd.training.schedule import Schedule, build_schedule, eval_batches
 
 
@@ -70,6 +71,7 @@ class Trainer:
     autocast: Callable[[], contextlib.AbstractContextManager]
     state: TrainState = field(default_factory=TrainState)
     engine: Any = None  # a DeepSpeed engine when deepspeed_stage is 2 or 3
+    loss_weights: Any = None  # per-task weights [n_tasks] on the device; None = all 1
 
 
 def lr_factor(step: int, warmup: int, total: int, cosine: bool, min_ratio: float) -> float:
@@ -129,6 +131,9 @@ def setup(inp: LoopInputs, session: Session) -> Trainer:
     t = Trainer(cfg, model, tokenizer, optimizer, scheduler, schedule, train, val,
                 eval_batches(val, cfg.batch_size, cfg.eval_batches), sorted(inp.tasks), device,
                 _autocast(cfg, device))  # fmt: skip
+    if schedule.task_loss_weights:
+        w = [schedule.task_loss_weights.get(task, 1.0) for task in t.tasks]
+        t.loss_weights = torch.tensor(w, device=device)
     if cfg.deepspeed_stage:
         from mkd.training.gpu import deepspeed_engine
 
@@ -140,14 +145,32 @@ def setup(inp: LoopInputs, session: Session) -> Trainer:
     return t
 
 
-def _batch(t: Trainer, examples: list, indices: list[int]) -> tuple[dict[str, Any], int, int]:
-    """(the micro-batch on the device, its non-pad tokens, its padded size), counted host-side."""
-    batch = collate(
-        [examples[i] for i in indices], t.tokenizer.pad_token_id, t.tasks, t.cfg.pad_to_multiple_of
-    )
-    mask = batch["attention_mask"]
+def _batch(
+    t: Trainer, examples: list, indices: list[int], packed: bool = False
+) -> tuple[dict[str, Any], int, int, int]:
+    """(the micro-batch on the device, its examples' tokens, its padding positions, all its
+    positions), counted host-side. Tokens are the examples' own as if unpacked, so tokens/s
+    shows what packing gains."""
+    chosen = [examples[i] for i in indices]
+    make = collate_packed if packed else collate
+    batch = make(chosen, t.tokenizer.pad_token_id, t.tasks, t.cfg.pad_to_multiple_of)
+    used = batch["row_lengths"] if packed else batch["attention_mask"]
+    size = batch["input_ids"].numel()
     on_device = {k: v.to(t.device, non_blocking=True) for k, v in batch.items()}
-    return on_device, int(mask.sum()), mask.numel()
+    return on_device, sum(len(e) for e in chosen), size - int(used.sum()), size
+
+
+def _mean_loss(t: Trainer, losses: Any, rows: Any, task_ids: Any) -> Any:
+    """Token-mean loss; under packing weighted per task (the schedule's task_loss_weights).
+
+    Tokens, not examples, weigh alike: weighing every answer alike was tried (2026-11-28) and
+    gave an empty date list's 3 tokens 13x the weight of a 41-token list's, so the student
+    answered `[]` to nine date questions in ten.
+    """
+    if t.loss_weights is None:
+        return losses.mean()
+    w = t.loss_weights[task_ids[rows]]
+    return (losses * w).sum() / w.sum()
 
 
 def _task_sums(t: Trainer, losses: Any, rows: Any, task_ids: Any) -> tuple[Any, Any]:
@@ -181,23 +204,24 @@ def train_step(t: Trainer, step: int, rank: int) -> dict[str, Any]:
     import torch
 
     micro = t.schedule.micro_batches(step, rank)
-    loss_sum, task_sum, task_count, tokens, padded = 0, 0, 0, 0, 0
+    loss_sum, task_sum, task_count, tokens, padding, padded = 0, 0, 0, 0, 0, 0
     for indices in micro:
-        batch, real, size = _batch(t, t.train, indices)
+        batch, real, pad, size = _batch(t, t.train, indices, t.cfg.packing == "shared_prefix")
         with t.autocast():
             losses, rows = answer_token_losses(t.model, batch)
+        loss = _mean_loss(t, losses, rows, batch["task_ids"])
         if t.engine is not None:  # DeepSpeed scales by grad_accum, all-reduces, clips, steps
-            t.engine.backward(losses.mean())
+            t.engine.backward(loss)
             t.engine.step()
         else:
-            (losses.mean() / len(micro)).backward()
+            (loss / len(micro)).backward()
         s, c = _task_sums(t, losses, rows, batch["task_ids"])
         task_sum, task_count = task_sum + s, task_count + c
-        loss_sum = loss_sum + losses.detach().mean() / len(micro)  # a tensor: read at log time
-        tokens, padded = tokens + real, padded + size
+        loss_sum = loss_sum + loss.detach() / len(micro)  # a tensor: read at log time
+        tokens, padding, padded = tokens + real, padding + pad, padded + size
     if t.engine is not None:
         t.scheduler.step()
-        return _step_stats(loss_sum, task_sum, task_count, tokens, padded)
+        return _step_stats(loss_sum, task_sum, task_count, tokens, padding, padded)
     params = [p for p in t.model.parameters() if p.requires_grad]
     if t.schedule.world_size > 1:
         _all_reduce_grads(params, t.schedule.world_size)
@@ -206,12 +230,14 @@ def train_step(t: Trainer, step: int, rank: int) -> dict[str, Any]:
     t.optimizer.step()
     t.scheduler.step()
     t.optimizer.zero_grad(set_to_none=True)
-    return _step_stats(loss_sum, task_sum, task_count, tokens, padded)
+    return _step_stats(loss_sum, task_sum, task_count, tokens, padding, padded)
 
 
-def _step_stats(loss: Any, task_sum: Any, task_count: Any, tokens: int, padded: int) -> dict:
+def _step_stats(
+    loss: Any, task_sum: Any, task_count: Any, tokens: int, padding: int, padded: int
+) -> dict:
     return {"loss": loss, "task_sum": task_sum, "task_count": task_count,
-            "tokens": tokens, "padded": padded}  # fmt: skip
+            "tokens": tokens, "padding": padding, "padded": padded}  # fmt: skip
 
 
 def evaluate(t: Trainer) -> dict[str, Any]:
@@ -224,7 +250,7 @@ def evaluate(t: Trainer) -> dict[str, Any]:
     total_sum, total_count = 0, 0
     with torch.no_grad():
         for indices in t.val_batches:
-            batch, _, _ = _batch(t, t.val, indices)
+            batch, _, _, _ = _batch(t, t.val, indices)
             with t.autocast():
                 losses, rows = answer_token_losses(t.model, batch)
             s, c = _task_sums(t, losses, rows, batch["task_ids"])
@@ -243,13 +269,14 @@ def _log_line(t: Trainer, window: list[dict[str, Any]], seconds: float) -> dict[
     task_sum = sum(w["task_sum"] for w in window)
     task_count = sum(w["task_count"] for w in window)
     tokens = sum(w["tokens"] for w in window)
+    padding = sum(w["padding"] for w in window)
     padded = sum(w["padded"] for w in window)
     return {
         "step": t.state.step,
         "loss": float(sum(w["loss"] for w in window)) / len(window),
         "lr": t.scheduler.get_last_lr()[0],
         "tokens_per_s": tokens * t.schedule.world_size / max(seconds, 1e-9),
-        "padding_ratio": 1 - tokens / max(padded, 1),
+        "padding_ratio": padding / max(padded, 1),
         "task_loss": {
             task: float(task_sum[i] / task_count[i])
             for i, task in enumerate(t.tasks)
@@ -302,6 +329,7 @@ def run_loop(inp: LoopInputs, session: Session) -> TrainState:
     t = setup(inp, session)
     cfg, state, total = t.cfg, t.state, t.schedule.total_steps
     session.progress({"step": state.step, "total_steps": total, "task_probs": t.schedule.task_probs,
+                      "task_loss_weights": t.schedule.task_loss_weights,
                       "planned_padding_ratio": t.schedule.padding_ratio})  # fmt: skip
     window: list[dict[str, Any]] = []
     window_seconds, stopped = 0.0, False

@@ -57,13 +57,27 @@ def answer_token_losses(model: Any, batch: dict[str, Any]) -> tuple[Any, Any]:
     index = batch["answer_index"]
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     decoder = base.get_decoder() if hasattr(base, "get_decoder") else None
+    inputs = {"input_ids": batch["input_ids"], "attention_mask": _attention_mask(base, batch)}
+    if "position_ids" in batch:  # packed rows: every branch continues the shared prefix
+        inputs["position_ids"] = batch["position_ids"]
     if decoder is not None and base.get_output_embeddings() is not None:
-        hidden = decoder(
-            input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]
-        ).last_hidden_state  # [B, T, H]
+        hidden = decoder(**inputs).last_hidden_state  # [B, T, H]
         logits = base.get_output_embeddings()(hidden.flatten(0, 1).index_select(0, index))
     else:
-        out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
-        logits = out.logits.flatten(0, 1).index_select(0, index)  # [N, V]
+        logits = model(**inputs).logits.flatten(0, 1).index_select(0, index)  # [N, V]
     losses = F.cross_entropy(logits.float(), batch["answer_labels"], reduction="none")  # [N]
     return losses, batch["answer_rows"]
+
+
+def _attention_mask(base: Any, batch: dict[str, Any]) -> Any:
+    """The batch's mask in the form the model's attention takes: a packed batch's boolean 4D
+    mask goes to SDPA as is; eager attention adds its mask to the scores, so it gets 0 / -inf."""
+    import torch
+
+    mask = batch["attention_mask"]
+    if mask.dim() != 4 or getattr(base.config, "_attn_implementation", "sdpa") == "sdpa":
+        return mask
+    dtype = base.dtype
+    return torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill_(
+        ~mask, torch.finfo(dtype).min
+    )

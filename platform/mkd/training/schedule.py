@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import math
 import random
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from mkd.config.training import TrainingConfig
 from mkd.training.batching import length_batches, padding_ratio, plain_batches
 from mkd.training.data import Example
 from mkd.training.mixing import sample_stream, task_probabilities
+from mkd.training.packing import packed_length, query_groups
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,9 @@ class Schedule:
     world_size: int
     task_probs: dict[str, float]
     padding_ratio: float
+    # Under packing every query brings all its tasks, so mixing acts on the loss instead of the
+    # sampling: weight_t = p_t / (task t's share of the examples); empty = every weight is 1.
+    task_loss_weights: dict[str, float] = field(default_factory=dict)
 
     def micro_batches(self, step: int, rank: int) -> list[list[int]]:
         """The grad_accum micro-batches that worker `rank` runs for optimizer step `step`."""
@@ -48,6 +52,8 @@ def build_schedule(
     for i, e in enumerate(examples):
         by_task[e.task].append(i)
     probs = task_probabilities({t: len(v) for t, v in by_task.items()}, cfg.mixing)
+    if cfg.packing == "shared_prefix":
+        return _packed_schedule(examples, cfg, seed, world_size, probs)
     steps = total_steps(cfg, len(examples), world_size)
     rng = random.Random(seed)
     stream = sample_stream(
@@ -60,6 +66,38 @@ def build_schedule(
         batches = plain_batches(stream, cfg.batch_size)
     return Schedule(
         batches, steps, cfg.grad_accum, world_size, probs, padding_ratio(batches, lengths)
+    )
+
+
+def _packed_schedule(
+    examples: Sequence[Example],
+    cfg: TrainingConfig,
+    seed: int,
+    world_size: int,
+    probs: dict[str, float],
+) -> Schedule:
+    """Queries are the sampled unit (reshuffled passes), each micro-batch holds `batch_size` of
+    them with all their examples; the mixing probabilities become per-task loss weights."""
+    groups = query_groups(examples)
+    steps = total_steps(cfg, len(groups), world_size)
+    rng = random.Random(seed)
+    n = steps * cfg.batch_size * cfg.grad_accum * world_size
+    stream = sample_stream({"query": range(len(groups))}, {"query": 1.0}, n, rng)
+    lengths = [packed_length([examples[i] for i in g]) for g in groups]
+    if cfg.bucketing == "length":
+        batches = length_batches(stream, lengths, cfg.batch_size, rng)
+    else:
+        batches = plain_batches(stream, cfg.batch_size)
+    shares = {t: c / len(examples) for t, c in Counter(e.task for e in examples).items()}
+    weights = {t: round(p / shares[t], 6) for t, p in probs.items()}
+    return Schedule(
+        [[i for g in batch for i in groups[g]] for batch in batches],
+        steps,
+        cfg.grad_accum,
+        world_size,
+        dict(sorted(shares.items())),
+        padding_ratio(batches, lengths),
+        {} if all(abs(w - 1) < 1e-6 for w in weights.values()) else weights,
     )
 
 

@@ -43,7 +43,7 @@ def test_lora_defaults_to_all_linear():
 
 
 def test_unsloth_arguments():
-    cfg = gpu_cfg(backend="unsloth", max_seq_len=1024, seed=7, lora={"r": 32})
+    cfg = gpu_cfg(backend="unsloth", packing="none", max_seq_len=1024, seed=7, lora={"r": 32})
     load, peft = unsloth_kwargs(cfg, "meta-llama/Llama-3.1-8B")
     assert load == {"model_name": "meta-llama/Llama-3.1-8B", "max_seq_length": 1024,
                     "load_in_4bit": True, "dtype": None}  # fmt: skip
@@ -65,6 +65,8 @@ def test_deepspeed_zero_config(stage):
 def test_gpu_only_settings_are_refused_on_cpu():
     with pytest.raises(ConfigError, match=r"training: backend: 'unsloth' needs scaling\.use_gpu"):
         parse_config({"training": {"backend": "unsloth"}})
+    with pytest.raises(ConfigError, match=r"packing: 'shared_prefix' needs a custom 4D"):
+        parse_config({"training": {"backend": "unsloth", "scaling": {"use_gpu": True}}})
     with pytest.raises(ConfigError, match="deepspeed_stage"):
         parse_config({"training": {"deepspeed_stage": 2}})
     with pytest.raises(ConfigError, match="deepspeed_stage"):
