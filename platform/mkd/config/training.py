@@ -32,7 +32,12 @@ class OptimizerSettings(Section):
     """AdamW with linear warm-up then cosine decay."""
 
     lr: float = Field(
-        1e-3, gt=0.0, le=1.0, description="Peak learning rate. GPU cluster (8B QLoRA): 2e-4."
+        6e-4,
+        gt=0.0,
+        le=1.0,
+        description="Peak learning rate. At 1e-3 the student's one-token decisions (is the date "
+        "list empty?) flipped with every batch and ended on the majority answer; 3e-4 kept them "
+        "but under-fit the classifier (docs/training.md). GPU cluster (8B QLoRA): 2e-4.",
     )
     weight_decay: float = Field(0.0, ge=0.0, le=1.0, description="AdamW weight decay.")
     warmup_steps: int = Field(10, ge=0, description="Linear warm-up steps before cosine decay.")
@@ -103,7 +108,7 @@ class TrainingConfig(Section):
     mixing: MixingSettings = Field(default_factory=MixingSettings)
     scaling: ScalingSettings = Field(default_factory=ScalingSettings)
     batch_size: int = Field(
-        8,
+        4,
         ge=1,
         le=4096,
         description="Rows per micro-batch per worker: queries (with all their tasks) under "
