@@ -23,18 +23,30 @@ def summary_rows(ctx: PipelineContext) -> tuple[list[str], list[dict[str, str]]]
     for task, by_role in _task_scores(report).items():
         rows.insert(0, {"metric": f"{task} score", **by_role, "change": ""})
     variants = ctx.outputs.get("export", {}).get("variants", {})
-    sizes = ", ".join(
-        f"{name} {_size(v.get('size_bytes'))}"
-        for name, v in variants.items()
-        if v.get("size_bytes")
-    )
-    if sizes:
-        rows.append({"metric": "exported variants", "student": sizes, "change": ""})
+    if variants:
+        rows.append({"metric": "exported variants", **_variants_cell(variants)})
     serve = ctx.outputs.get("serve", {})
     if serve:
         where = f"canary at {serve['weight']:.0%} ({serve['version']})"
         rows.append({"metric": "rollout", "student": where, "change": _rollout_note(serve)})
     return cols, rows
+
+
+def _variants_cell(variants: dict[str, dict]) -> dict[str, str]:
+    """Accepted variants with their sizes; the refused and skipped ones named in `change`, so a
+    variant that export turned down is never shown as exported."""
+    accepted = ", ".join(
+        f"{name} {_size(v.get('size_bytes'))}"
+        for name, v in variants.items()
+        if v.get("status", "accepted") == "accepted"
+    )
+    others = "; ".join(
+        f"{name} {v['status']}" + (f" (-{v['drop_vs_master']:.3f} vs master)"
+                                   if v.get("drop_vs_master") is not None else "")
+        for name, v in variants.items()
+        if v.get("status", "accepted") != "accepted"
+    )  # fmt: skip
+    return {"student": accepted or "none", "change": others}
 
 
 def _task_scores(report: dict) -> dict[str, dict[str, str]]:
