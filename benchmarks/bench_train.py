@@ -62,13 +62,10 @@ def _baseline_step(t: Any, indices: list[int]) -> tuple[float, int, int, int]:
     t.optimizer.step()
     t.optimizer.zero_grad(set_to_none=True)
     _sync(t.device)
+    seconds = time.perf_counter() - started
     mask = batch["attention_mask"]
-    return (
-        time.perf_counter() - started,
-        int(mask.sum()),
-        mask.numel() - int(mask.sum()),
-        mask.numel(),
-    )
+    real, size = int(mask.sum()), mask.numel()
+    return seconds, real, size - real, size
 
 
 def compare_loops(

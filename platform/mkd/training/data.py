@@ -21,7 +21,7 @@ class Example:
     input_ids: tuple[int, ...]
     prompt_len: int
     task: str
-    query: str = ""  # the query and its context: one query's examples share a prompt prefix
+    query: str  # the query and its context: one query's examples share a prompt prefix
 
     def __len__(self) -> int:
         return len(self.input_ids)

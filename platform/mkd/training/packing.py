@@ -34,8 +34,7 @@ def prefix_len(examples: Sequence[Example]) -> int:
 
 def packed_length(examples: Sequence[Example]) -> int:
     """The length of the row that packs these examples."""
-    k = prefix_len(examples)
-    return k + sum(len(e) - k for e in examples)
+    return _layout(examples)[2]
 
 
 def collate_packed(
@@ -48,7 +47,8 @@ def collate_packed(
     import torch
 
     groups = query_groups(examples)
-    lengths = [packed_length([examples[i] for i in g]) for g in groups]
+    layouts = [_layout([examples[i] for i in g]) for g in groups]
+    lengths = [length for _, _, length in layouts]
     width = -(-max(lengths) // multiple_of) * multiple_of
     ids = torch.full((len(groups), width), pad_id, dtype=torch.long)
     positions = torch.zeros((len(groups), width), dtype=torch.long)
@@ -56,9 +56,8 @@ def collate_packed(
     index: list[int] = []
     rows: list[int] = []
     targets: list[int] = []
-    for r, group in enumerate(groups):
+    for r, (group, (k, starts, _)) in enumerate(zip(groups, layouts, strict=True)):
         members = [examples[i] for i in group]
-        k, starts = _layout(members)
         _fill_row(members, k, starts, ids[r], positions[r], mask[r, 0])
         for i, e, start in zip(group, members, starts, strict=True):
             index.extend(r * width + start + j for j in range(e.prompt_len - 1, len(e) - 1))
@@ -74,15 +73,15 @@ def collate_packed(
             "answer_labels": torch.tensor(targets, dtype=torch.long)}  # fmt: skip
 
 
-def _layout(members: Sequence[Example]) -> tuple[int, list[int]]:
-    """(prefix length k, per branch the row offset of its original position 0): a branch's
-    first token, original position k, sits at start + k."""
+def _layout(members: Sequence[Example]) -> tuple[int, list[int], int]:
+    """(prefix length k, per branch the row offset of its original position 0, the row's
+    length): a branch's first token, original position k, sits at start + k."""
     k = prefix_len(members)
     starts, offset = [], k
     for e in members:
         starts.append(offset - k)
         offset += len(e) - k
-    return k, starts
+    return k, starts, offset
 
 
 def _fill_row(

@@ -60,13 +60,19 @@ def build_schedule(
         by_task, probs, steps * cfg.batch_size * cfg.grad_accum * world_size, rng
     )
     lengths = [len(e) for e in examples]
-    if cfg.bucketing == "length":
-        batches = length_batches(stream, lengths, cfg.batch_size, rng)
-    else:
-        batches = plain_batches(stream, cfg.batch_size)
+    batches = _cut(stream, lengths, cfg, rng)
     return Schedule(
         batches, steps, cfg.grad_accum, world_size, probs, padding_ratio(batches, lengths)
     )
+
+
+def _cut(
+    stream: list[int], lengths: Sequence[int], cfg: TrainingConfig, rng: random.Random
+) -> list[list[int]]:
+    """Micro-batches of `cfg.batch_size` units (examples, or queries when packed)."""
+    if cfg.bucketing == "length":
+        return length_batches(stream, lengths, cfg.batch_size, rng)
+    return plain_batches(stream, cfg.batch_size)
 
 
 def _packed_schedule(
@@ -84,10 +90,7 @@ def _packed_schedule(
     n = steps * cfg.batch_size * cfg.grad_accum * world_size
     stream = sample_stream({"query": range(len(groups))}, {"query": 1.0}, n, rng)
     lengths = [packed_length([examples[i] for i in g]) for g in groups]
-    if cfg.bucketing == "length":
-        batches = length_batches(stream, lengths, cfg.batch_size, rng)
-    else:
-        batches = plain_batches(stream, cfg.batch_size)
+    batches = _cut(stream, lengths, cfg, rng)
     shares = {t: c / len(examples) for t, c in Counter(e.task for e in examples).items()}
     weights = {t: round(p / shares[t], 6) for t, p in probs.items()}
     return Schedule(
