@@ -4,26 +4,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from statistics import fmean
-from typing import Any
 
 from mkd.evaluation.predict import Prediction
 from mkd.records import Record
-from mkd.scoring import ItemScore, aggregate, score_item
+from mkd.scoring import ItemScore, TaskScore, aggregate, score_item
 from mkd.tasks import TaskPack
 
 
 @dataclass(frozen=True)
-class TaskMetrics:
-    """One model on one task. agreement: the task's scorer against the teacher's own answers."""
+class TaskMetrics(TaskScore):
+    """One model on one task: the scorer's aggregate against the truth, plus agreement (the
+    task's scorer against the teacher's own answers), latency and tokens."""
 
-    task: str
-    count: int
-    score: float
-    precision: float | None
-    f1: float | None
-    violation_rate: float
     agreement: float
     exact_agreement: float
     latency_p50_s: float
@@ -33,9 +27,6 @@ class TaskMetrics:
     seconds_per_query: float
     gold_count: int = 0
     gold_score: float | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -94,12 +85,7 @@ def _summarise(
     agg = aggregate(task, scores)
     latencies = [p.latency_s for p in preds]
     return TaskMetrics(
-        task=task,
-        count=agg.count,
-        score=agg.score,
-        precision=agg.precision,
-        f1=agg.f1,
-        violation_rate=agg.violation_rate,
+        **agg.as_dict(),
         agreement=fmean(a.score for a in agree),
         exact_agreement=fmean(a.score == 1.0 for a in agree),
         latency_p50_s=percentile(latencies, 50),

@@ -2,6 +2,8 @@
 
 The weights are random (built from a config, no download); the tokenizer and chat template are
 the real student's, so prompts, masking and generation behave exactly as with the real model.
+serving/tiny.py builds another one on purpose: a 600-token BPE vocabulary of its own, so that the
+serving tests' grammar indexes build in well under a second.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ def build_tiny_student(
     tokenizer_uri: str = DEFAULT_STUDENT_URI,
     hidden: int = 64,
     layers: int = 2,
+    max_positions: int = 512,
 ) -> Path:
     """Write a ~3.5M-parameter LlamaForCausalLM + the tokenizer of `tokenizer_uri` to `directory`."""
     import torch
@@ -31,7 +34,7 @@ def build_tiny_student(
         num_hidden_layers=layers,
         num_attention_heads=4,
         num_key_value_heads=2,
-        max_position_embeddings=512,
+        max_position_embeddings=max_positions,
         tie_word_embeddings=True,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,

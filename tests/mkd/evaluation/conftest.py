@@ -13,24 +13,11 @@ GOLD = Path(__file__).parents[3] / "platform/mkd/tasks/packs/finance/data/gold.j
 
 
 def build_tiny_model(directory: Path) -> Path:
-    """A 1-layer Llama with SmolLM2's tokenizer and chat template: fast, answers garbage."""
-    import torch
-    from mkd.models import resolve_model_uri
-    from mkd.models.uris import DEFAULT_STUDENT_URI
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+    """A 1-layer Llama with SmolLM2's tokenizer and chat template: fast, answers garbage.
+    1,024 positions: the teacher's few-shot prompt, given to the base, is longer than 512."""
+    from mkd.training.tiny import build_tiny_student
 
-    ref = resolve_model_uri(DEFAULT_STUDENT_URI)
-    tokenizer = AutoTokenizer.from_pretrained(ref.path, gguf_file=ref.gguf_file)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024,
-        tie_word_embeddings=True, bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
-    )  # fmt: skip
-    torch.manual_seed(0)
-    LlamaForCausalLM(config).save_pretrained(directory)
-    tokenizer.save_pretrained(directory)
-    return directory
+    return build_tiny_student(directory, hidden=32, layers=1, max_positions=1024)
 
 
 def build_adapter(base: Path, directory: Path) -> Path:
