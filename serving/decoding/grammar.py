@@ -1,12 +1,14 @@
-"""A task's JSON Schema compiled to a byte-level automaton over its canonical JSON answers.
+"""A task's JSON Schema compiled to a byte-level automaton over the student's JSON answers.
 
-Answers are canonical JSON (keys sorted, no whitespace: what the student is trained to emit), so
+Answers are compact JSON with each object's keys in the schema's `properties` order (what the
+student is trained to emit: mkd.tasks.prompts.answer_text), so
 every schema of the task packs is a regular language: objects have fixed keys in a fixed order,
 arrays repeat one item shape, strings are character classes. The schema becomes a Thompson NFA
 over bytes; DFA states (sets of NFA states) are built lazily with full 256-byte transition rows.
 
 Enum nodes are remembered so the decoder can choose among the allowed values as whole strings.
-`if`/`then` and other cross-field rules are not encoded: the final answer is always validated.
+An `if` on one enum value with a narrower `then` becomes two alternatives; other cross-field
+rules are not encoded: the final answer is always validated.
 """
 
 from __future__ import annotations
@@ -143,7 +145,34 @@ def _compile(nfa: NFA, schema: dict) -> Fragment:
 def _object(nfa: NFA, schema: dict) -> Fragment:
     props = schema.get("properties", {})
     required = set(schema.get("required", []))
-    keys = sorted(k for k in props if k in required)  # canonical order; optional keys omitted
+    # the schema's key order, as the student was trained (mkd.tasks.prompts.answer_text);
+    # optional keys are omitted
+    keys = [k for k in props if k in required]
+    branches = _if_then_branches(schema, props)
+    if branches is None:
+        return _fields(nfa, props, keys)
+    return nfa.alt([_fields(nfa, branch, keys) for branch in branches])
+
+
+def _if_then_branches(schema: dict, props: dict) -> list[dict] | None:
+    """`if` one enum property has a value `then` narrower properties, as two alternatives:
+    that property's other values with the properties as they are, or that value with the
+    `then` properties (the finance pack's mention "none" => null currency and symbol). Other
+    `if` shapes are left to the final validation (None)."""
+    cond = schema.get("if", {}).get("properties", {})
+    then = schema.get("then", {}).get("properties", {})
+    if len(cond) != 1 or not then:
+        return None
+    ((key, test),) = cond.items()
+    if "const" not in test or "enum" not in props.get(key, {}):
+        return None
+    others = [v for v in props[key]["enum"] if v != test["const"]]
+    # then's schemas replace the originals: exact when they are narrower, as here (null within
+    # string-or-null); a wider one would let through what the final validation then refuses
+    return [{**props, key: {"enum": others}}, {**props, **then, key: {"const": test["const"]}}]
+
+
+def _fields(nfa: NFA, props: dict, keys: list[str]) -> Fragment:
     parts = [nfa.literal(b"{")]
     for i, key in enumerate(keys):
         sep = b"," if i else b""

@@ -60,3 +60,22 @@ def test_user_pack_from_directory(tmp_path, pack) -> None:
         p.task("nope")
     with pytest.raises(FileNotFoundError, match="no task pack"):
         load_pack(str(tmp_path / "missing"))
+
+
+def test_answer_text_orders_keys_as_the_schema_and_keeps_the_value():
+    import json
+
+    from mkd.records import canonical_json
+    from mkd.tasks import load_pack
+    from mkd.tasks.prompts import answer_text
+
+    pack = load_pack("finance")
+    for task in pack.tasks.values():
+        for ex in task.examples:
+            text = answer_text(ex.output, task.output_schema)
+            assert json.loads(text) == ex.output
+            assert len(text) == len(canonical_json(ex.output))  # compact, UTF-8 kept
+    currency = pack.task("currency_identifier").output_schema
+    value = {"symbol": None, "mention": "none", "currency": None}
+    assert answer_text(value, currency) == '{"currency":null,"symbol":null,"mention":"none"}'
+    assert answer_text({"z": 1, "currency": "USD"}, currency) == '{"currency":"USD","z":1}'

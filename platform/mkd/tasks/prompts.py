@@ -19,7 +19,8 @@ def _query_block(query: str, as_of: str) -> str:
     return f"Query: {query}\nas_of: {as_of}"
 
 
-STUDENT_PROMPT_VERSION = 2  # part of the training stage's cache key: a new format retrains
+STUDENT_PROMPT_VERSION = 3  # part of the training stage's cache key: a new format retrains
+# 3: answers in schema key order (answer_text), 2: task tag last, 1: task tag first
 
 
 def student_messages(
@@ -66,6 +67,38 @@ def teacher_messages(
     return messages
 
 
-def answer_text(output: Any) -> str:
-    """What a model is trained to emit for an output value."""
-    return canonical_json(output)
+def answer_text(output: Any, schema: dict) -> str:
+    """What the student is trained to emit (and the serving grammar lets it emit) for a value.
+
+        Compact JSON like the canonical form, but each object's keys in the order of the task
+        schema's `properties`, not sorted: a date item then reads phrase, date_period, start, end,
+        so the student copies the phrase before it interprets it (canonical order would make it
+        write the period and the end date first). Measured on the demo's data: dates 0.53 -> 0.66
+        (docs/training.md). Schema order is also what vLLM's structured outputs emit (llguidance fixes
+    an object's keys to `properties` order). Stored records stay canonical: both parse alike.
+    """
+    return json.dumps(schema_ordered(output, schema), separators=(",", ":"), ensure_ascii=False)
+
+
+def schema_ordered(value: Any, schema: dict) -> Any:
+    """`value` with every object's keys in its schema's `properties` order (others after,
+    sorted). Follows `items`, `properties` and the object branch of `anyOf`/`oneOf`."""
+    if isinstance(value, list):
+        return [schema_ordered(v, schema.get("items", {})) for v in value]
+    if not isinstance(value, dict):
+        return value
+    schema = _object_branch(schema)
+    props = schema.get("properties", {})
+    rank = {key: i for i, key in enumerate(props)}
+    keys = sorted(value, key=lambda k: (rank.get(k, len(rank)), k))
+    return {k: schema_ordered(value[k], props.get(k, {})) for k in keys}
+
+
+def _object_branch(schema: dict) -> dict:
+    if "properties" in schema:
+        return schema
+    for key in ("anyOf", "oneOf"):
+        for sub in schema.get(key, []):
+            if "properties" in sub:
+                return sub
+    return schema

@@ -39,11 +39,11 @@ def encode_records(
     """Tokenize records in one batched call per side.
 
     The prompt is tokenized exactly as generate_json does (chat template, no extra specials);
-    the answer is the canonical JSON followed by eos, which is where generation must stop.
+    the answer is its JSON in schema key order (answer_text) followed by eos, which is where generation must stop.
     Over-long examples lose prompt tokens from the left; the answer is kept whole when it fits.
     """
     prompts = [prompt_text(tokenizer, pack, r) for r in records]
-    answers = [answer_text(r.parsed_output()) for r in records]
+    answers = [answer_text(r.parsed_output(), pack.task(r.task).output_schema) for r in records]
     p_ids = tokenizer(prompts, add_special_tokens=False)["input_ids"]
     a_ids = tokenizer(answers, add_special_tokens=False)["input_ids"]
     eos = tokenizer.eos_token_id

@@ -14,9 +14,11 @@ def test_loss_is_on_the_answer_tokens_only(pack, tiny_tokenizer, train_rows):
     for row, (record, ex) in enumerate(zip(records, examples, strict=True)):
         labels = batch["labels"][row]
         kept = labels[labels != IGNORE_INDEX].tolist()
-        # exactly the canonical answer then eos: what generation must produce and stop after
+        # exactly the answer in schema key order then eos: what generation must produce and stop after
         assert kept[-1] == tiny_tokenizer.eos_token_id
-        assert tiny_tokenizer.decode(kept[:-1]) == answer_text(json.loads(record.output))
+        assert tiny_tokenizer.decode(kept[:-1]) == answer_text(
+            json.loads(record.output), pack.task(record.task).output_schema
+        )
         assert (labels[: ex.prompt_len] == IGNORE_INDEX).all()
         assert (batch["attention_mask"][row].sum()) == len(ex)
         assert (labels[len(ex) :] == IGNORE_INDEX).all()  # padding never counts
