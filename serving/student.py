@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from mkd.config.store import StoreConfig
+from mkd.records import canonical_json
 from mkd.tasks import TaskPack, load_pack, student_messages
 from ray import serve
 
@@ -121,8 +122,8 @@ def _validated(task: Any, out: StudentOutput, value: Any) -> StudentOutput:
     errors = task.schema_errors(value)
     if errors:
         out.error = f"schema: {errors[0]}"
-    else:
-        out.output = value
+    else:  # keys sorted as the spec's canonical form (the student writes schema order)
+        out.output = json.loads(canonical_json(value))
     return out
 
 
