@@ -59,7 +59,8 @@ def _task_scores(report: dict) -> dict[str, dict[str, str]]:
 
 def _rollout_note(serve: dict) -> str:
     canary = serve["canary"]
-    return f"{canary['requests']} replayed, {canary['non_2xx']} non-2xx, routes {canary['routes']}"
+    routes = " / ".join(f"{route} {n}" for route, n in canary["routes"].items())
+    return f"{canary['requests']} replayed, {canary['non_2xx']} non-2xx, routes {routes}"
 
 
 def rich_table(cols: list[str], rows: list[dict[str, str]]) -> Table:

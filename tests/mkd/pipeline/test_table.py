@@ -1,6 +1,6 @@
-"""The demo's closing table names only accepted variants as exported."""
+"""The demo's closing table: only accepted variants shown as exported; routes read as text."""
 
-from mkd.pipeline.table import _variants_cell
+from mkd.pipeline.table import _rollout_note, _variants_cell
 
 
 def test_refused_and_skipped_variants_are_not_shown_as_exported():
@@ -14,3 +14,9 @@ def test_refused_and_skipped_variants_are_not_shown_as_exported():
     assert cell["student"] == "gguf-q8_0 144.8 MB, master 541.6 MB"
     assert cell["change"] == "gguf-Q4_K_M skipped; nf4 refused (-0.198 vs master)"
     assert _variants_cell({"nf4": variants["nf4"]})["student"] == "none"
+
+
+def test_rollout_routes_read_as_text_not_a_dict():
+    canary = {"requests": 32, "non_2xx": 0, "routes": {"teacher": 25, "student": 6, "fallback": 1}}
+    note = _rollout_note({"canary": canary})
+    assert note == "32 replayed, 0 non-2xx, routes teacher 25 / student 6 / fallback 1"
