@@ -70,12 +70,12 @@ def teacher_messages(
 def answer_text(output: Any, schema: dict) -> str:
     """What the student is trained to emit (and the serving grammar lets it emit) for a value.
 
-        Compact JSON like the canonical form, but each object's keys in the order of the task
-        schema's `properties`, not sorted: a date item then reads phrase, date_period, start, end,
-        so the student copies the phrase before it interprets it (canonical order would make it
-        write the period and the end date first). Measured on the demo's data: dates 0.53 -> 0.66
-        (docs/training.md). Schema order is also what vLLM's structured outputs emit (llguidance fixes
-    an object's keys to `properties` order). Stored records stay canonical: both parse alike.
+    Compact JSON like the canonical form, but each object's keys in the order of the task
+    schema's `properties`, not sorted: a date item then reads phrase, date_period, start, end,
+    so the student copies the phrase before it interprets it (canonical order would make it
+    write the period and the end date first). Measured on the demo's data: dates 0.53 -> 0.66
+    (docs/training.md). llguidance, one of vLLM's structured-output backends, also fixes keys
+    to `properties` order. Stored records stay canonical: both parse to the same value.
     """
     return json.dumps(schema_ordered(output, schema), separators=(",", ":"), ensure_ascii=False)
 
