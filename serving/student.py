@@ -79,7 +79,8 @@ def resolve_source(args: StudentArgs, store: Any = None) -> StudentSource:
 
 
 def _from_registry(args: StudentArgs, store_config: Any) -> StudentSource:
-    """Fetch a registry version's servable files (GGUF, merged model or adapter) to a local cache."""
+    """Fetch a registry version's servable files (GGUF, the merged master or the adapter) to a
+    local cache."""
     import tempfile
 
     from mkd.registry import Registry
@@ -103,8 +104,8 @@ def _from_registry(args: StudentArgs, store_config: Any) -> StudentSource:
     label = f"{mv.name}:{mv.version}"
     if args.backend == "llamacpp" and ggufs:
         return StudentSource(str(fetch(ggufs[-1])), None, {}, label)
-    if any(f.startswith("merged/") for f in files):
-        return StudentSource(str(fetch("merged/")), None, {}, label)
+    if any(f.startswith("master/") for f in files):  # export's merged full-precision model
+        return StudentSource(str(fetch("master/")), None, {}, label)
     if any(f.startswith("adapter/") for f in files):
         m = mv.manifest
         base = (
@@ -114,7 +115,7 @@ def _from_registry(args: StudentArgs, store_config: Any) -> StudentSource:
     if ggufs:
         return StudentSource(str(fetch(ggufs[-1])), None, {}, label)
     raise ValueError(
-        f"student.version {args.version!r}: {label} has no gguf, merged/ or adapter/ files"
+        f"student.version {args.version!r}: {label} has no gguf, master/ or adapter/ files"
     )
 
 

@@ -166,3 +166,17 @@ def test_a_registry_version_is_fetched_and_served(tiny_student, tmp_path):
     assert eng.version == "finance-student:1"
     out = eng.generate([StudentItem("query_classifier", "What is EBITDA?")])[0]
     assert out.error is None and out.output["category"]
+
+
+def test_a_master_only_export_is_served_from_its_master(tiny_student, tmp_path):
+    """An export with no GGUF (the quick profile's) registers master/ alone: that is served."""
+    from mkd.config.store import StoreConfig
+    from mkd.registry import Registry
+    from mkd.storage import open_store
+
+    store_config = StoreConfig(uri=f"file://{tmp_path}/store")
+    files = {f"master/{p.name}": p for p in tiny_student.iterdir() if p.is_file()}
+    Registry(open_store(store_config)).register("finance-student", {"variant": "master"}, files)
+    eng = make_engine(StudentArgs(version="finance-student@candidate"), PACK, store_config)
+    out = eng.generate([StudentItem("query_classifier", "What is EBITDA?")])[0]
+    assert eng.version == "finance-student:1" and out.error is None
