@@ -104,16 +104,16 @@ def _from_registry(args: StudentArgs, store_config: Any) -> StudentSource:
     label = f"{mv.name}:{mv.version}"
     if args.backend == "llamacpp" and ggufs:
         return StudentSource(str(fetch(ggufs[-1])), None, {}, label)
-    if any(f.startswith("master/") for f in files):  # export's merged full-precision model
-        return StudentSource(str(fetch("master/")), None, {}, label)
     if any(f.startswith("adapter/") for f in files):
         m = mv.manifest
         base = (
             m.get("base_model_uri") or m.get("base_uri") or (m.get("base_model") or {}).get("uri")
         )
         return StudentSource(base or args.base_uri, str(fetch("adapter/")), {}, label)
-    if ggufs:
+    if ggufs:  # the quantized export, as the default demo serves it
         return StudentSource(str(fetch(ggufs[-1])), None, {}, label)
+    if any(f.startswith("master/") for f in files):  # export's merged full-precision model
+        return StudentSource(str(fetch("master/")), None, {}, label)
     raise ValueError(
         f"student.version {args.version!r}: {label} has no gguf, master/ or adapter/ files"
     )
