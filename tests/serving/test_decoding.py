@@ -150,17 +150,21 @@ def test_per_task_adapters_share_one_batch(tiny_student, tmp_path):
     assert all(o.error is None or "schema" in o.error for o in outs), [o.error for o in outs]
 
 
-def test_a_registry_version_is_fetched_and_served(tiny_student, tmp_path):
+def _register(tmp_path, prefix: str, directory, manifest: dict):
+    """Register `directory`'s files under `prefix`/ as finance-student:1 in a local store."""
     from mkd.config.store import StoreConfig
     from mkd.registry import Registry
     from mkd.storage import open_store
 
-    adapter = _adapter(str(tiny_student), tmp_path / "adapter", 3)
     store_config = StoreConfig(uri=f"file://{tmp_path}/store")
-    files = {f"adapter/{p.name}": p for p in adapter.iterdir() if p.is_file()}
-    Registry(open_store(store_config)).register(
-        "finance-student", {"base_model_uri": str(tiny_student)}, files
-    )
+    files = {f"{prefix}/{p.name}": p for p in directory.iterdir() if p.is_file()}
+    Registry(open_store(store_config)).register("finance-student", manifest, files)
+    return store_config
+
+
+def test_a_registry_version_is_fetched_and_served(tiny_student, tmp_path):
+    adapter = _adapter(str(tiny_student), tmp_path / "adapter", 3)
+    store_config = _register(tmp_path, "adapter", adapter, {"base_model_uri": str(tiny_student)})
     args = StudentArgs(version="finance-student@candidate")
     eng = make_engine(args, PACK, store_config)
     assert eng.version == "finance-student:1"
@@ -170,13 +174,7 @@ def test_a_registry_version_is_fetched_and_served(tiny_student, tmp_path):
 
 def test_a_master_only_export_is_served_from_its_master(tiny_student, tmp_path):
     """An export with no GGUF (the quick profile's) registers master/ alone: that is served."""
-    from mkd.config.store import StoreConfig
-    from mkd.registry import Registry
-    from mkd.storage import open_store
-
-    store_config = StoreConfig(uri=f"file://{tmp_path}/store")
-    files = {f"master/{p.name}": p for p in tiny_student.iterdir() if p.is_file()}
-    Registry(open_store(store_config)).register("finance-student", {"variant": "master"}, files)
+    store_config = _register(tmp_path, "master", tiny_student, {"variant": "master"})
     eng = make_engine(StudentArgs(version="finance-student@candidate"), PACK, store_config)
     out = eng.generate([StudentItem("query_classifier", "What is EBITDA?")])[0]
     assert eng.version == "finance-student:1" and out.error is None

@@ -39,7 +39,8 @@ def encode_records(
     """Tokenize records in one batched call per side.
 
     The prompt is tokenized exactly as generate_json does (chat template, no extra specials);
-    the answer is its JSON in schema key order (answer_text) followed by eos, which is where generation must stop.
+    the answer is its JSON in schema key order (answer_text) followed by eos, which is where
+    generation must stop.
     Over-long examples lose prompt tokens from the left; the answer is kept whole when it fits.
     """
     prompts = [prompt_text(tokenizer, pack, r) for r in records]
