@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -25,11 +26,27 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
 
 
 @pytest.fixture
-def s3_bucket(s3_server: S3Server) -> str:
-    """A fresh, empty bucket on the session's S3 server."""
+def s3_bucket(s3_server: S3Server) -> Iterator[str]:
+    """A fresh, empty bucket on the session's S3 server, deleted with its objects afterwards.
+
+    Each bucket holds SeaweedFS volumes of its own; deleting it gives them back to the server.
+    """
+    client = s3_server.client()
     name = f"mkd-{uuid.uuid4().hex[:12]}"
-    s3_server.client().create_bucket(Bucket=name)
-    return name
+    client.create_bucket(Bucket=name)
+    yield name
+    _delete_bucket(client, name)
+
+
+def _delete_bucket(client, name: str) -> None:
+    from botocore.exceptions import ClientError
+
+    with contextlib.suppress(ClientError):  # a test that deleted the bucket itself is fine
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=name):
+            keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+            if keys:
+                client.delete_objects(Bucket=name, Delete={"Objects": keys})
+        client.delete_bucket(Bucket=name)
 
 
 @pytest.fixture(scope="session")

@@ -58,8 +58,17 @@ def start_seaweedfs(
     access_key: str = "mkdtest",
     secret_key: str = "mkdtest-secret",
     timeout: float = 60,
+    volume_size_mb: int = 64,
+    max_volumes: int = 1024,
 ) -> S3Server:
-    """Start `weed mini` with S3 on a free loopback port and real credentials; wait until ready."""
+    """Start `weed mini` with S3 on a free loopback port and real credentials; wait until ready.
+
+    Every bucket is a SeaweedFS collection with volumes of its own. Left to itself, `weed mini`
+    sizes a volume from the disk's capacity (1 GiB on a 252 GB disk) and allows free space /
+    volume size of them: with 8 GiB free that is 7 volumes, so the eighth bucket's first write
+    fails with "no free volumes left" (an InternalError to the client). Small volumes and an
+    explicit count make the limit the disk itself; volumes are not preallocated.
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     identities = {
         "identities": [
@@ -80,6 +89,7 @@ def start_seaweedfs(
         f"-volume.port={volume}", f"-volume.port.grpc={v_grpc}",
         f"-filer.port={filer}", f"-filer.port.grpc={f_grpc}",
         f"-s3.port={s3}", f"-s3.port.grpc={s3_grpc}",
+        f"-master.volumeSizeLimitMB={volume_size_mb}", f"-volume.max={max_volumes}",
     ]  # fmt: skip
     (workdir / "data").mkdir(exist_ok=True)
     log = open(workdir / "weed.log", "ab")  # noqa: SIM115 - the server outlives this call
