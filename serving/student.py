@@ -133,9 +133,8 @@ class TransformersEngine:
 
     def __init__(self, args: StudentArgs, pack: TaskPack, source: StudentSource) -> None:
         import torch
+        from mkd.decoding import ConstrainedDecoder
         from mkd.models import load_student
-
-        from serving.decoding import ConstrainedDecoder
 
         torch.set_num_threads(args.torch_threads)
         self.pack, self.args, self.version = pack, args, source.version
@@ -158,12 +157,12 @@ class TransformersEngine:
         return model.eval()
 
     def prompt_ids(self, item: StudentItem) -> list[int]:
+        from mkd.models.loading import chat_prompt_ids
+
         task = self.pack.task(item.task)
-        messages = student_messages(self.pack, task, item.input, item.context)
-        text = self.tokenizer.apply_chat_template(
-            messages, tokenize=False, add_generation_prompt=True
+        return chat_prompt_ids(
+            self.tokenizer, student_messages(self.pack, task, item.input, item.context)
         )
-        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def generate(self, items: list[StudentItem]) -> list[StudentOutput]:
         tasks = [self.pack.task(i.task) for i in items]

@@ -82,6 +82,13 @@ class EvaluationConfig(Section):
     max_new_tokens: int | None = Field(
         None, ge=1, description="Cap on generated tokens; None: each task's max_output_tokens."
     )
+    decoding: Literal["constrained", "free"] = Field(
+        "constrained",
+        description="How local models answer. constrained: greedy under the task's JSON Schema, "
+        "as every serving engine decodes (the scores are those of what is served); free: plain "
+        "greedy generate (shows how often the model alone breaks the contract). GPU cluster: "
+        "constrained.",
+    )
     dtype: Literal["float32", "bfloat16", "float16"] = Field(
         "float32", description="Weights dtype for local models. GPU cluster: bfloat16."
     )

@@ -111,7 +111,7 @@ def predict(
     if model.kind == "local" and ev.ray_address:
         return predict_on_ray(
             model.spec, cfg.pack, records, ev.ray_address, ev.batch_size,
-            ev.actor_num_cpus, ev.actor_num_gpus, ev.max_new_tokens,
+            ev.actor_num_cpus, ev.actor_num_gpus, ev.max_new_tokens, ev.decoding,
         )  # fmt: skip
     predictor = resolver.predictor(model, load_pack(cfg.pack), config_given)
     if progress is None:
@@ -206,6 +206,7 @@ def build_report(
         "created_at": created,
         "dataset": dataset,
         "split": cfg.evaluation.split,
+        "decoding": cfg.evaluation.decoding,
         "items": len(records["student"]),
         "items_per_role": {role: len(rs) for role, rs in records.items()},
         "candidate": {"ref": candidate_ref, "lineage": student.lineage if student else {}},

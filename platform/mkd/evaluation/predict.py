@@ -11,12 +11,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol
 
-from mkd.models.loading import generate_counted
+from mkd.models.loading import chat_prompt_ids, generate_counted
 from mkd.records import Record, canonical_json
 from mkd.scoring import parse_prediction
 from mkd.tasks import TaskPack, load_pack, student_messages, teacher_messages
 
 PromptStyle = Literal["student", "fewshot"]
+Decoding = Literal["constrained", "free"]
 
 
 @dataclass
@@ -69,7 +70,12 @@ def _finish(pack: TaskPack, task: str, text: str | None) -> tuple[str | None, st
 
 
 class LocalPredictor:
-    """A transformers model (base, base + adapter, merged master, nf4, GGUF dequantized)."""
+    """A transformers model (base, base + adapter, merged master, nf4, GGUF dequantized).
+
+    decoding "constrained" answers as every serving engine does: greedy under the task's JSON
+    Schema (mkd.decoding), so the scores are those of what is served. "free" is plain greedy
+    generate, which shows how often the model alone breaks the contract.
+    """
 
     def __init__(
         self,
@@ -77,11 +83,17 @@ class LocalPredictor:
         pack: TaskPack,
         batch_size: int = 16,
         max_new_tokens: int | None = None,
+        decoding: Decoding = "constrained",
     ) -> None:
         self.spec, self.pack, self.batch_size = spec, pack, batch_size
         self.max_new_tokens = max_new_tokens
         self.label = spec.label
         self.model, self.tokenizer = load_local_model(spec)
+        self.decoder = None
+        if decoding == "constrained":
+            from mkd.decoding import ConstrainedDecoder
+
+            self.decoder = ConstrainedDecoder(self.model, self.tokenizer)
 
     def predict(
         self, records: Sequence[Record], on_batch: Callable[[int], None] | None = None
@@ -109,9 +121,13 @@ class LocalPredictor:
 
     def _batch(self, task: Any, conversations: list[list[dict]]) -> list[Prediction]:
         started = time.perf_counter()
-        texts, prompt_tokens, output_tokens = generate_counted(
-            self.model, self.tokenizer, conversations, self.max_new_tokens or task.max_output_tokens
-        )
+        budget = self.max_new_tokens or task.max_output_tokens
+        if self.decoder is None:
+            texts, prompt_tokens, output_tokens = generate_counted(
+                self.model, self.tokenizer, conversations, budget
+            )
+        else:
+            texts, prompt_tokens, output_tokens = self._constrained(task, conversations, budget)
         per_item = (time.perf_counter() - started) / len(conversations)
         preds = []
         for text, p_tok, o_tok in zip(texts, prompt_tokens, output_tokens, strict=True):
@@ -120,6 +136,18 @@ class LocalPredictor:
                 Prediction(task.name, output, per_item, p_tok, o_tok, violation, len(conversations))
             )
         return preds
+
+    def _constrained(
+        self, task: Any, conversations: list[list[dict]], budget: int
+    ) -> tuple[list[str], list[int], list[int]]:
+        prompts = [chat_prompt_ids(self.tokenizer, c) for c in conversations]
+        n = len(prompts)
+        results = self.decoder.decode(prompts, [task.output_schema] * n, [budget] * n)
+        texts = [r.text for r in results]
+        # the answer's length in tokens, as billed: bytes the grammar fixed are output too,
+        # though jump-forward spent no forward on them (DecodeResult.tokens leaves some out)
+        out_tokens = [len(self.tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts]
+        return texts, [len(p) for p in prompts], out_tokens
 
 
 class TeacherPredictor:
@@ -185,9 +213,11 @@ def _load_nf4(directory: str) -> tuple[Any, Any]:
 class _RayPredictActor:
     """One model per actor; Ray Data feeds it batches of records (columns as lists)."""
 
-    def __init__(self, spec: dict, pack: str, batch_size: int, max_new_tokens: int | None) -> None:
+    def __init__(
+        self, spec: dict, pack: str, batch_size: int, max_new_tokens: int | None, decoding: Decoding
+    ) -> None:
         self.predictor = LocalPredictor(
-            ModelSpec(**spec), load_pack(pack), batch_size, max_new_tokens
+            ModelSpec(**spec), load_pack(pack), batch_size, max_new_tokens, decoding
         )
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
@@ -213,6 +243,7 @@ def predict_on_ray(
     num_cpus: float = 0.5,
     num_gpus: float = 0.0,
     max_new_tokens: int | None = None,
+    decoding: Decoding = "constrained",
 ) -> list[Prediction]:
     """Predict with one Ray Data actor per model copy on the cluster at `address`.
 
@@ -238,6 +269,7 @@ def predict_on_ray(
             "pack": pack,
             "batch_size": batch_size,
             "max_new_tokens": max_new_tokens,
+            "decoding": decoding,
         },
         batch_size=batch_size * 4,
         batch_format="numpy",

@@ -172,7 +172,7 @@ class ModelResolver:
         if resolved.kind == "teacher":
             return TeacherPredictor(make_teacher_for(self.cfg, pack, config_given), pack)
         ev = self.cfg.evaluation
-        return LocalPredictor(resolved.spec, pack, ev.batch_size, ev.max_new_tokens)
+        return LocalPredictor(resolved.spec, pack, ev.batch_size, ev.max_new_tokens, ev.decoding)
 
 
 def make_teacher_for(cfg: PipelineConfig, pack: TaskPack, config_given: bool) -> Any:

@@ -147,12 +147,20 @@ DETAIL_HEADER = [
 ]  # fmt: skip
 
 
+def _decoding(report: dict) -> str:
+    """How local models answered (reports written before the field existed decoded freely)."""
+    if report.get("decoding", "free") == "constrained":
+        return "local models decoded under each task's JSON Schema, as served"
+    return "local models decoded freely (no schema constraint)"
+
+
 def to_markdown(report: dict) -> str:
     """The whole report as Markdown."""
     out = [f"# Evaluation {report['id']}", ""]
     out.append(
         f"Dataset `{report['dataset']}` split `{report['split']}`, {report['items']} items; "
-        f"candidate `{report['candidate']['ref']}`; created {report['created_at']}."
+        f"candidate `{report['candidate']['ref']}`; {_decoding(report)}; "
+        f"created {report['created_at']}."
     )
     out += ["", "## Score per task", "", _md_table(*score_table(report))]
     for role, model in report["models"].items():
@@ -274,7 +282,8 @@ def to_html(report: dict) -> str:
         f"</title><style>{_CSS}</style></head><body>",
         f"<h1>Evaluation {e(report['id'])}</h1>",
         f"<p>Dataset <code>{e(report['dataset'])}</code>, split <code>{e(report['split'])}</code>, "
-        f"{report['items']} items; candidate <code>{e(report['candidate']['ref'])}</code>.</p>",
+        f"{report['items']} items; candidate <code>{e(report['candidate']['ref'])}</code>; "
+        f"{e(_decoding(report))}.</p>",
         "<h2>Score per task</h2>",
         _html_table(*score_table(report)),
         f"<img id='plot-scores' alt='score per task' src='data:image/png;base64,{images['scores']}'>",

@@ -131,7 +131,8 @@ class _Builder:
 def _evaluate(cfg: PipelineConfig, spec: ModelSpec, records: list, artifact: Path) -> dict:
     pack = load_pack(cfg.pack)
     ev = cfg.evaluation
-    preds = LocalPredictor(spec, pack, ev.batch_size, ev.max_new_tokens).predict(records)
+    predictor = LocalPredictor(spec, pack, ev.batch_size, ev.max_new_tokens, ev.decoding)
+    preds = predictor.predict(records)
     # The test labels are the teacher's answers: agreement is measured against them here.
     metrics = task_metrics(pack, records, preds, [r.output for r in records], ev.gold_field)
     return {

@@ -46,6 +46,12 @@ def drop_gguf_quantizer(model: Any) -> Any:
     return model
 
 
+def chat_prompt_ids(tokenizer: Any, messages: list[dict]) -> list[int]:
+    """Token ids of one conversation under the chat template, ready for the answer."""
+    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    return list(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
 def generate_counted(
     model: Any, tokenizer: Any, conversations: list[list[dict]], max_new_tokens: int = 128
 ) -> tuple[list[str], list[int], list[int]]:
@@ -84,4 +90,11 @@ def generate_json(
     return generate_counted(model, tokenizer, messages_batch, max_new_tokens)[0]
 
 
-__all__ = ["ModelRef", "drop_gguf_quantizer", "generate_counted", "generate_json", "load_student"]
+__all__ = [
+    "ModelRef",
+    "chat_prompt_ids",
+    "drop_gguf_quantizer",
+    "generate_counted",
+    "generate_json",
+    "load_student",
+]

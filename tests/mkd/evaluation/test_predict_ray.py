@@ -21,4 +21,5 @@ def test_ray_data_predictions_match_local_ones(ray_cluster, tiny_base, pack):
     local = LocalPredictor(spec, pack, batch_size=2, max_new_tokens=3).predict(records)
     assert [p.output for p in remote] == [p.output for p in local]
     assert [p.task for p in remote] == [r.task for r in records]
-    assert all(p.prompt_tokens > 0 and p.output_tokens == 3 for p in remote)
+    assert all(p.prompt_tokens > 0 and p.output_tokens > 0 for p in remote)
+    assert all(p.violation is None for p in remote)  # constrained decoding, as served

@@ -1,6 +1,6 @@
 """Batched schema-constrained greedy decoding for a transformers causal LM, with jump-forward.
 
-Each answer is a walk of its task's grammar (serving.decoding.grammar). At every step a sequence:
+Each answer is a walk of its task's grammar (mkd.decoding.grammar). At every step a sequence:
   - jumps forward over bytes the schema fixes (keys, punctuation): they are queued as text and fed
     with the next forward, so they cost no forward of their own;
   - at an enum, tokenizes every allowed value (with the queued text in front, so tokenization is
@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-from mkd.tasks.prompts import shared_prefix_len
 
-from serving.decoding.grammar import DEAD, Grammar, UnsupportedSchema
-from serving.decoding.tokens import TokenIndex
+from mkd.decoding.grammar import DEAD, Grammar, UnsupportedSchema
+from mkd.decoding.tokens import TokenIndex
+from mkd.tasks.prompts import shared_prefix_len
 
 
 @dataclass

@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from serving.decoding.grammar import DEAD, Grammar
+from mkd.decoding.grammar import DEAD, Grammar
 
 
 @lru_cache(maxsize=1)

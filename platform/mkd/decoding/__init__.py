@@ -1,6 +1,6 @@
 """Structured decoding: answers constrained to the task's JSON Schema, with jump-forward."""
 
-from serving.decoding.decoder import ConstrainedDecoder, DecodeResult
-from serving.decoding.grammar import Grammar, UnsupportedSchema
+from mkd.decoding.decoder import ConstrainedDecoder, DecodeResult
+from mkd.decoding.grammar import Grammar, UnsupportedSchema
 
 __all__ = ["ConstrainedDecoder", "DecodeResult", "Grammar", "UnsupportedSchema"]

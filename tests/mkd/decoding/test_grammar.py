@@ -8,11 +8,10 @@ import json
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from mkd.decoding.grammar import DEAD, Grammar
 from mkd.records import canonical_json
 from mkd.tasks import load_pack
 from mkd.tasks.prompts import answer_text
-
-from serving.decoding.grammar import DEAD, Grammar
 
 PACK = load_pack("finance")
 
