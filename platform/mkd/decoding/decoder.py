@@ -181,10 +181,29 @@ class ConstrainedDecoder:
                 continue
             forced = s.grammar.forced(s.state)
             if not forced:
+                self._hold_back_last_token(s)
                 return
             s.queued += forced
             s.out += forced
             s.state = s.grammar.walk(s.state, forced)
+
+    def _hold_back_last_token(self, s: _Seq) -> None:
+        """Leave the forced text's last token to the model, at a free choice.
+
+        Forced bytes are tokenized on their own, but in training they merged with what
+        follows: `"currency":null` is `":` + `null`, `"currency":"INR"` is `":"` + `IN`. Fed
+        `":`, the model has only ever seen `null` come next, so every currency came out null
+        Giving the model the last token back lets it write `":"` or `":` itself; the grammar
+        mask keeps it valid.
+        """
+        if not s.queued or s.trie is not None:
+            return
+        tail = self.index.bytes[self.index.encode(s.queued)[-1]] or b""
+        if not tail or not s.queued.endswith(tail):
+            return
+        s.queued = s.queued[: len(s.queued) - len(tail)]
+        del s.out[len(s.out) - len(tail) :]
+        s.state = s.grammar.walk(s.grammar.start, bytes(s.out))
 
     def _over_budget(self, s: _Seq) -> bool:
         """Time to close the answer: ~4 bytes a token, structure included, or too many tokens."""
@@ -215,6 +234,14 @@ class ConstrainedDecoder:
             s.out += lit
             s.state = s.grammar.walk(s.state, lit)
             s.trie = None
+            if not s.grammar.finished(s.state) and s.feed:
+                # the value's last token also spells the fixed bytes after it (`"}` of
+                # `"METRIC"}`); in training they merged with the next choice (`"},` when the
+                # list goes on), so the model writes that token itself
+                tail = self.index.bytes[s.feed.pop()] or b""
+                s.tokens -= 1
+                del s.out[len(s.out) - len(tail) :]
+                s.state = s.grammar.walk(s.grammar.start, bytes(s.out))
 
     def _take_feed(self, s: _Seq) -> list[int]:
         if s.done:
