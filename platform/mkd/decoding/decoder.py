@@ -192,18 +192,15 @@ class ConstrainedDecoder:
 
         Forced bytes are tokenized on their own, but in training they merged with what
         follows: `"currency":null` is `":` + `null`, `"currency":"INR"` is `":"` + `IN`. Fed
-        `":`, the model has only ever seen `null` come next, so every currency came out null
+        `":`, the model has only ever seen `null` come next, so every currency came out null.
         Giving the model the last token back lets it write `":"` or `":` itself; the grammar
         mask keeps it valid.
         """
         if not s.queued or s.trie is not None:
             return
-        tail = self.index.bytes[self.index.encode(s.queued)[-1]] or b""
-        if not tail or not s.queued.endswith(tail):
-            return
+        tail = self.index.bytes[self.index.encode(s.queued)[-1]] or b""  # encode: exact bytes
         s.queued = s.queued[: len(s.queued) - len(tail)]
-        del s.out[len(s.out) - len(tail) :]
-        s.state = s.grammar.walk(s.grammar.start, bytes(s.out))
+        _unwrite(s, len(tail))
 
     def _over_budget(self, s: _Seq) -> bool:
         """Time to close the answer: ~4 bytes a token, structure included, or too many tokens."""
@@ -238,10 +235,8 @@ class ConstrainedDecoder:
                 # the value's last token also spells the fixed bytes after it (`"}` of
                 # `"METRIC"}`); in training they merged with the next choice (`"},` when the
                 # list goes on), so the model writes that token itself
-                tail = self.index.bytes[s.feed.pop()] or b""
                 s.tokens -= 1
-                del s.out[len(s.out) - len(tail) :]
-                s.state = s.grammar.walk(s.grammar.start, bytes(s.out))
+                _unwrite(s, len(self.index.bytes[s.feed.pop()] or b""))
 
     def _take_feed(self, s: _Seq) -> list[int]:
         if s.done:
@@ -319,6 +314,12 @@ class ConstrainedDecoder:
         except json.JSONDecodeError as exc:
             return DecodeResult(text, None, f"unparseable JSON: {exc}", s.forwards, s.tokens)
         return DecodeResult(text, value, None, s.forwards, s.tokens)
+
+
+def _unwrite(s: _Seq, n: int) -> None:
+    """Take the answer's last `n` bytes back; the grammar state is the one before them."""
+    del s.out[len(s.out) - n :]
+    s.state = s.grammar.walk(s.grammar.start, bytes(s.out))
 
 
 def _cache_of(out: Any) -> Any:
