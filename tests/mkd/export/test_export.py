@@ -64,3 +64,23 @@ def test_export_builds_evaluates_and_registers_variants(eval_config):
     assert q8["parent"] == "finance-student:1" and q8["training_run"] == "run-1"
     assert q8["eval"]["tasks"] and q8["base_model"]["uri"]
     assert "master/model.safetensors" in registered["master"].manifest["files"]
+
+
+@pytest.mark.slow
+def test_nf4_keeps_layers_too_narrow_for_the_cpu_kernel_in_full_precision(tmp_path, tiny_base):
+    """bitsandbytes repacks 4-bit weights for its CPU kernel only on AVX-512-BF16 hosts, so the
+    packing is run here directly: a green run on an AVX2 host must not hide a narrow layer."""
+    import bitsandbytes as bnb
+    from bitsandbytes.functional import _convert_weight_packed_for_cpu
+    from mkd.export.nf4 import quantize_nf4, unpackable_linears
+    from transformers import AutoModelForCausalLM
+
+    narrow = unpackable_linears(tiny_base)
+    # hidden 32, intermediate 64: only down_proj (64 inputs, 32 outputs) fits.
+    assert "model.layers.0.self_attn.k_proj" in narrow
+    assert "model.layers.0.mlp.down_proj" not in narrow
+    model = AutoModelForCausalLM.from_pretrained(quantize_nf4(tiny_base, tmp_path / "nf4"))
+    quantized = {n: m for n, m in model.named_modules() if isinstance(m, bnb.nn.Linear4bit)}
+    assert quantized and not set(narrow) & set(quantized)
+    for module in quantized.values():
+        _convert_weight_packed_for_cpu(module.weight.data, module.weight.quant_state)
