@@ -50,7 +50,9 @@ def quantize_nf4(master_dir: str | Path, out_dir: str | Path) -> Path:
     among them), so from_pretrained(out_dir) loads it quantized again with no extra argument.
     """
     if not bitsandbytes_available():
-        raise RuntimeError("nf4 needs bitsandbytes: pip install bitsandbytes (extra `export`/`gpu`)")
+        raise RuntimeError(
+            "nf4 needs bitsandbytes: pip install bitsandbytes (extra `export`/`gpu`)"
+        )
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
 
