@@ -154,7 +154,12 @@ def _model_stages_config(tmp_path: Path, pack, tiny_model: Path) -> Path:
     small = tmp_path / "curated.jsonl"
     small.write_text("".join(curated.read_text().splitlines(keepends=True)[::20][:24]))
     config = tmp_path / "pipeline.yaml"
-    gate = {"min_agreement": 0.0, "max_violation_rate": 1.0}
+    gate = {
+        "min_agreement": 0.0,
+        "min_agreement_lower_bound": 0.0,
+        "min_items": 0,
+        "max_violation_rate": 1.0,
+    }
     config.write_text(
         yaml.safe_dump(
             {

@@ -15,6 +15,9 @@ PROFILE = typer.Option("default", "--profile", help="default (< 30 min here) or 
 STORE = typer.Option("local", "--store", help="local (a directory) or s3 (SeaweedFS on 127.0.0.1).")
 FRESH = typer.Option(False, "--fresh", help="Start over instead of reusing finished stages.")
 WORKDIR = typer.Option(Path("mkd-demo"), "--workdir", help="Store, logs and the summary go here.")
+FORCE = typer.Option(
+    False, "--force", help="Canary the student even if its gates failed (the summary says so)."
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -23,18 +26,23 @@ def register(app: typer.Typer) -> None:
 
 
 def demo(
-    profile: str = PROFILE, store: str = STORE, fresh: bool = FRESH, workdir: Path = WORKDIR
+    profile: str = PROFILE,
+    store: str = STORE,
+    fresh: bool = FRESH,
+    workdir: Path = WORKDIR,
+    force: bool = FORCE,
 ) -> None:
     """Distill the finance teacher into SmolLM2-135M end to end, with no network and no GPU.
 
     Starts a local Ray cluster and the reference teacher's HTTP endpoint, then: curated prompts,
     augmentation, labeling, review sample, splits, LoRA training, evaluation, export, registry,
-    shadow serving, a 25% canary, and the before/after table. A re-run reuses finished stages;
+    shadow serving, a 25% canary if the student passed its gates (a rejected one stays in
+    shadow unless --force), and the before/after table. A re-run reuses finished stages;
     Ctrl-C stops cleanly and the next run resumes.
 
     Example: mkd demo --profile quick
     """
-    _run({}, profile, store, fresh, workdir)
+    _run(_forced({}, force), profile, store, fresh, workdir)
 
 
 @pipeline_app.command("run")
@@ -44,6 +52,7 @@ def pipeline_run(
     store: str = STORE,
     fresh: bool = FRESH,
     workdir: Path = WORKDIR,
+    force: bool = FORCE,
 ) -> None:
     """Run every stage of a pipeline config (the demo's flow with your settings).
 
@@ -54,7 +63,14 @@ def pipeline_run(
     except yaml.YAMLError as exc:
         fail(f"{config}: not valid YAML: {exc}")
     base.pop("store", None)  # the demo's --store decides where artifacts go
-    _run(base, profile, store, fresh, workdir)
+    _run(_forced(base, force), profile, store, fresh, workdir)
+
+
+def _forced(base: dict, force: bool) -> dict:
+    """The config with demo.force_canary set when --force was given (left alone otherwise)."""
+    if force:
+        base = {**base, "demo": {**(base.get("demo") or {}), "force_canary": True}}
+    return base
 
 
 def _run(base: dict, profile: str, store: str, fresh: bool, workdir: Path) -> None:

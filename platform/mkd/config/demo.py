@@ -18,3 +18,27 @@ class DemoConfig(Section):
     replay_requests: int = Field(
         40, ge=1, description="Test-split queries replayed through the router per rollout step."
     )
+    force_canary: bool = Field(
+        False,
+        description="Put the student on the canary even when its gates failed (`mkd demo "
+        "--force`); the summary then says so. Default: a rejected student stays in shadow.",
+    )
+    canary_weight: float = Field(
+        0.25, gt=0, le=1, description="Share of traffic the canary step gives the student."
+    )
+    deadline_minutes: float | None = Field(
+        None,
+        gt=0,
+        description="Finish the whole demo within this many minutes: training gets what is left "
+        "once the later stages have their time, estimated from this machine's measured speed "
+        "(mkd/pipeline/budget.py). None: training.budget_minutes / max_steps decide.",
+    )
+    min_train_minutes: float = Field(
+        3.0, gt=0, description="The least training a deadline may leave (it may then overrun)."
+    )
+    fixed_overhead_s: float = Field(
+        240.0,
+        ge=0,
+        description="Seconds of the demo that do not scale with decoding, reserved beside the "
+        "deadline: Ray Train's start and outputs, GGUF conversion, Ray Serve's deploys.",
+    )

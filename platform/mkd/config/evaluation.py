@@ -13,7 +13,18 @@ class TaskGate(Section):
     """Thresholds a candidate must meet on one task of the test split."""
 
     min_agreement: float = Field(
-        0.95, ge=0, le=1, description="Minimum agreement with the teacher (the task's scorer)."
+        0.90, ge=0, le=1, description="Minimum agreement with the teacher (the task's scorer)."
+    )
+    min_agreement_lower_bound: float = Field(
+        0.85,
+        ge=0,
+        le=1,
+        description="Minimum lower end of agreement's 95% interval: the gate holds only if the "
+        "sample shows the agreement, not just the point estimate (20 items cannot tell 0.9 from "
+        "0.7).",
+    )
+    min_items: int = Field(
+        100, ge=0, description="Minimum test items of the task; fewer fail the gate."
     )
     max_violation_rate: float = Field(
         0.0, ge=0, le=1, description="Maximum share of answers that break the task's schema."
@@ -78,6 +89,12 @@ class EvaluationConfig(Section):
     )
     batch_size: int = Field(
         16, ge=1, le=1024, description="Prompts per generate call. GPU cluster: 64-256."
+    )
+    latency_probe_items: int = Field(
+        4,
+        ge=0,
+        description="Items per task each local model also answers one at a time, for a "
+        "per-request latency comparable with the teacher's (0 = none).",
     )
     max_new_tokens: int | None = Field(
         None, ge=1, description="Cap on generated tokens; None: each task's max_output_tokens."

@@ -26,6 +26,13 @@ class LoraSettings(Section):
         description="Modules that get adapters: 'all-linear' (every linear layer but the LM "
         "head) or a list such as [q_proj, v_proj].",
     )
+    top_layers: int = Field(
+        0,
+        ge=0,
+        description="Adapters on the top N decoder layers only (0 = every layer). The layers "
+        "below stay frozen and need no backward pass, which makes a step cheaper on a CPU; what "
+        "it costs in agreement is measured in docs/training.md. GPU cluster: 0.",
+    )
 
 
 class OptimizerSettings(Section):
@@ -74,6 +81,13 @@ class ScalingSettings(Section):
     torch_threads: int = Field(
         0, ge=0, description="torch intra-op threads in a worker; 0 = every core of the node."
     )
+    omp_wait_policy: Literal["PASSIVE", "ACTIVE", ""] = Field(
+        "PASSIVE",
+        description="OMP_WAIT_POLICY of each worker. OpenMP's default makes idle threads spin; "
+        "with two threads on a shared node, a thread preempted by another process (the teacher "
+        "server, Ray's own daemons) then stalls its partner at every parallel op. PASSIVE "
+        "threads sleep. '' leaves the environment's value. GPU cluster: PASSIVE.",
+    )
     resources_per_worker: dict[str, float] = Field(
         default_factory=dict, description="Extra custom Ray resources per worker."
     )
@@ -121,18 +135,50 @@ class TrainingConfig(Section):
         description="Optimizer steps; 0 = run `epochs` epochs. GPU cluster: 0 with epochs=2-3.",
     )
     epochs: float = Field(1.0, gt=0.0, le=100.0, description="Epochs when max_steps is 0.")
+    budget_minutes: float | None = Field(
+        None,
+        gt=0.0,
+        description="Train for this many minutes of the loop's wall time (validation included) "
+        "instead of a step count: the lr schedule decays over the budget, the run stops after "
+        "the step that reaches it, then keeps its best validation point (restore_best) and "
+        "writes a full checkpoint. max_steps / epochs stay an upper bound. None: steps decide. "
+        "GPU cluster: null (epochs decide).",
+    )
+    early_stopping_metric: Literal["agreement", "loss"] = Field(
+        "agreement",
+        description="What ranks validation points (best checkpoint, early stopping, "
+        "restore_best): agreement = per-task share of val answers the model reproduces exactly "
+        "under greedy decoding (read off one teacher-forced forward: greedy decoding writes "
+        "the label iff every label token is the argmax), averaged over tasks; loss = val loss.",
+    )
+    restore_best: bool = Field(
+        True,
+        description="At the end, put back the adapter of the best validation point (kept in "
+        "memory since it was measured) before the final checkpoint.",
+    )
     max_seq_len: int = Field(
         256, ge=16, le=131072, description="Longer examples are truncated (answer kept)."
     )
+    precision: Literal["auto", "bf16", "fp32"] = Field(
+        "auto",
+        description="dtype of the frozen base weights on a CPU (LoRA weights and optimizer state "
+        "stay fp32): auto = bf16 where the processor has AVX-512-BF16 or AMX (read at run time, "
+        "logged in the run manifest), fp32 elsewhere, where PyTorch's bf16 matmul falls back to "
+        "a slow kernel. fp32 forces full precision. GPU cluster: ignored (bf16 on CUDA).",
+    )
     autocast: Literal["auto", "bf16", "off"] = Field(
         "auto",
-        description="bf16 autocast: auto = on for CUDA with native bf16, off otherwise (on CPU it "
-        "was > 30x slower here). GPU cluster: auto.",
+        description="bf16 autocast: auto = on for CUDA with native bf16, off otherwise (on a CPU, "
+        "autocast re-casts the frozen fp32 weights at every forward: use `precision` there). "
+        "GPU cluster: auto.",
     )
     grad_clip: float = Field(1.0, ge=0.0, description="Max gradient norm (0 = no clipping).")
     eval_every: int = Field(50, ge=0, description="Val loss every N steps (0 = only at the end).")
     eval_batches: int = Field(
-        8, ge=1, description="Val micro-batches per evaluation (a fixed, task-stratified slice)."
+        8,
+        ge=1,
+        description="Val micro-batches per evaluation (a fixed slice: whole queries spread over "
+        "the split when packed, else task-stratified examples).",
     )
     early_stopping_patience: int = Field(
         0, ge=0, description="Stop after N evaluations without val-loss gain (0 = never)."

@@ -22,7 +22,11 @@ class GateResult:
     def describe(self) -> str:
         op = ">=" if self.check != "violation_rate" else "<="
         mark = "pass" if self.passed else "FAIL"
-        return f"{mark} {self.task}: {self.check} {self.value:.3f} {op} {self.threshold:.3f}"
+        digits = 0 if self.check == "items" else 3
+        return (
+            f"{mark} {self.task}: {self.check} {self.value:.{digits}f} {op} "
+            f"{self.threshold:.{digits}f}"
+        )
 
 
 def check_gates(cfg: EvaluationConfig, metrics: dict[str, TaskMetrics]) -> list[GateResult]:
@@ -35,6 +39,14 @@ def check_gates(cfg: EvaluationConfig, metrics: dict[str, TaskMetrics]) -> list[
                        m.count > 0 and m.agreement >= gate.min_agreement)
         )  # fmt: skip
         results.append(
+            GateResult(task, "agreement_lower_bound", m.agreement_low,
+                       gate.min_agreement_lower_bound,
+                       m.count > 0 and m.agreement_low >= gate.min_agreement_lower_bound)
+        )  # fmt: skip
+        results.append(
+            GateResult(task, "items", m.count, gate.min_items, m.count >= gate.min_items)
+        )
+        results.append(
             GateResult(task, "violation_rate", m.violation_rate, gate.max_violation_rate,
                        m.count > 0 and m.violation_rate <= gate.max_violation_rate)
         )  # fmt: skip
@@ -46,5 +58,10 @@ def check_gates(cfg: EvaluationConfig, metrics: dict[str, TaskMetrics]) -> list[
 
 
 def gates_summary(results: list[GateResult]) -> dict[str, Any]:
-    """The form stored in reports and registry manifests."""
-    return {"passed": all(r.passed for r in results), "results": [asdict(r) for r in results]}
+    """The form stored in reports and registry manifests: `failed` names each failed check as
+    `task/check` (what a refusal to deploy quotes)."""
+    return {
+        "passed": all(r.passed for r in results),
+        "failed": [f"{r.task}/{r.check}" for r in results if not r.passed],
+        "results": [asdict(r) for r in results],
+    }

@@ -19,7 +19,7 @@ from mkd.config import PipelineConfig
 from mkd.evaluation.datasets import latest_dataset_version, load_split, spread_sample
 from mkd.evaluation.gates import check_gates, gates_summary
 from mkd.evaluation.lineage import base_model_info, dir_sha256, git_commit
-from mkd.evaluation.metrics import overall, task_metrics
+from mkd.evaluation.metrics import gold_labels, overall, task_metrics
 from mkd.evaluation.predict import Prediction, predict_on_ray
 from mkd.evaluation.refs import ModelResolver, ResolvedModel, latest_run
 from mkd.evaluation.report import before_after, human_bytes, to_html, to_json, to_markdown
@@ -75,9 +75,13 @@ def run_evaluation(
         role: predict(resolver, m, items[role], cfg, config_given, progress)
         for role, m in roles.items()
     }
+    latencies = {
+        role: request_latencies(resolver, m, items[role], cfg, config_given)
+        for role, m in roles.items()
+    }
     answers = _teacher_answers(preds.get("teacher"), records)
     teacher_answers = {role: [answers[i] for i in idx] for role, idx in picks.items()}
-    report = build_report(cfg, dataset, items, roles, preds, teacher_answers, pack)
+    report = build_report(cfg, dataset, items, roles, preds, teacher_answers, pack, latencies)
     gates = gates_summary(check_gates(ev, _metrics_of(report, "student")))
     report["gates"] = gates
     report["before_after"] = before_after(report["models"], ev)
@@ -121,6 +125,28 @@ def predict(
         return predictor.predict(records, on_batch=lambda n: progress.advance(task_id, n))
     finally:
         progress.remove_task(task_id)
+
+
+def request_latencies(
+    resolver: ModelResolver,
+    model: ResolvedModel,
+    records: Sequence[Record],
+    cfg: PipelineConfig,
+    config_given: bool = True,
+) -> list[float]:
+    """Seconds per request of a local model answering alone (batch 1), on the first
+    `evaluation.latency_probe_items` records of each task: the figure to set beside a remote
+    teacher's per-request latency (a batch's wall time shared by its items is a cost, not a
+    latency). The teacher's own predictions are already per request."""
+    per_task = cfg.evaluation.latency_probe_items
+    if model.kind != "local" or not per_task:
+        return []
+    picked: list[Record] = []
+    for task in cfg.tasks:
+        picked += [r for r in records if r.task == task][:per_task]
+    predictor = resolver.predictor(model, load_pack(cfg.pack), config_given)
+    predictor.batch_size = 1
+    return [p.latency_s for p in predictor.predict(picked)]
 
 
 def _latest(store: Store, cfg: PipelineConfig) -> str:
@@ -167,22 +193,32 @@ def build_report(
     preds: dict[str, list[Prediction]],
     teacher_answers: dict[str, list[str | None]],
     pack: Any,
+    request_latency: dict[str, list[float]] | None = None,
 ) -> dict[str, Any]:
     """The report's data: per model per task metrics, samples for plots, sizes, lineage.
 
-    `records` and `teacher_answers` are per role (the base rows may use a subset)."""
+    `records` and `teacher_answers` are per role (the base rows may use a subset);
+    `request_latency` holds each local model's seconds per request answering alone."""
+    from mkd.evaluation.metrics import percentile
+
     created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     models = {}
+    pack_gold = pack.gold_answers()
     for role, model in roles.items():
-        metrics = task_metrics(
-            pack, records[role], preds[role], teacher_answers[role], cfg.evaluation.gold_field
-        )
+        gold = gold_labels(records[role], cfg.evaluation.gold_field, pack_gold)
+        metrics = task_metrics(pack, records[role], preds[role], teacher_answers[role], gold)
+        alone = (request_latency or {}).get(role) or [p.latency_s for p in preds[role]]
         models[role] = {
             "ref": model.ref,
             "prompt": model.spec.prompt if model.spec else "teacher",
             "size_bytes": model.size_bytes,
             "tasks": {t: m.as_dict() for t, m in metrics.items()},
             "overall": overall(metrics),
+            "request_latency": {
+                "p50_s": percentile(alone, 50),
+                "p95_s": percentile(alone, 95),
+                "n": len(alone),
+            },
             "samples": {
                 "latency_s": [p.latency_s for p in preds[role]],
                 "prompt_tokens": [p.prompt_tokens for p in preds[role]],
@@ -195,10 +231,12 @@ def build_report(
         models["student"]["size_note"] = f"LoRA adapter on the {human_bytes(base)} base"
     candidate_ref = student.ref if student else "-"
     notes = [
-        "latency: seconds per query; local models share a batch's wall time among its items "
-        f"(batch {cfg.evaluation.batch_size}, this machine's CPU); the teacher: per request.",
+        "latency per request: each model answering one request at a time (local models on "
+        "this machine's CPU, the teacher over HTTP); seconds per query in the detail tables "
+        f"share a batch's wall time among its items (batch {cfg.evaluation.batch_size}).",
         "agreement: the task's scorer applied to the model's answer against the teacher's live "
-        "answer on the same item; score: against the dataset's labels.",
+        "answer on the same item, with a 95% interval; the teacher's agreement with itself is 1 "
+        "by construction. gold: against human labels, where a test query has one.",
     ]
     return {
         "id": f"{created.replace(':', '').replace('-', '')}-{_slug(candidate_ref)}",

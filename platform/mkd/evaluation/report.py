@@ -43,41 +43,88 @@ def _fmt(v: Any, digits: int = 3) -> str:
 
 # -- the before/after table ----------------------------------------------------------------------
 def before_after(models: dict[str, dict], cfg: EvaluationConfig) -> list[dict[str, str]]:
-    """The article's table: accuracy, latency, size, tokens per query, cost per 1k queries."""
+    """The article's table, with nothing implied: agreement per task with its 95% interval (the
+    teacher is the reference, 1 by construction), the score against human gold labels, latency
+    per request beside per request, and every assumed figure marked with where it comes from."""
     cols = [r for r in TABLE_ROLES if r in models]
     rows: list[dict[str, str]] = []
 
-    def row(metric: str, values: dict[str, str], change: str) -> None:
+    def row(metric: str, values: dict[str, str], change: str = "") -> None:
         rows.append({"metric": metric, **{r: values.get(r, "-") for r in cols}, "change": change})
 
     ov = {r: models[r]["overall"] for r in cols}
-    row("accuracy (mean task score)", {r: f"{ov[r]['score']:.3f}" for r in cols}, _acc_change(ov))
+    gate = cfg.default_gate
+    for task in sorted(models.get("student", models[cols[0]])["tasks"]):
+        cells = {r: _agreement_cell(models[r]["tasks"].get(task)) for r in cols}
+        row(f"{task}: agreement with teacher [95% interval]", _reference(cells, cols))
+    means = {r: f"{ov[r]['agreement']:.3f}" for r in cols}
     row(
-        "agreement with teacher",
-        {r: f"{ov[r]['agreement']:.3f}" for r in cols},
-        "goal >= 0.95",
+        "mean agreement with teacher",
+        _reference(means, cols),
+        f"goal >= 0.95; gate per task >= {gate.min_agreement:.2f}, "
+        f"interval low >= {gate.min_agreement_lower_bound:.2f}, n >= {gate.min_items}",
     )
-    lat = {r: ov[r]["seconds_per_query"] for r in cols}
+    row("score vs human gold labels", {r: _gold_cell(models[r]) for r in cols},
+        "the teacher's own errors show here")  # fmt: skip
+    lat = {r: models[r].get("request_latency", {}).get("p50_s") for r in cols}
     row(
-        "latency / query (s)", {r: f"{v:.3f}" for r, v in lat.items()}, _ratio_change(lat, "faster")
+        "latency / request, p50 (s)",
+        {r: "-" if v is None else f"{v:.3f}" for r, v in lat.items()},
+        _ratio_change(lat, "faster") + "; one request at a time on each side",
     )
-    sizes = {r: models[r].get("size_bytes") for r in cols}
-    sizes_txt = {r: human_bytes(s) for r, s in sizes.items()}
-    sizes_txt["teacher"] = cfg.teacher_size if "teacher" in cols else "-"
+    sizes_txt = {r: human_bytes(models[r].get("size_bytes")) for r in cols}
+    if "teacher" in cols:
+        sizes_txt["teacher"] = f"{cfg.teacher_size} (assumed: evaluation.teacher_size)"
     if "student" in cols and models["student"].get("size_note"):
         sizes_txt["student"] += f" ({models['student']['size_note']})"
-    row("model size", sizes_txt, "")
+    row("model size", sizes_txt)
     tokens = {r: ov[r]["prompt_tokens"] + ov[r]["output_tokens"] for r in cols}
-    row(
-        "tokens / query", {r: f"{v:.0f}" for r, v in tokens.items()}, _ratio_change(tokens, "fewer")
-    )
+    row("tokens / query", {r: f"{v:.0f}" for r, v in tokens.items()},
+        _ratio_change(tokens, "fewer"))  # fmt: skip
     cost = {r: cost_per_1k(models[r], cfg, r) for r in cols}
     row(
-        "cost / 1k queries (USD)",
+        "cost / 1k queries (USD, assumed prices)",
         {r: f"{v:.4f}" for r, v in cost.items()},
-        _ratio_change(cost, "cheaper"),
+        _ratio_change(cost, "cheaper") + f"; {_price_note(cfg)}",
     )
     return rows
+
+
+def _reference(cells: dict[str, str], cols: list[str]) -> dict[str, str]:
+    """The teacher's column of an agreement row: it is what the others agree with."""
+    if "teacher" in cols:
+        cells = {**cells, "teacher": "1 (the reference)"}
+    return cells
+
+
+def _agreement_cell(m: dict | None) -> str:
+    if m is None:
+        return "-"
+    if "agreement_low" not in m:  # reports written before intervals existed
+        return f"{m['agreement']:.3f}"
+    return (
+        f"{m['agreement']:.3f} [{m['agreement_low']:.2f}, {m['agreement_high']:.2f}] n={m['count']}"
+    )
+
+
+def _gold_cell(model: dict) -> str:
+    """Mean gold score over the tasks that have gold items, with their count."""
+    scored = [m for m in model["tasks"].values() if m.get("gold_score") is not None]
+    if not scored:
+        return "- (no gold items)"
+    n = sum(m["gold_count"] for m in scored)
+    return f"{sum(m['gold_score'] for m in scored) / len(scored):.3f} (n={n})"
+
+
+def _price_note(cfg: EvaluationConfig) -> str:
+    """Where each role's price comes from, as configured (evaluation.prices)."""
+    parts = []
+    for role, p in sorted(cfg.prices.items()):
+        if p.input_per_1m or p.output_per_1m:
+            parts.append(f"{role} ${p.input_per_1m:g}/${p.output_per_1m:g} per 1M in/out tokens")
+        if p.instance_per_hour:
+            parts.append(f"{role} ${p.instance_per_hour:g}/h of instance, batched")
+    return "assumed: " + ", ".join(parts) + " (evaluation.prices)"
 
 
 def cost_per_1k(model: dict, cfg: EvaluationConfig, role: str) -> float:
@@ -88,14 +135,7 @@ def cost_per_1k(model: dict, cfg: EvaluationConfig, role: str) -> float:
     return price.per_1k_queries(ov["prompt_tokens"], ov["output_tokens"], ov["seconds_per_query"])
 
 
-def _acc_change(ov: dict[str, dict]) -> str:
-    if "teacher" not in ov or "student" not in ov:
-        return ""
-    delta = ov["student"]["score"] - ov["teacher"]["score"]
-    return "maintained" if abs(delta) <= 0.02 else f"{delta:+.3f} vs teacher"
-
-
-def _ratio_change(values: dict[str, float], word: str) -> str:
+def _ratio_change(values: dict[str, float | None], word: str) -> str:
     t, s = values.get("teacher"), values.get("student")
     if not t or s is None:
         return ""
@@ -133,7 +173,7 @@ def detail_rows(model: dict) -> list[list[str]]:
     return [
         [
             t, str(m["count"]), _fmt(m["score"]), _fmt(m["precision"]), _fmt(m["f1"]),
-            f"{m['violation_rate']:.1%}", _fmt(m["agreement"]), _fmt(m["latency_p50_s"]),
+            f"{m['violation_rate']:.1%}", _interval_text(m), _fmt(m["latency_p50_s"]),
             _fmt(m["latency_p95_s"]), f"{m['prompt_tokens']:.0f}", f"{m['output_tokens']:.1f}",
             "-" if m["gold_score"] is None else f"{m['gold_score']:.3f} (n={m['gold_count']})",
         ]
@@ -141,8 +181,14 @@ def detail_rows(model: dict) -> list[list[str]]:
     ]  # fmt: skip
 
 
+def _interval_text(m: dict) -> str:
+    if "agreement_low" not in m:
+        return _fmt(m["agreement"])
+    return f"{m['agreement']:.3f} [{m['agreement_low']:.2f}, {m['agreement_high']:.2f}]"
+
+
 DETAIL_HEADER = [
-    "task", "n", "score", "precision", "F1", "schema violations", "agreement", "p50 s", "p95 s",
+    "task", "n", "score", "precision", "F1", "schema violations", "agreement [95%]", "p50 s", "p95 s",
     "prompt tok", "output tok", "gold score",
 ]  # fmt: skip
 
@@ -202,7 +248,10 @@ def _parity_markdown(parity: dict | None) -> list[str]:
 def _gate_line(g: dict) -> str:
     op = "<=" if g["check"] == "violation_rate" else ">="
     mark = "pass" if g["passed"] else "**FAIL**"
-    return f"{mark} {g['task']}: {g['check']} {g['value']:.3f} {op} {g['threshold']:.3f}"
+    digits = 0 if g["check"] == "items" else 3
+    return (
+        f"{mark} {g['task']}: {g['check']} {g['value']:.{digits}f} {op} {g['threshold']:.{digits}f}"
+    )
 
 
 # -- plots and HTML -----------------------------------------------------------------------------
@@ -265,7 +314,7 @@ text-align:right}td:first-child,th:first-child{text-align:left}th{background:#f3
 .pass{color:#18794e}.fail{color:#c62828;font-weight:bold}img{max-width:100%}"""
 
 
-def _html_table(header: list[str], rows: list[list[str]]) -> str:
+def html_table(header: list[str], rows: list[list[str]]) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
     body = "".join(
         "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows
@@ -285,14 +334,14 @@ def to_html(report: dict) -> str:
         f"{report['items']} items; candidate <code>{e(report['candidate']['ref'])}</code>; "
         f"{e(_decoding(report))}.</p>",
         "<h2>Score per task</h2>",
-        _html_table(*score_table(report)),
+        html_table(*score_table(report)),
         f"<img id='plot-scores' alt='score per task' src='data:image/png;base64,{images['scores']}'>",
     ]
     if report.get("before_after"):
         ba = report["before_after"]
         parts += [
             "<h2>Before / after</h2>",
-            _html_table(list(ba[0]), [list(r.values()) for r in ba]),
+            html_table(list(ba[0]), [list(r.values()) for r in ba]),
         ]
     if report.get("gates"):
         ok = report["gates"]["passed"]
@@ -312,7 +361,7 @@ def to_html(report: dict) -> str:
     ]
     for role, model in report["models"].items():
         parts.append(f"<h2>{e(ROLE_TITLES.get(role, role))}: <code>{e(model['ref'])}</code></h2>")
-        parts.append(_html_table(DETAIL_HEADER, detail_rows(model)))
+        parts.append(html_table(DETAIL_HEADER, detail_rows(model)))
     parts += [f"<p><em>{e(n)}</em></p>" for n in report.get("notes", [])]
     parts.append("</body></html>")
     return "\n".join(parts)

@@ -21,7 +21,7 @@ from mkd.evaluation.datasets import load_split
 from mkd.evaluation.gates import check_gates, gates_summary
 from mkd.evaluation.job import cache_dir
 from mkd.evaluation.lineage import dir_sha256, git_commit
-from mkd.evaluation.metrics import overall, task_metrics
+from mkd.evaluation.metrics import gold_labels, overall, task_metrics
 from mkd.evaluation.predict import LocalPredictor, ModelSpec
 from mkd.evaluation.refs import ModelResolver, dir_size
 from mkd.export.gguf import (
@@ -134,7 +134,8 @@ def _evaluate(cfg: PipelineConfig, spec: ModelSpec, records: list, artifact: Pat
     predictor = LocalPredictor(spec, pack, ev.batch_size, ev.max_new_tokens, ev.decoding)
     preds = predictor.predict(records)
     # The test labels are the teacher's answers: agreement is measured against them here.
-    metrics = task_metrics(pack, records, preds, [r.output for r in records], ev.gold_field)
+    gold = gold_labels(records, ev.gold_field, pack.gold_answers())
+    metrics = task_metrics(pack, records, preds, [r.output for r in records], gold)
     return {
         "status": "built",
         "artifact": str(artifact),

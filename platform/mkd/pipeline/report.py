@@ -6,7 +6,13 @@ import html
 from pathlib import Path
 
 from mkd.pipeline.runner import PipelineContext
-from mkd.pipeline.table import markdown_table, rich_table, summary_rows, timings_markdown
+from mkd.pipeline.table import (
+    markdown_table,
+    rich_table,
+    summary_rows,
+    timings_markdown,
+    timings_rows,
+)
 
 
 def write_summary(ctx: PipelineContext, workdir: Path) -> tuple[Path, Path]:
@@ -24,16 +30,26 @@ def write_summary(ctx: PipelineContext, workdir: Path) -> tuple[Path, Path]:
     md_path.write_text(md, encoding="utf-8")
     eval_html = ctx.store.get_bytes(f"evals/{report_id}/report.html").decode("utf-8")
     html_path = workdir / "summary.html"
-    html_path.write_text(_html(md, eval_html), encoding="utf-8")
+    html_path.write_text(_html(cols, rows, timings_rows(ctx), eval_html), encoding="utf-8")
     ctx.console.print(f"summary: {md_path} and {html_path}")
     return md_path, html_path
 
 
-def _html(md: str, eval_html: str) -> str:
-    """The summary as preformatted text above the full evaluation report (plots included)."""
-    body_start = eval_html.find("<body>")
-    eval_body = eval_html[body_start + 6 :] if body_start >= 0 else eval_html
+def _html(
+    cols: list[str], rows: list[dict[str, str]], timings: list[list[str]], eval_html: str
+) -> str:
+    """The summary's tables as HTML tables, above the full evaluation report (plots included,
+    its stylesheet reused)."""
+    from mkd.evaluation.report import html_table
+
+    head_end = eval_html.find("<body>")
+    head = eval_html[:head_end] if head_end >= 0 else "<!doctype html><html><head></head>"
+    eval_body = eval_html[head_end + 6 :] if head_end >= 0 else eval_html
+    header = ["metric", *cols, "change"]
+    table = html_table(header, [[str(r.get(c, "-")) for c in header] for r in rows])
     return (
-        "<!doctype html><html><head><meta charset='utf-8'><title>MKD demo</title></head><body>"
-        f"<pre style='font-size:13px'>{html.escape(md)}</pre><hr>{eval_body}"
+        head.replace("<title>", "<title>MKD demo: ", 1) + "<body>"
+        f"<h1>{html.escape('MKD demo: teacher vs distilled student')}</h1>{table}"
+        f"<h2>Time per stage</h2>{html_table(['stage', 'seconds', ''], timings)}<hr>"
+        f"{eval_body}"
     )

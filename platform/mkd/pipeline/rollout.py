@@ -1,4 +1,5 @@
-"""The demo's serving phase: deploy the student in shadow, replay traffic, canary at 25%."""
+"""The demo's serving phase: deploy the student in shadow, replay traffic, then a canary if its
+gates passed."""
 
 from __future__ import annotations
 
@@ -95,8 +96,23 @@ def test_queries(ctx: PipelineContext, n: int) -> list[dict]:
     return records[::step][:n]
 
 
+def canary_decision(ctx: PipelineContext, version: str) -> tuple[bool, str]:
+    """Whether `version` may take canary traffic, and why: only a version whose gates passed,
+    unless the demo was forced (`demo.force_canary`), which the summary reports."""
+    from mkd.registry import Registry
+
+    gates = Registry(ctx.store).resolve(version).manifest.get("gates") or {}
+    if gates.get("passed"):
+        return True, "gates passed"
+    failed = ", ".join(gates.get("failed") or []) or "no gate results"
+    if ctx.cfg.demo.force_canary:
+        return True, f"FORCED past failed gates ({failed})"
+    return False, f"canary refused: gates failed ({failed}); shadow only"
+
+
 def serve_and_roll_out(ctx: PipelineContext) -> dict[str, Any]:
-    """Shadow first (teacher answers, student scored beside it), then a 25% canary."""
+    """Shadow first (teacher answers, student scored beside it), then a canary when the version's
+    gates passed (or the run was forced); a rejected version stays in shadow."""
     from serving import control
 
     dashboard = ctx.services["dashboard_url"]
@@ -111,8 +127,14 @@ def serve_and_roll_out(ctx: PipelineContext) -> dict[str, Any]:
     queries = test_queries(ctx, ctx.services.get("replay_requests", 40))
     shadow = replay(url, queries)
     ctx.console.print(f"shadow replay: {shadow}")
+    allowed, why = canary_decision(ctx, version)
+    out = {"version": version, "url": url, "shadow": shadow, "decision": why, "canary": None}
+    if not allowed:
+        ctx.console.print(f"[yellow]{why}[/]")
+        return out | {"router": router_status(url), "weight": 0.0}
+    weight = ctx.cfg.demo.canary_weight
     live = control.update_live_config(
-        dashboard, "Router", {"mode": "split", "student_weight": 0.25}
+        dashboard, "Router", {"mode": "split", "student_weight": weight}
     )
     before = fallback_reasons(url)
     canary = replay(url, queries)
@@ -120,12 +142,5 @@ def serve_and_roll_out(ctx: PipelineContext) -> dict[str, Any]:
     canary["fallback_reasons"] = {
         k: int(v - before.get(k, 0)) for k, v in after.items() if v > before.get(k, 0)
     }
-    ctx.console.print(f"canary replay at weight {live['student_weight']}: {canary}")
-    return {
-        "version": version,
-        "url": url,
-        "shadow": shadow,
-        "canary": canary,
-        "router": router_status(url),
-        "weight": live["student_weight"],
-    }
+    ctx.console.print(f"canary replay at weight {live['student_weight']} ({why}): {canary}")
+    return out | {"canary": canary, "router": router_status(url), "weight": live["student_weight"]}

@@ -30,6 +30,7 @@ class PipelineContext:
     outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
     services: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, tuple[float, bool]] = field(default_factory=dict)
+    started: float = field(default_factory=time.monotonic)  # this run's start (deadlines)
 
     def output(self, stage: str, key: str) -> Any:
         return self.outputs[stage][key]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from mkd.pipeline.runner import PipelineContext, Stage
@@ -90,10 +91,34 @@ def train(ctx: PipelineContext) -> dict[str, Any]:
     resume = _unfinished_run(ctx)
     if resume:
         ctx.console.print(f"resuming interrupted run [bold]{resume}[/] from its last checkpoint")
-    manifest = run_training(
-        ctx.cfg, ctx.store, ctx.console, resume, ctx.services.get("ray_address")
+    cfg, budget = _with_deadline_budget(ctx)
+    manifest = run_training(cfg, ctx.store, ctx.console, resume, ctx.services.get("ray_address"))
+    return {"run_id": manifest["run_id"], "budget": budget}
+
+
+def _with_deadline_budget(ctx: PipelineContext) -> tuple[Any, dict[str, Any] | None]:
+    """The config to train with: under a demo deadline, training.budget_minutes is what the
+    deadline leaves after the later stages' time, measured on this machine (budget.py)."""
+    from mkd.models.stored import load_tokenizer
+    from mkd.pipeline.budget import answer_tokens, measure_speed, split_records, training_budget
+
+    cfg = ctx.cfg
+    if cfg.demo.deadline_minutes is None or cfg.training.budget_minutes is not None:
+        return cfg, None
+    records = split_records(ctx.store, ctx.output("dataset", "dataset"))
+    tokens = answer_tokens(load_tokenizer(cfg.training.base_model), records)
+    speed = measure_speed(cfg.training.base_model, cfg.evaluation.batch_size)
+    budget = training_budget(cfg, time.monotonic() - ctx.started, speed, tokens)
+    ctx.console.print(
+        f"training budget [bold]{budget['budget_minutes']:.1f} min[/]: deadline "
+        f"{budget['deadline_minutes']} min, {budget['elapsed_s'] / 60:.1f} min elapsed, later "
+        f"stages ~{sum(budget['later_stages_s'].values()) / 60:.1f} min on this machine "
+        f"({', '.join(f'{k} {v / 60:.1f}' for k, v in budget['later_stages_s'].items())}), "
+        f"{budget['fixed_overhead_s'] / 60:.1f} min fixed"
     )
-    return {"run_id": manifest["run_id"]}
+    cfg = cfg.model_copy(deep=True)
+    cfg.training.budget_minutes = budget["budget_minutes"]
+    return cfg, budget
 
 
 def evaluate(ctx: PipelineContext) -> dict[str, Any]:

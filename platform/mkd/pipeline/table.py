@@ -20,15 +20,14 @@ def summary_rows(ctx: PipelineContext) -> tuple[list[str], list[dict[str, str]]]
     report = ctx.store.get_json(f"evals/{ctx.output('evaluate', 'report_id')}/report.json")
     rows = list(report["before_after"])
     cols = [c for c in rows[0] if c not in ("metric", "change")] if rows else []
-    for task, by_role in _task_scores(report).items():
-        rows.insert(0, {"metric": f"{task} score", **by_role, "change": ""})
+    rows.append(_training_row(ctx))
+    rows.append(_gates_row(report))
     variants = ctx.outputs.get("export", {}).get("variants", {})
     if variants:
         rows.append({"metric": "exported variants", **_variants_cell(variants)})
     serve = ctx.outputs.get("serve", {})
     if serve:
-        where = f"canary at {serve['weight']:.0%} ({serve['version']})"
-        rows.append({"metric": "rollout", "student": where, "change": _rollout_note(serve)})
+        rows.append(rollout_row(serve))
     return cols, rows
 
 
@@ -49,18 +48,46 @@ def _variants_cell(variants: dict[str, dict]) -> dict[str, str]:
     return {"student": accepted or "none", "change": others}
 
 
-def _task_scores(report: dict) -> dict[str, dict[str, str]]:
-    out: dict[str, dict[str, str]] = {}
-    for role, model in report["models"].items():
-        for task, metrics in model.get("tasks", {}).items():
-            out.setdefault(task, {})[role] = f"{metrics['score']:.3f}"
-    return out
+def _training_row(ctx: PipelineContext) -> dict[str, str]:
+    """How much training the student had: steps, epochs, minutes, precision and ISA."""
+    run_id = ctx.outputs.get("train", {}).get("run_id")
+    key = f"runs/{run_id}/manifest.json"
+    if not run_id or not ctx.store.exists(key):
+        return {"metric": "training", "student": "-"}
+    m = ctx.store.get_json(key)
+    p = m.get("precision") or {}
+    budget = m.get("budget_minutes")
+    return {
+        "metric": "training",
+        "student": f"{m['steps']} steps, {m.get('epochs', 0):.2f} epochs, "
+        f"{m['train_seconds'] / 60:.1f} CPU-min, {p.get('dtype', '?')} base",
+        "change": (f"budget {budget:.1f} min; " if budget else "")
+        + f"best val point at step {m.get('best_step')}; {p.get('isa', '')}",
+    }
 
 
-def _rollout_note(serve: dict) -> str:
-    canary = serve["canary"]
-    routes = " / ".join(f"{route} {n}" for route, n in canary["routes"].items())
-    return f"{canary['requests']} replayed, {canary['non_2xx']} non-2xx, routes {routes}"
+def _gates_row(report: dict) -> dict[str, str]:
+    gates = report.get("gates") or {}
+    if not gates:
+        return {"metric": "gates", "student": "-"}
+    failed = gates.get("failed") or [
+        f"{g['task']}/{g['check']}" for g in gates.get("results", []) if not g["passed"]
+    ]
+    verdict = "passed" if gates.get("passed") else f"FAILED ({len(failed)} checks)"
+    return {"metric": "gates", "student": verdict, "change": ", ".join(failed[:6])
+            + (" ..." if len(failed) > 6 else "")}  # fmt: skip
+
+
+def rollout_row(serve: dict) -> dict[str, str]:
+    """Where the student ended up (shadow or canary at a weight) and why (gates, or forced)."""
+    canary = serve.get("canary")
+    replayed = canary or serve["shadow"]
+    routes = " / ".join(f"{route} {n}" for route, n in replayed["routes"].items())
+    traffic = f"{replayed['requests']} replayed, {replayed['non_2xx']} non-2xx, routes {routes}"
+    where = f"canary at {serve['weight']:.0%}" if canary else "shadow only"
+    decision = serve.get("decision", "")
+    return {"metric": "rollout", "student": f"{where} ({serve['version']})",
+            "change": f"{decision}; {traffic}" if decision else traffic}  # fmt: skip
 
 
 def rich_table(cols: list[str], rows: list[dict[str, str]]) -> Table:
@@ -81,8 +108,14 @@ def markdown_table(cols: list[str], rows: list[dict[str, str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def timings_rows(ctx: PipelineContext) -> list[list[str]]:
+    return [
+        [name, f"{seconds:.0f}", "reused" if reused else ""]
+        for name, (seconds, reused) in ctx.timings.items()
+    ]
+
+
 def timings_markdown(ctx: PipelineContext) -> str:
     lines = ["| stage | seconds | |", "|---|---:|---|"]
-    for name, (seconds, reused) in ctx.timings.items():
-        lines.append(f"| {name} | {seconds:.0f} | {'reused' if reused else ''} |")
+    lines += ["| " + " | ".join(r) + " |" for r in timings_rows(ctx)]
     return "\n".join(lines) + "\n"

@@ -60,6 +60,11 @@ class TaskPack(BaseModel):
     default_as_of: str = "2026-01-15"
     fiscal_year_start_month: int = Field(1, ge=1, le=12)
     conventions: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    gold: str | None = Field(
+        "data/gold.jsonl",
+        description="Hand-labeled records (JSONL, inside the pack); evaluation scores every "
+        "model against them where a test query has one. None: the pack has none.",
+    )
     tasks: dict[str, TaskSpec]
     root: Path
 
@@ -74,6 +79,20 @@ class TaskPack(BaseModel):
     def data_file(self, relative: str) -> Path:
         """A data file shipped inside the pack directory (curated prompts, red-team set...)."""
         return self.root / relative
+
+    def gold_answers(self) -> dict[tuple[str, str], str]:
+        """{(query, task): the human label} from the pack's gold file ({} without one)."""
+        import json
+
+        path = self.root / self.gold if self.gold else None
+        if path is None or not path.exists():
+            return {}
+        found = {}
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                rec = json.loads(line)
+                found[(rec["input"], rec["task"])] = rec["output"]
+        return found
 
     def as_of(self, context: dict[str, Any] | None) -> str:
         return (context or {}).get("as_of") or self.default_as_of

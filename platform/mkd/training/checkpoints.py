@@ -23,8 +23,13 @@ class TrainState:
 
     step: int = 0
     best_val_loss: float | None = None
+    best_val_agreement: float | None = None
+    best_step: int | None = None
     evals_without_gain: int = 0
     train_seconds: float = 0.0
+    wall_seconds: float = 0.0  # the loop's time, validation and checkpoints included
+    epochs: float = 0.0  # passes over the training queries (examples when unpacked)
+    precision: dict[str, Any] = field(default_factory=dict)  # base dtype and the worker's ISA
     tokens: int = 0
     resumed_from: list[int] = field(default_factory=list)
     history: list[dict[str, Any]] = field(default_factory=list)

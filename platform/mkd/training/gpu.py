@@ -12,9 +12,16 @@ from typing import Any
 from mkd.config.training import TrainingConfig
 
 
-def lora_kwargs(cfg: TrainingConfig) -> dict[str, Any]:
-    """Arguments of peft.LoraConfig (also the base of Unsloth's get_peft_model)."""
-    return {
+def lora_kwargs(
+    cfg: TrainingConfig, num_layers: int | None = None, linear_names: list[str] | None = None
+) -> dict[str, Any]:
+    """Arguments of peft.LoraConfig (also the base of Unsloth's get_peft_model).
+
+    With `lora.top_layers` set, `num_layers` (the base model's decoder layers) and, for
+    'all-linear', `linear_names` (its linear modules' names) are needed: PEFT takes a layer
+    selection only with an explicit module list.
+    """
+    kwargs = {
         "r": cfg.lora.r,
         "lora_alpha": cfg.lora.alpha,
         "lora_dropout": cfg.lora.dropout,
@@ -22,6 +29,12 @@ def lora_kwargs(cfg: TrainingConfig) -> dict[str, Any]:
         "bias": "none",
         "task_type": "CAUSAL_LM",
     }
+    top = cfg.lora.top_layers
+    if top and num_layers and top < num_layers:
+        kwargs["layers_to_transform"] = list(range(num_layers - top, num_layers))
+        if kwargs["target_modules"] == "all-linear":
+            kwargs["target_modules"] = linear_names or _UNSLOTH_ALL_LINEAR
+    return kwargs
 
 
 def qlora_quantization_kwargs(cfg: TrainingConfig) -> dict[str, Any]:

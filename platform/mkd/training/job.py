@@ -69,10 +69,14 @@ def plan_run(cfg: PipelineConfig, store: Any, resume: str | None = None) -> RunP
     return RunPlan(resume or new_run_id(cfg), cfg, dataset, sorted(tasks), seed)
 
 
-def _worker_env() -> dict[str, str]:
+def _worker_env(cfg: Any) -> dict[str, str]:
+    """What Ray Train workers find in their environment (set before torch starts its threads)."""
     import os
 
-    return {k: os.environ[k] for k in WORKER_ENV_KEYS if k in os.environ}
+    env = {k: os.environ[k] for k in WORKER_ENV_KEYS if k in os.environ}
+    if cfg.scaling.omp_wait_policy:
+        env["OMP_WAIT_POLICY"] = cfg.scaling.omp_wait_policy
+    return env
 
 
 def make_trainer(plan: RunPlan, store: Any) -> Any:
@@ -111,13 +115,19 @@ def make_trainer(plan: RunPlan, store: Any) -> Any:
             storage_filesystem=fs,
             checkpoint_config=CheckpointConfig(
                 num_to_keep=t.keep_best_k,
-                checkpoint_score_attribute="val_loss",
-                checkpoint_score_order="min",
+                **_checkpoint_ranking(t),
             ),
             failure_config=FailureConfig(max_failures=t.max_failures),
-            worker_runtime_env={"env_vars": _worker_env()},
+            worker_runtime_env={"env_vars": _worker_env(t)},
         ),
     )
+
+
+def _checkpoint_ranking(t: Any) -> dict[str, str]:
+    """Which checkpoints Ray Train keeps: the best by the run's early-stopping metric."""
+    if t.early_stopping_metric == "agreement":
+        return {"checkpoint_score_attribute": "val_agreement", "checkpoint_score_order": "max"}
+    return {"checkpoint_score_attribute": "val_loss", "checkpoint_score_order": "min"}
 
 
 def _progress_actor(run_id: str) -> Any:
@@ -220,10 +230,14 @@ def run_training(
             "tasks": plan.tasks,
             "seed": plan.seed,
             "backend": t.backend,
+            "budget_minutes": t.budget_minutes,
             "checkpoints": store.uri_for(run_key(plan.run_id, "ray")),
             "wall_seconds": round(time.time() - started, 2),
         })  # fmt: skip
-    console.print(f"run [bold]{plan.run_id}[/] done: {manifest['steps']} steps, val loss "
-                  f"{manifest['final_val_loss']}, adapter {manifest['adapter_bytes'] / 1e6:.1f} MB "
+    console.print(f"run [bold]{plan.run_id}[/] done: {manifest['steps']} steps "
+                  f"({manifest['epochs']:.2f} epochs, {manifest['train_seconds'] / 60:.1f} min, "
+                  f"{manifest['precision'].get('dtype')} on {manifest['precision'].get('isa')}), "
+                  f"best val agreement {manifest['best_val_agreement']} at step "
+                  f"{manifest['best_step']}, adapter {manifest['adapter_bytes'] / 1e6:.1f} MB "
                   f"-> {store.uri_for(run_key(plan.run_id))}")  # fmt: skip
     return manifest

@@ -21,9 +21,9 @@ from mkd.records import Record
 from mkd.tasks import load_pack
 from mkd.training.checkpoints import TrainState, load_checkpoint, save_checkpoint
 from mkd.training.data import collate, encode_records
-from mkd.training.modeling import answer_token_losses, build_student
-from mkd.training.packing import collate_packed
-from mkd.training.schedule import Schedule, build_schedule, eval_batches
+from mkd.training.modeling import answer_logits, answer_token_losses, build_student
+from mkd.training.packing import collate_packed, query_groups
+from mkd.training.schedule import Schedule, build_schedule, eval_batches, eval_query_batches
 
 
 @dataclass
@@ -72,16 +72,30 @@ class Trainer:
     state: TrainState = field(default_factory=TrainState)
     engine: Any = None  # a DeepSpeed engine when deepspeed_stage is 2 or 3
     loss_weights: Any = None  # per-task weights [n_tasks] on the device; None = all 1
+    units: int = 1  # what an epoch counts: training queries when packed, else examples
+    best_weights: dict[str, Any] | None = None  # the adapter at the best validation point
+
+    @property
+    def packed(self) -> bool:
+        return self.cfg.packing == "shared_prefix"
+
+    def progress(self) -> float:
+        """The share of the run done: of the schedule's steps, or of the time budget if that
+        is further along (the lr schedule follows it)."""
+        done = self.state.step / max(1, self.schedule.total_steps)
+        if self.cfg.budget_minutes:
+            done = max(done, self.state.wall_seconds / (60 * self.cfg.budget_minutes))
+        return min(1.0, done)
 
 
-def lr_factor(step: int, warmup: int, total: int, cosine: bool, min_ratio: float) -> float:
-    """Linear warm-up to 1, then cosine decay to `min_ratio` (or constant)."""
+def lr_factor(step: int, warmup: int, progress: float, cosine: bool, min_ratio: float) -> float:
+    """Linear warm-up over `warmup` steps to 1, then cosine decay over the run's `progress`
+    (0..1, of its steps or its time budget) to `min_ratio` (or constant)."""
     if step < warmup:
         return (step + 1) / warmup
     if not cosine:
         return 1.0
-    progress = min(1.0, (step - warmup) / max(1, total - warmup))
-    return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+    return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
 def _device(cfg: TrainingConfig) -> Any:
@@ -93,9 +107,9 @@ def _device(cfg: TrainingConfig) -> Any:
 
 
 def _autocast(cfg: TrainingConfig, device: Any) -> Callable[[], contextlib.AbstractContextManager]:
-    """bf16 autocast where it helps: CUDA with native bf16. Not on CPU: on this project's
-    2-core Xeon (torch 2.13 CPU build) one LoRA step of SmolLM2 took > 200 s under bf16
-    autocast against 6.4 s in fp32 (measured, batch 8 x 100 tokens)."""
+    """bf16 autocast where it helps: CUDA with native bf16. Not on a CPU by default: autocast
+    re-casts the frozen fp32 weights at every forward there; bf16 base weights
+    (`training.precision`) give the CPU's bf16 units work without that cost."""
     import torch
 
     on = cfg.autocast == "bf16" or (
@@ -124,13 +138,14 @@ def setup(inp: LoopInputs, session: Session) -> Trainer:
     o = cfg.optimizer
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=o.lr, weight_decay=o.weight_decay, betas=o.betas)
-    total = schedule.total_steps
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: lr_factor(s, o.warmup_steps, total, o.cosine, o.min_lr_ratio)
+    packed = cfg.packing == "shared_prefix"
+    pick_val = eval_query_batches if packed else eval_batches
+    t = Trainer(cfg, model, tokenizer, optimizer, None, schedule, train, val,
+                pick_val(val, cfg.batch_size, cfg.eval_batches), sorted(inp.tasks), device,
+                _autocast(cfg, device), units=len(query_groups(train)) if packed else len(train))  # fmt: skip
+    t.scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: lr_factor(s, o.warmup_steps, t.progress(), o.cosine, o.min_lr_ratio)
     )
-    t = Trainer(cfg, model, tokenizer, optimizer, scheduler, schedule, train, val,
-                eval_batches(val, cfg.batch_size, cfg.eval_batches), sorted(inp.tasks), device,
-                _autocast(cfg, device))  # fmt: skip
     if schedule.task_loss_weights:
         w = [schedule.task_loss_weights.get(task, 1.0) for task in t.tasks]
         t.loss_weights = torch.tensor(w, device=device)
@@ -140,9 +155,24 @@ def setup(inp: LoopInputs, session: Session) -> Trainer:
         t.engine = deepspeed_engine(cfg, model, optimizer, session.world_size)
     with session.latest_checkpoint() as ckpt:
         if ckpt:
-            t.state = load_checkpoint(ckpt, model, optimizer, scheduler)
+            t.state = load_checkpoint(ckpt, model, optimizer, t.scheduler)
             t.state.resumed_from.append(t.state.step)
+    t.state.precision = _precision(cfg, model, device)
     return t
+
+
+def _precision(cfg: TrainingConfig, model: Any, device: Any) -> dict[str, Any]:
+    """What this worker trains in and why: the base weights' dtype, the setting, the ISA."""
+    from mkd.hardware import cpu_info
+
+    frozen = next(p for p in model.parameters() if not p.requires_grad)
+    found = {"setting": cfg.precision, "dtype": str(frozen.dtype).removeprefix("torch.")}
+    if device.type == "cpu":
+        info = cpu_info()
+        found |= {"isa": info.isa, "cpu": info.model}
+    else:
+        found |= {"isa": "cuda", "cpu": cpu_info().model}
+    return found
 
 
 def _batch(
@@ -206,7 +236,7 @@ def train_step(t: Trainer, step: int, rank: int) -> dict[str, Any]:
     micro = t.schedule.micro_batches(step, rank)
     loss_sum, task_sum, task_count, tokens, padding, padded = 0, 0, 0, 0, 0, 0
     for indices in micro:
-        batch, real, pad, size = _batch(t, t.train, indices, t.cfg.packing == "shared_prefix")
+        batch, real, pad, size = _batch(t, t.train, indices, t.packed)
         with t.autocast():
             losses, rows = answer_token_losses(t.model, batch)
         loss = _mean_loss(t, losses, rows, batch["task_ids"])
@@ -241,27 +271,45 @@ def _step_stats(
 
 
 def evaluate(t: Trainer) -> dict[str, Any]:
-    """Token-mean val loss overall and per task on the fixed val slice."""
+    """Val loss (token mean) and agreement overall and per task on the fixed val slice.
+
+    Agreement is the share of val answers that greedy decoding would reproduce exactly: under
+    teacher forcing, greedy decoding writes the label iff every label token is the argmax, so
+    one forward measures it without generating.
+    """
     import torch
+    import torch.nn.functional as F
 
     if not t.val_batches:
         return {}
     t.model.eval()
-    total_sum, total_count = 0, 0
+    n = len(t.tasks)
+    loss_sum, loss_count = torch.zeros(n), torch.zeros(n)
+    exact, answers = torch.zeros(n), torch.zeros(n)
     with torch.no_grad():
         for indices in t.val_batches:
-            batch, _, _, _ = _batch(t, t.val, indices)
+            batch, _, _, _ = _batch(t, t.val, indices, t.packed)
             with t.autocast():
-                losses, rows = answer_token_losses(t.model, batch)
+                logits = answer_logits(t.model, batch)
+            labels, rows = batch["answer_labels"], batch["answer_rows"]
+            losses = F.cross_entropy(logits.float(), labels, reduction="none")
             s, c = _task_sums(t, losses, rows, batch["task_ids"])
-            total_sum, total_count = total_sum + s, total_count + c
+            loss_sum, loss_count = loss_sum + s.cpu(), loss_count + c.cpu()
+            misses = torch.zeros(len(indices), device=logits.device).index_add_(
+                0, rows, (logits.argmax(-1) != labels).float()
+            )
+            task_ids = batch["task_ids"].cpu()
+            exact.index_add_(0, task_ids, (misses == 0).float().cpu())
+            answers.index_add_(0, task_ids, torch.ones(len(indices)))
     t.model.train()
-    per_task = {
-        task: float(total_sum[i] / total_count[i])
-        for i, task in enumerate(t.tasks)
-        if total_count[i] > 0
+    seen = [i for i in range(n) if answers[i] > 0]
+    task_agreement = {t.tasks[i]: float(exact[i] / answers[i]) for i in seen}
+    return {
+        "val_loss": float(loss_sum.sum() / loss_count.sum()),
+        "val_task_loss": {t.tasks[i]: float(loss_sum[i] / loss_count[i]) for i in seen},
+        "val_agreement": sum(task_agreement.values()) / max(1, len(task_agreement)),
+        "val_task_agreement": task_agreement,
     }
-    return {"val_loss": float(total_sum.sum() / total_count.sum()), "val_task_loss": per_task}
 
 
 def _log_line(t: Trainer, window: list[dict[str, Any]], seconds: float) -> dict[str, Any]:
@@ -303,54 +351,113 @@ def _checkpoint(t: Trainer, session: Session, metrics: dict[str, Any]) -> None:
 
 
 def _eval_and_stop(t: Trainer, session: Session) -> bool:
-    """Record a val evaluation; True when early stopping says to stop."""
+    """Record a val evaluation, keep the adapter if it is the best point so far; True when
+    early stopping says to stop."""
     result = evaluate(t)
     if not result:
         return False
-    t.state.history.append({"step": t.state.step, **result})
-    session.progress({"step": t.state.step, "val_loss": result["val_loss"]})
-    best = t.state.best_val_loss
-    if best is None or result["val_loss"] < best - 1e-4:
-        t.state.best_val_loss, t.state.evals_without_gain = result["val_loss"], 0
-    else:
-        t.state.evals_without_gain += 1
+    state = t.state
+    state.history.append({"step": state.step, "epochs": round(state.epochs, 4),
+                          "elapsed_s": round(state.wall_seconds, 2), **result})  # fmt: skip
+    session.progress({"step": state.step, "val_loss": result["val_loss"],
+                      "val_agreement": result["val_agreement"]})  # fmt: skip
+    if state.best_val_loss is None or result["val_loss"] < state.best_val_loss:
+        state.best_val_loss = result["val_loss"]
+    previous_best = _best_point(t)
+    if _at_least(t, result, previous_best):
+        state.best_val_agreement, state.best_step = result["val_agreement"], state.step
+        if t.cfg.restore_best:
+            t.best_weights = {n: p.detach().clone() for n, p in _adapter_params(t.model)}
+    gained = previous_best is None or _at_least(t, result, previous_best, strictly=True)
+    state.evals_without_gain = 0 if gained else state.evals_without_gain + 1
     patience = t.cfg.early_stopping_patience
-    return bool(patience) and t.state.evals_without_gain >= patience
+    return bool(patience) and state.evals_without_gain >= patience
+
+
+def _best_point(t: Trainer) -> dict[str, Any] | None:
+    """The evaluation recorded at the best step so far (None before the first)."""
+    found = [h for h in t.state.history[:-1] if "val_loss" in h and h["step"] == t.state.best_step]
+    return found[-1] if t.state.best_step is not None and found else None
+
+
+def _at_least(
+    t: Trainer, result: dict[str, Any], best: dict[str, Any] | None, strictly: bool = False
+) -> bool:
+    """`result` is as good as `best` by early_stopping_metric (better, when `strictly`): a tie
+    moves the best point to the later, longer-trained adapter but is no gain for patience."""
+    if best is None:
+        return True
+    if t.cfg.early_stopping_metric == "loss":
+        return result["val_loss"] < best["val_loss"] - (1e-4 if strictly else 0.0)
+    if strictly:
+        return result["val_agreement"] > best["val_agreement"]
+    return result["val_agreement"] >= best["val_agreement"]
+
+
+def _adapter_params(model: Any) -> list[tuple[str, Any]]:
+    return [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+
+
+def _restore_best(t: Trainer) -> None:
+    """Put the best validation point's adapter back (when one was kept and is not the last)."""
+    if t.best_weights is None or t.state.best_step == t.state.step:
+        return
+    for name, param in _adapter_params(t.model):
+        param.data.copy_(t.best_weights[name])
+    t.state.history.append({"step": t.state.step, "restored_step": t.state.best_step})
 
 
 def _ckpt_metrics(state: TrainState) -> dict[str, Any]:
-    """What Ray Train ranks checkpoints by: the latest val loss (keep_best_k keeps the lowest)."""
-    vals = [h["val_loss"] for h in state.history if "val_loss" in h]
-    return {"step": state.step, "val_loss": vals[-1] if vals else 1e9}
+    """What Ray Train ranks checkpoints by: the latest val point (keep_best_k keeps the best)."""
+    vals = [h for h in state.history if "val_loss" in h]
+    last = vals[-1] if vals else {}
+    return {"step": state.step, "val_loss": last.get("val_loss", 1e9),
+            "val_agreement": last.get("val_agreement", -1.0)}  # fmt: skip
 
 
 def run_loop(inp: LoopInputs, session: Session) -> TrainState:
-    """Train from the last checkpoint (if any) to the end of the schedule or an early stop."""
+    """Train from the last checkpoint (if any) to the end of the schedule, the time budget or
+    an early stop; then keep the best validation point and write the final checkpoint."""
     t = setup(inp, session)
     cfg, state, total = t.cfg, t.state, t.schedule.total_steps
     session.progress({"step": state.step, "total_steps": total, "task_probs": t.schedule.task_probs,
                       "task_loss_weights": t.schedule.task_loss_weights,
-                      "planned_padding_ratio": t.schedule.padding_ratio})  # fmt: skip
+                      "planned_padding_ratio": t.schedule.padding_ratio,
+                      "budget_minutes": cfg.budget_minutes})  # fmt: skip
     window: list[dict[str, Any]] = []
-    window_seconds, stopped = 0.0, False
-    while state.step < total and not stopped:
+    window_seconds, stopped, over_budget = 0.0, False, False
+    per_step = cfg.batch_size * cfg.grad_accum * t.schedule.world_size
+    while state.step < total and not stopped and not over_budget:
         started = time.perf_counter()
         window.append(train_step(t, state.step, session.rank))
         seconds = time.perf_counter() - started
         window_seconds += seconds
         state.step += 1
         state.train_seconds += seconds
+        state.epochs = state.step * per_step / max(1, t.units)
         state.tokens += window[-1]["tokens"] * t.schedule.world_size
-        if state.step % cfg.log_every == 0 or state.step == total:
+        over_budget = _over_budget(t, seconds)
+        if state.step % cfg.log_every == 0 or state.step == total or over_budget:
             line = _log_line(t, window, window_seconds)
             state.history.append(line)
-            session.progress({**line, "total_steps": total})
+            session.progress({**line, "total_steps": total, "progress": t.progress()})
             window, window_seconds = [], 0.0
         if cfg.eval_every and state.step % cfg.eval_every == 0 and state.step < total:
             stopped = _eval_and_stop(t, session)
         if state.step % cfg.checkpoint_every == 0 and state.step < total and not stopped:
             _checkpoint(t, session, _ckpt_metrics(state))
+        state.wall_seconds += time.perf_counter() - started
     if not state.history or "val_loss" not in state.history[-1]:
         _eval_and_stop(t, session)
-    _checkpoint(t, session, {**_ckpt_metrics(state), "done": True, "early_stopped": stopped})
+    if cfg.restore_best:
+        _restore_best(t)
+    _checkpoint(t, session, {**_ckpt_metrics(state), "done": True, "early_stopped": stopped,
+                             "budget_stopped": over_budget})  # fmt: skip
     return state
+
+
+def _over_budget(t: Trainer, step_seconds: float) -> bool:
+    """True when one more step would end past the time budget (a step is what we can stop on)."""
+    if not t.cfg.budget_minutes:
+        return False
+    return t.state.wall_seconds + 2 * step_seconds >= 60 * t.cfg.budget_minutes

@@ -25,9 +25,11 @@ def build_student(cfg: TrainingConfig, device: Any) -> tuple[Any, Any]:
             extra = {"gguf_file": ref.gguf_file} if ref.gguf_file else {}
             model = load_qlora(cfg, ref.path, device, **extra)
         else:
-            model, tokenizer = load_student(cfg.base_model, dtype=_base_dtype(device))
+            model, tokenizer = load_student(cfg.base_model, dtype=base_dtype(cfg, device))
             model.to(device)
-        model = get_peft_model(model, LoraConfig(**lora_kwargs(cfg)))
+        layers = getattr(model.config, "num_hidden_layers", None)
+        kwargs = lora_kwargs(cfg, layers, decoder_linear_names(model))
+        model = get_peft_model(model, LoraConfig(**kwargs))
     tokenizer.padding_side = "right"
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
@@ -35,25 +37,42 @@ def build_student(cfg: TrainingConfig, device: Any) -> tuple[Any, Any]:
     return model, tokenizer
 
 
-def _base_dtype(device: Any) -> str:
-    """bf16 base weights on GPUs that have it (an 8B base is 16 GB, not 32); fp32 on CPU, where
-    bf16 matmuls were ~40x slower on this project's machine."""
+def decoder_linear_names(model: Any) -> list[str]:
+    """The distinct names of the model's linear layers but the LM head (what PEFT's
+    'all-linear' selects), e.g. q_proj ... down_proj for a Llama."""
     import torch
 
-    cuda = device.type == "cuda" and torch.cuda.is_bf16_supported(including_emulation=False)
-    return "bfloat16" if cuda else "float32"
+    head = model.get_output_embeddings()
+    return sorted(
+        {
+            name.rsplit(".", 1)[-1]
+            for name, module in model.named_modules()
+            if isinstance(module, torch.nn.Linear) and module is not head
+        }
+    )
 
 
-def answer_token_losses(model: Any, batch: dict[str, Any]) -> tuple[Any, Any]:
-    """Cross-entropy of every answer token and the batch row it belongs to.
+def base_dtype(cfg: TrainingConfig, device: Any) -> str:
+    """The frozen base weights' dtype: bf16 on GPUs that have it (an 8B base is 16 GB, not 32);
+    on a CPU by `cfg.precision` (auto: bf16 only where the processor has bf16 instructions)."""
+    import torch
 
-    The LM head runs only on positions whose next token is an answer token: the prompt and the
-    padding never reach the (vocabulary-sized) logits, which saves compute and memory. Those
-    positions come from collate (host side), so the step has no device sync. Models without a
-    separable decoder fall back to the full forward.
+    from mkd.hardware import cpu_dtype
+
+    if device.type == "cuda":
+        native = torch.cuda.is_bf16_supported(including_emulation=False)
+        return "bfloat16" if native else "float32"
+    return cpu_dtype(cfg.precision)
+
+
+def answer_logits(model: Any, batch: dict[str, Any]) -> Any:
+    """Logits [N, V] at the positions whose next token is an answer token (`answer_index`).
+
+    The LM head runs only on those positions: the prompt and the padding never reach the
+    (vocabulary-sized) logits, which saves compute and memory. The positions come from collate
+    (host side), so the step has no device sync. Models without a separable decoder fall back
+    to the full forward.
     """
-    import torch.nn.functional as F
-
     index = batch["answer_index"]
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     decoder = base.get_decoder() if hasattr(base, "get_decoder") else None
@@ -62,9 +81,15 @@ def answer_token_losses(model: Any, batch: dict[str, Any]) -> tuple[Any, Any]:
         inputs["position_ids"] = batch["position_ids"]
     if decoder is not None and base.get_output_embeddings() is not None:
         hidden = decoder(**inputs).last_hidden_state  # [B, T, H]
-        logits = base.get_output_embeddings()(hidden.flatten(0, 1).index_select(0, index))
-    else:
-        logits = model(**inputs).logits.flatten(0, 1).index_select(0, index)  # [N, V]
+        return base.get_output_embeddings()(hidden.flatten(0, 1).index_select(0, index))
+    return model(**inputs).logits.flatten(0, 1).index_select(0, index)  # [N, V]
+
+
+def answer_token_losses(model: Any, batch: dict[str, Any]) -> tuple[Any, Any]:
+    """Cross-entropy of every answer token and the batch example it belongs to."""
+    import torch.nn.functional as F
+
+    logits = answer_logits(model, batch)
     losses = F.cross_entropy(logits.float(), batch["answer_labels"], reduction="none")  # [N]
     return losses, batch["answer_rows"]
 

@@ -104,6 +104,27 @@ def write_run_outputs(
         "steps": state["step"],
         "resumed_from_steps": state["resumed_from"],
         "train_seconds": round(state["train_seconds"], 2),
+        "loop_seconds": round(state.get("wall_seconds", 0.0), 2),
+        "precision": state.get("precision", {}),
+        "epochs": round(state.get("epochs", 0.0), 4),
+        "best_step": state.get("best_step"),
+        "best_val_agreement": state.get("best_val_agreement"),
+        "val_curve": [
+            {
+                k: h[k]
+                for k in (
+                    "step",
+                    "epochs",
+                    "elapsed_s",
+                    "val_agreement",
+                    "val_loss",
+                    "val_task_agreement",
+                )
+                if k in h
+            }
+            for h in history
+            if "val_loss" in h
+        ],
         "tokens": state["tokens"],
         "final_val_loss": vals[-1]["val_loss"] if vals else None,
         "best_val_loss": state["best_val_loss"],

@@ -104,6 +104,18 @@ def _packed_schedule(
     )
 
 
+def eval_query_batches(
+    examples: Sequence[Example], batch_size: int, n_batches: int
+) -> list[list[int]]:
+    """A fixed val slice of whole queries (every task of each), spread evenly over the split's
+    order (families stay mixed), batched `batch_size` queries at a time by packed length."""
+    groups = query_groups(examples)
+    want = min(len(groups), batch_size * n_batches)
+    picked = [groups[i * len(groups) // want] for i in range(want)] if want else []
+    picked.sort(key=lambda g: packed_length([examples[i] for i in g]))
+    return [[i for g in picked[k : k + batch_size] for i in g] for k in range(0, want, batch_size)]
+
+
 def eval_batches(examples: Sequence[Example], batch_size: int, n_batches: int) -> list[list[int]]:
     """A fixed, task-stratified val slice (round robin over tasks), batched by length."""
     by_task: dict[str, list[int]] = defaultdict(list)

@@ -10,6 +10,12 @@ from mkd.registry import Registry
 from mkd.storage import open_store
 
 
+def manifest_failed(outcome) -> bool:
+    """The stored gate summary names each failed check (what a refused deploy quotes)."""
+    failed = outcome.report["gates"]["failed"]
+    return "query_classifier/items" in failed and "query_classifier/agreement_lower_bound" in failed
+
+
 @pytest.mark.slow
 def test_failing_gates_register_the_candidate_as_rejected(eval_config):
     outcome = run_evaluation(eval_config)
@@ -23,9 +29,16 @@ def test_failing_gates_register_the_candidate_as_rejected(eval_config):
         "query_classifier", "entity_extractor", "currency_identifier", "date_interpretation"
     }  # fmt: skip
     assert all(m["count"] == 2 and m["prompt_tokens"] > 0 for m in student.values())
-    assert [r["metric"] for r in report["before_after"]][:2] == [
-        "accuracy (mean task score)", "agreement with teacher"
-    ]  # fmt: skip
+    rows = {r["metric"]: r for r in report["before_after"]}
+    classifier = rows["query_classifier: agreement with teacher [95% interval]"]
+    assert classifier["teacher"] == "1 (the reference)"  # agreement with itself, said so
+    assert classifier["student"].endswith("n=2") and "[" in classifier["student"]
+    assert "accuracy (mean task score)" not in rows  # not the agreement under a second name
+    assert "assumed" in rows["model size"]["teacher"]
+    assert "assumed" in rows["cost / 1k queries (USD, assumed prices)"]["change"]
+    assert "one request at a time" in rows["latency / request, p50 (s)"]["change"]
+    assert report["models"]["student"]["request_latency"]["n"] == 4 * 2  # alone, per task
+    assert manifest_failed(outcome)
     store = open_store(eval_config.store)
     prefix = f"evals/{report['id']}/"
     for name in ("report.json", "report.md", "report.html", "predictions/student.jsonl"):

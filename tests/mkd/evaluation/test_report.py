@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 from mkd.config import parse_config
 from mkd.evaluation.gates import check_gates
-from mkd.evaluation.metrics import overall, percentile, task_metrics
+from mkd.evaluation.metrics import (
+    agreement_interval,
+    gold_labels,
+    overall,
+    percentile,
+    task_metrics,
+)
 from mkd.evaluation.predict import Prediction
 from mkd.evaluation.report import before_after, to_html, to_markdown
 from mkd.records import Record
@@ -44,13 +50,16 @@ def _report(pack) -> dict:
         "student": _preds([QC, '{"category":"LOOKUP"}', CUR], 0.2, 60),
         "base": _preds(["sure!", None, CUR], 0.25, 60),
     }
-    cfg = parse_config({})
+    # the interval and sample-size gates have tests of their own below
+    gate = {"min_items": 1, "min_agreement_lower_bound": 0.0}
+    cfg = parse_config({"evaluation": {"default_gate": gate}})
     models = {}
     for role, preds in runs.items():
-        metrics = task_metrics(pack, records, preds, truth, "reviewed")
+        metrics = task_metrics(pack, records, preds, truth, gold_labels(records, "reviewed", {}))
         models[role] = {
             "ref": role, "size_bytes": 1000, "tasks": {t: m.as_dict() for t, m in metrics.items()},
             "overall": overall(metrics), "samples": {"latency_s": [p.latency_s for p in preds]},
+            "request_latency": {"p50_s": preds[0].latency_s, "p95_s": preds[0].latency_s, "n": 3},
         }  # fmt: skip
     gates = check_gates(cfg.evaluation, task_metrics(pack, records, runs["student"], truth))
     report = {
@@ -65,7 +74,8 @@ def _report(pack) -> dict:
 def test_metrics_score_agreement_gold_and_violations(pack):
     records = _records()
     preds = _preds(["oops", '{"category":"DEFINITION"}', CUR], 0.1, 50)
-    m = task_metrics(pack, records, preds, [r.output for r in records], "reviewed")
+    gold = gold_labels(records, "reviewed", {})
+    m = task_metrics(pack, records, preds, [r.output for r in records], gold)
     qc = m["query_classifier"]
     assert qc.score == 0.5 and qc.violation_rate == 0.5 and qc.agreement == 0.5
     assert qc.gold_count == 1 and qc.gold_score == 0.0
@@ -80,21 +90,53 @@ def test_gates_fail_names_task_and_check(pack):
     assert not report["gates"]["passed"]
 
 
-def test_before_after_table_has_the_article_rows(pack):
+def test_before_after_table_has_the_article_rows_and_names_what_is_assumed(pack):
     rows = {r["metric"]: r for r in _report(pack)["before_after"]}
     assert set(rows) >= {
-        "accuracy (mean task score)", "latency / query (s)", "model size", "tokens / query",
-        "cost / 1k queries (USD)",
+        "query_classifier: agreement with teacher [95% interval]", "mean agreement with teacher",
+        "score vs human gold labels", "latency / request, p50 (s)", "model size",
+        "tokens / query", "cost / 1k queries (USD, assumed prices)",
     }  # fmt: skip
-    assert rows["latency / query (s)"]["change"] == "87% faster"
+    assert "accuracy (mean task score)" not in rows  # the same number as agreement, renamed
+    agreement = rows["query_classifier: agreement with teacher [95% interval]"]
+    assert agreement["teacher"] == "1 (the reference)"
+    assert agreement["student"].startswith("0.500 [") and agreement["student"].endswith("n=2")
+    assert rows["score vs human gold labels"]["student"] == "1.000 (n=1)"
+    assert rows["latency / request, p50 (s)"]["change"].startswith("87% faster")
     assert rows["tokens / query"]["change"].endswith("fewer")
-    assert rows["cost / 1k queries (USD)"]["change"].endswith("cheaper")
+    cost = rows["cost / 1k queries (USD, assumed prices)"]["change"]
+    assert "cheaper" in cost and "assumed: " in cost and "(evaluation.prices)" in cost
+    assert rows["model size"]["teacher"].endswith("(assumed: evaluation.teacher_size)")
+
+
+def test_the_gate_holds_on_the_interval_low_end_and_a_minimum_sample(pack):
+    from mkd.evaluation.metrics import TaskMetrics
+
+    cfg = parse_config({}).evaluation  # defaults: agreement 0.90, low end 0.85, 100 items
+
+    def metrics(agreement: float, n: int) -> dict[str, TaskMetrics]:
+        low, high = agreement_interval(agreement, n)
+        m = TaskMetrics(task="query_classifier", count=n, score=agreement, precision=None,
+                        f1=None, violation_rate=0.0, agreement=agreement,
+                        exact_agreement=agreement, agreement_low=low, agreement_high=high,
+                        latency_p50_s=0.1, latency_p95_s=0.1, prompt_tokens=1,
+                        output_tokens=1, seconds_per_query=0.1)  # fmt: skip
+        return {"query_classifier": m}
+
+    def failed(agreement: float, n: int) -> set[str]:
+        return {g.check for g in check_gates(cfg, metrics(agreement, n)) if not g.passed}
+
+    assert failed(0.92, 20) == {"agreement_lower_bound", "items"}  # 0.92 on 20 items proves little
+    assert failed(0.92, 400) == set()
+    assert failed(0.91, 120) == {"agreement_lower_bound"}  # low end 0.845
+    assert failed(0.88, 1000) == {"agreement"}
 
 
 def test_markdown_and_html_are_self_contained(pack):
     report = _report(pack)
     md = to_markdown(report)
     assert "| query_classifier | 1.000 | 0.500 | 0.000 |" in md and "Gates: FAILED" in md
+    assert "<table>" in to_html(report) and "| metric |" not in to_html(report)
     page = to_html(report)
     assert page.count("data:image/png;base64,") == 3
     assert "src='http" not in page and "<script" not in page
@@ -135,3 +177,28 @@ def test_guard_parity_is_in_the_report() -> None:
     assert parity["n"] >= 150 and parity["differ_rate"] == 0.0
     text = "\n".join(_parity_markdown(parity))
     assert "decisions differ on 0" in text and "pii P 1.00" in text
+
+
+def test_agreement_interval_is_wilson_and_stays_inside_zero_and_one():
+    low, high = agreement_interval(0.9, 100)
+    assert low == pytest.approx(0.8256, abs=1e-3) and high == pytest.approx(0.9448, abs=1e-3)
+    assert agreement_interval(1.0, 100)[0] == pytest.approx(0.963, abs=1e-3)
+    assert (
+        agreement_interval(1.0, 100)[1] == pytest.approx(1.0)
+        and agreement_interval(0.0, 10)[0] == 0.0
+    )
+    # 20 items cannot tell 0.9 from 0.8; 100 items nearly can
+    assert agreement_interval(0.9, 20)[0] < 0.7 < agreement_interval(0.9, 100)[0]
+
+
+def test_the_pack_gold_labels_score_every_model_where_a_test_query_has_one(pack):
+    records = _records()
+    truth = [r.output for r in records]
+    human = {
+        (records[2].input, records[2].task): '{"currency":null,"mention":"none","symbol":null}'
+    }
+    gold = gold_labels(records, "reviewed", human)
+    assert gold[2] == human[(records[2].input, records[2].task)]
+    m = task_metrics(pack, records, _preds(truth, 0.1, 50), truth, gold)
+    assert m["currency_identifier"].gold_count == 1 and m["currency_identifier"].gold_score == 0.0
+    assert pack.gold_answers()  # the finance pack ships hand labels

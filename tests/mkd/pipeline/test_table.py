@@ -1,6 +1,6 @@
 """The demo's closing table: only accepted variants shown as exported; routes read as text."""
 
-from mkd.pipeline.table import _rollout_note, _variants_cell
+from mkd.pipeline.table import _variants_cell, rollout_row
 
 
 def test_refused_and_skipped_variants_are_not_shown_as_exported():
@@ -18,5 +18,6 @@ def test_refused_and_skipped_variants_are_not_shown_as_exported():
 
 def test_rollout_routes_read_as_text_not_a_dict():
     canary = {"requests": 32, "non_2xx": 0, "routes": {"teacher": 25, "student": 6, "fallback": 1}}
-    note = _rollout_note({"canary": canary})
-    assert note == "32 replayed, 0 non-2xx, routes teacher 25 / student 6 / fallback 1"
+    row = rollout_row({"canary": canary, "shadow": canary, "weight": 0.25, "version": "s:3"})
+    assert row["student"] == "canary at 25% (s:3)"
+    assert row["change"] == "32 replayed, 0 non-2xx, routes teacher 25 / student 6 / fallback 1"

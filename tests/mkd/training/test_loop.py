@@ -17,10 +17,11 @@ def inputs(model_dir, train_rows, val_rows, **training) -> LoopInputs:
 
 
 def test_warmup_then_cosine():
-    assert lr_factor(0, 4, 100, True, 0.1) == pytest.approx(0.25)
-    assert lr_factor(4, 4, 100, True, 0.1) == pytest.approx(1.0)
-    assert lr_factor(100, 4, 100, True, 0.1) == pytest.approx(0.1)
-    assert lr_factor(50, 4, 100, False, 0.1) == 1.0
+    assert lr_factor(0, 4, 0.0, True, 0.1) == pytest.approx(0.25)
+    assert lr_factor(4, 4, 0.0, True, 0.1) == pytest.approx(1.0)
+    assert lr_factor(60, 4, 0.5, True, 0.1) == pytest.approx(0.55)
+    assert lr_factor(100, 4, 1.0, True, 0.1) == pytest.approx(0.1)
+    assert lr_factor(50, 4, 0.5, False, 0.1) == 1.0
 
 
 @pytest.mark.slow
@@ -56,3 +57,46 @@ def test_early_stopping(tiny_model_dir, train_rows, val_rows, tmp_path):
     session = LocalSession(tmp_path)
     state = run_loop(inp, session)
     assert state.step == 6 and session.reports[-1]["early_stopped"] is True
+
+
+@pytest.mark.slow
+def test_a_time_budget_stops_the_run_and_keeps_the_best_validation_point(
+    tiny_model_dir, train_rows, val_rows, tmp_path
+):
+    inp = inputs(tiny_model_dir, train_rows, val_rows, max_steps=0, epochs=50, eval_every=2,
+                 checkpoint_every=100, budget_minutes=0.15)  # fmt: skip
+    session = LocalSession(tmp_path)
+    state = run_loop(inp, session)
+    assert session.reports[-1]["budget_stopped"] is True
+    assert 2 <= state.step < inp.cfg.max_steps or state.step < 50 * len(train_rows)
+    assert state.wall_seconds < 0.15 * 60 + 10  # stopped at the budget, not at the schedule's end
+    assert state.epochs > 0 and state.best_step is not None
+    vals = [h for h in state.history if "val_agreement" in h]
+    assert all(set(h["val_task_agreement"]) <= set(TASKS) for h in vals)
+    best = max(h["val_agreement"] for h in vals)
+    assert state.best_val_agreement == best
+    restored = [h["restored_step"] for h in state.history if "restored_step" in h]
+    assert restored in ([], [state.best_step])
+
+
+@pytest.mark.slow
+def test_precision_fp32_is_chosen_on_a_cpu_without_bf16_and_forced_by_config(
+    tiny_model_dir, train_rows, val_rows, tmp_path, monkeypatch
+):
+    from mkd import hardware
+    from mkd.training.loop import setup
+
+    no_bf16 = hardware.CpuInfo("a cpu", 2, (), "AVX2")
+    with_bf16 = hardware.CpuInfo("a cpu", 2, ("avx512_bf16",), "AVX512")
+    assert hardware.cpu_dtype("auto", no_bf16) == "float32"
+    assert hardware.cpu_dtype("auto", with_bf16) == "bfloat16"
+    assert hardware.cpu_dtype("fp32", with_bf16) == "float32"
+    monkeypatch.setattr(hardware, "cpu_info", lambda: no_bf16)
+    t = setup(inputs(tiny_model_dir, train_rows, val_rows), LocalSession(tmp_path / "a"))
+    assert t.state.precision == {"setting": "auto", "dtype": "float32", "isa": "AVX2 (no bf16 ISA)",
+                                 "cpu": "a cpu"}  # fmt: skip
+    forced = inputs(tiny_model_dir, train_rows, val_rows, precision="bf16")
+    t = setup(forced, LocalSession(tmp_path / "b"))
+    assert t.state.precision["dtype"] == "bfloat16"
+    lora = [p for p in t.model.parameters() if p.requires_grad]
+    assert lora and all(p.dtype.is_floating_point and p.dtype.itemsize == 4 for p in lora)

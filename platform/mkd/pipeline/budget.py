@@ -1,0 +1,121 @@
+"""The demo's training budget: what is left of its deadline once the stages after training have
+their time, estimated from this machine's measured speed, never from another host's figures.
+
+The stages after training decode: evaluation (student, base, one-at-a-time latency probes),
+export (each variant re-evaluated) and serving (replayed requests). Their cost is forwards x the
+seconds a forward takes here, so the driver times a prefill and a decode step of the base model
+(a few seconds) and multiplies by the forwards those stages will run, counted from the config and
+the test split's answer lengths. What does not scale with decoding (Ray Serve's deploy, Ray Train's
+start, GGUF conversion) is `demo.fixed_overhead_s`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass
+from statistics import median
+from typing import Any
+
+from mkd.config import PipelineConfig
+
+
+@dataclass(frozen=True)
+class MachineSpeed:
+    """Seconds for loading the base model, a prefill and a decode step, batched and alone."""
+
+    load_s: float
+    prefill_s: float  # a batch of `batch` prompts of ~64 tokens
+    step_s: float  # one decode step of that batch
+    prefill_one_s: float
+    step_one_s: float
+    batch: int
+
+
+def measure_speed(base_uri: str, batch: int, prompt_tokens: int = 64) -> MachineSpeed:
+    """Time the fp32 base model (as evaluation and serving run it): load, prefill, 6 steps."""
+    import torch
+
+    from mkd.models import load_student
+
+    started = time.perf_counter()
+    model, _ = load_student(base_uri, dtype="float32")
+    load_s = time.perf_counter() - started
+
+    def timed(rows: int) -> tuple[float, float]:
+        ids = torch.randint(100, 1000, (rows, prompt_tokens))
+        with torch.no_grad():
+            t0 = time.perf_counter()
+            out = model(input_ids=ids, use_cache=True)
+            prefill = time.perf_counter() - t0
+            cache, steps = out.past_key_values, []
+            for _ in range(6):
+                t0 = time.perf_counter()
+                out = model(input_ids=ids[:, :1], past_key_values=cache, use_cache=True)
+                steps.append(time.perf_counter() - t0)
+                cache = out.past_key_values
+        return prefill, median(steps)
+
+    prefill, step = timed(batch)
+    prefill_one, step_one = timed(1)
+    return MachineSpeed(load_s, prefill, step, prefill_one, step_one, batch)
+
+
+def answer_tokens(tokenizer: Any, records: list[dict[str, Any]]) -> dict[str, int]:
+    """Per task, the 90th-percentile answer length in tokens (a batch decodes as long as its
+    longest answer; batches are sorted by length)."""
+    lengths: dict[str, list[int]] = {}
+    for r in records:
+        n = len(tokenizer(r["output"], add_special_tokens=False)["input_ids"])
+        lengths.setdefault(r["task"], []).append(n)
+    return {t: sorted(v)[int(0.9 * (len(v) - 1))] + 2 for t, v in lengths.items()}
+
+
+def later_stages_seconds(
+    cfg: PipelineConfig, speed: MachineSpeed, tokens: dict[str, int]
+) -> dict[str, float]:
+    """Estimated seconds of evaluation, export and serving on this machine."""
+    ev, ex = cfg.evaluation, cfg.export
+
+    def batched(items: int, length: int) -> float:
+        return math.ceil(items / speed.batch) * (speed.prefill_s + length * speed.step_s)
+
+    def alone(items: int, length: int) -> float:
+        return items * (speed.prefill_one_s + length * speed.step_one_s)
+
+    caps = {t: ev.max_new_tokens or 64 for t in tokens}
+    student = sum(batched(ev.max_items_per_task or 100, n) for n in tokens.values())
+    probe = sum(alone(ev.latency_probe_items, n) for n in tokens.values())
+    base_items = ev.base_max_items_per_task or ev.max_items_per_task or 100
+    base_roles = (1 + int(ev.base_fewshot)) if ev.compare_base else 0
+    base = base_roles * sum(batched(base_items, caps[t]) for t in tokens)
+    evaluation = 3 * speed.load_s + student + probe + base
+    per_variant = speed.load_s + sum(batched(ex.max_items_per_task, n) for n in tokens.values())
+    export = len(ex.variants) * per_variant
+    mean_tokens = sum(tokens.values()) / max(1, len(tokens))
+    serve = speed.load_s + 2 * alone(cfg.demo.replay_requests, int(mean_tokens))
+    return {"evaluate": evaluation, "export": export, "serve": serve}
+
+
+def training_budget(
+    cfg: PipelineConfig, elapsed_s: float, speed: MachineSpeed, tokens: dict[str, int]
+) -> dict[str, Any]:
+    """The minutes training may take: the deadline less what has run, what comes after and the
+    fixed overheads; never below `demo.min_train_minutes`. Returns the figures it used."""
+    later = later_stages_seconds(cfg, speed, tokens)
+    left = 60 * cfg.demo.deadline_minutes - elapsed_s - sum(later.values())
+    minutes = max(cfg.demo.min_train_minutes, (left - cfg.demo.fixed_overhead_s) / 60)
+    return {
+        "budget_minutes": round(minutes, 2),
+        "deadline_minutes": cfg.demo.deadline_minutes,
+        "elapsed_s": round(elapsed_s, 1),
+        "later_stages_s": {k: round(v, 1) for k, v in later.items()},
+        "fixed_overhead_s": cfg.demo.fixed_overhead_s,
+        "speed": {k: round(v, 4) for k, v in asdict(speed).items()},
+    }
+
+
+def split_records(store: Any, dataset: str) -> list[dict[str, Any]]:
+    raw = store.get_bytes(f"datasets/{dataset}/test.jsonl")
+    return [json.loads(line) for line in raw.splitlines() if line.strip()]
