@@ -97,11 +97,14 @@ def test_queries(ctx: PipelineContext, n: int) -> list[dict]:
 
 
 def canary_decision(ctx: PipelineContext, version: str) -> tuple[bool, str]:
-    """Whether `version` may take canary traffic, and why: only a version whose gates passed,
-    unless the demo was forced (`demo.force_canary`), which the summary reports."""
+    """Whether `version` may take canary traffic, and why: only if the candidate's gates passed
+    on the full evaluation (an exported variant's own small re-check only decides that it kept
+    the master's answers), unless the demo was forced (`demo.force_canary`), which the summary
+    reports."""
     from mkd.registry import Registry
 
-    gates = Registry(ctx.store).resolve(version).manifest.get("gates") or {}
+    evaluated = ctx.outputs.get("evaluate", {}).get("version") or version
+    gates = Registry(ctx.store).resolve(evaluated).manifest.get("gates") or {}
     if gates.get("passed"):
         return True, "gates passed"
     failed = ", ".join(gates.get("failed") or []) or "no gate results"

@@ -436,17 +436,17 @@ def run_loop(inp: LoopInputs, session: Session) -> TrainState:
         state.train_seconds += seconds
         state.epochs = state.step * per_step / max(1, t.units)
         state.tokens += window[-1]["tokens"] * t.schedule.world_size
-        over_budget = _over_budget(t, seconds)
-        if state.step % cfg.log_every == 0 or state.step == total or over_budget:
-            line = _log_line(t, window, window_seconds)
-            state.history.append(line)
-            session.progress({**line, "total_steps": total, "progress": t.progress()})
-            window, window_seconds = [], 0.0
+        if state.step % cfg.log_every == 0 or state.step == total:
+            window, window_seconds = _log(t, session, window, window_seconds)
         if cfg.eval_every and state.step % cfg.eval_every == 0 and state.step < total:
             stopped = _eval_and_stop(t, session)
         if state.step % cfg.checkpoint_every == 0 and state.step < total and not stopped:
             _checkpoint(t, session, _ckpt_metrics(state))
         state.wall_seconds += time.perf_counter() - started
+        state.wall_seconds, seconds = _agreed_clock(t, state.wall_seconds, seconds)
+        over_budget = _over_budget(t, seconds)
+    if window:
+        _log(t, session, window, window_seconds)
     if not state.history or "val_loss" not in state.history[-1]:
         _eval_and_stop(t, session)
     if cfg.restore_best:
@@ -454,6 +454,30 @@ def run_loop(inp: LoopInputs, session: Session) -> TrainState:
     _checkpoint(t, session, {**_ckpt_metrics(state), "done": True, "early_stopped": stopped,
                              "budget_stopped": over_budget})  # fmt: skip
     return state
+
+
+def _log(
+    t: Trainer, session: Session, window: list[dict[str, Any]], seconds: float
+) -> tuple[list[dict[str, Any]], float]:
+    """Record the window's log line and report it; returns an empty window."""
+    line = _log_line(t, window, seconds)
+    t.state.history.append(line)
+    session.progress({**line, "total_steps": t.schedule.total_steps, "progress": t.progress()})
+    return [], 0.0
+
+
+def _agreed_clock(t: Trainer, wall_seconds: float, step_seconds: float) -> tuple[float, float]:
+    """The slowest worker's loop time and step time, the same on every worker: the lr schedule
+    and the budget stop read them, and workers that disagreed would drift apart (lr) or one
+    would wait forever in the next all-reduce (stop)."""
+    if t.schedule.world_size <= 1:
+        return wall_seconds, step_seconds
+    import torch
+    import torch.distributed as dist
+
+    clock = torch.tensor([wall_seconds, step_seconds], dtype=torch.float64)
+    dist.all_reduce(clock, op=dist.ReduceOp.MAX)
+    return float(clock[0]), float(clock[1])
 
 
 def _over_budget(t: Trainer, step_seconds: float) -> bool:

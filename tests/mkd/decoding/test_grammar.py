@@ -44,7 +44,7 @@ def test_keys_come_in_schema_order_not_sorted():
         ("query_classifier", '{"category":"SHOPPING"}'),
         ("query_classifier", '{"category": "LIST"}'),  # not canonical: a space
         ("query_classifier", '{"category":"LIST","x":1}'),
-        ("currency_identifier", '{"currency":"usd","symbol":"$","mention":"explicit"}'),
+        ("currency_identifier", '{"mention":"explicit","currency":"usd","symbol":"$"}'),
         (
             "date_interpretation",
             '[{"phrase":"x","date_period":"FY","start":null,"end":"2023-1-1"}]',
@@ -60,11 +60,11 @@ def test_invalid_answers_are_refused(task, text):
 @pytest.mark.parametrize(
     ("text", "valid"),
     [
-        ('{"currency":"USD","symbol":"$","mention":"none"}', False),  # then: nulls for none
-        ('{"currency":null,"symbol":"$","mention":"none"}', False),
-        ('{"currency":null,"symbol":null,"mention":"none"}', True),
-        ('{"currency":"USD","symbol":"$","mention":"implicit"}', True),
-        ('{"currency":null,"symbol":null,"mention":"explicit"}', True),  # the schema allows it
+        ('{"mention":"none","currency":"USD","symbol":"$"}', False),  # then: nulls for none
+        ('{"mention":"none","currency":null,"symbol":"$"}', False),
+        ('{"mention":"none","currency":null,"symbol":null}', True),
+        ('{"mention":"implicit","currency":"USD","symbol":"$"}', True),
+        ('{"mention":"explicit","currency":null,"symbol":null}', True),  # the schema allows it
     ],
 )
 def test_the_currency_if_then_rule_is_in_the_language(text, valid):

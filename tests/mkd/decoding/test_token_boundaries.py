@@ -58,8 +58,8 @@ class ScriptedModel:
 @pytest.mark.parametrize(
     ("task", "answer"),
     [
-        ("currency_identifier", '{"currency":"INR","symbol":"₹","mention":"implicit"}'),
-        ("currency_identifier", '{"currency":null,"symbol":null,"mention":"none"}'),
+        ("currency_identifier", '{"mention":"implicit","currency":"INR","symbol":"₹"}'),
+        ("currency_identifier", '{"mention":"none","currency":null,"symbol":null}'),
         ("entity_extractor", '[{"name":"Apple","type":"COMPANY"},{"name":"net sales","type":"METRIC"}]'),
         ("date_interpretation", '[{"phrase":"last year","date_period":"YEAR","start":"2025-01-01","end":"2025-12-31"}]'),
         ("date_interpretation", '[{"phrase":"since 2023","date_period":"YEAR","start":"2023-01-01","end":null}]'),

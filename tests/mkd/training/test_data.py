@@ -27,8 +27,7 @@ def test_loss_is_on_the_answer_tokens_only(pack, tiny_tokenizer, train_rows):
 def test_prompt_is_the_serving_prompt(pack, tiny_tokenizer, train_rows):
     record = Record(**train_rows[0])
     text = prompt_text(tiny_tokenizer, pack, record)
-    assert f"as_of: 2026-01-15\nTask: {record.task}<" in text and "Answer with JSON only." in text
-    assert f"Query: {record.input}" in text
+    assert f"{record.input}\n2026-01-15\n{record.task}<|im_end|>" in text
     assert "Schema" not in text and "schema" not in text  # no teacher context in the student prompt
     ex = encode_records(tiny_tokenizer, pack, [record], 256)[0]
     assert tiny_tokenizer(text, add_special_tokens=False)["input_ids"] == list(

@@ -1,6 +1,7 @@
 """The loop on a tiny Llama: it learns, checkpoints, and a resumed run equals an unbroken one."""
 
 import shutil
+from types import SimpleNamespace
 
 import pytest
 from mkd.training.loop import LoopInputs, lr_factor, run_loop
@@ -100,3 +101,29 @@ def test_precision_fp32_is_chosen_on_a_cpu_without_bf16_and_forced_by_config(
     assert t.state.precision["dtype"] == "bfloat16"
     lora = [p for p in t.model.parameters() if p.requires_grad]
     assert lora and all(p.dtype.is_floating_point and p.dtype.itemsize == 4 for p in lora)
+
+
+def _clock_worker(rank: int, port: int, out: dict) -> None:
+    import torch.distributed as dist
+    from mkd.training.loop import _agreed_clock
+
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
+    t = SimpleNamespace(schedule=SimpleNamespace(world_size=2))
+    out[rank] = _agreed_clock(t, 10.0 + 5 * rank, 1.0 + rank)  # rank 1 is the slower one
+    dist.destroy_process_group()
+
+
+def test_workers_agree_on_the_clock_that_drives_the_lr_and_the_budget_stop() -> None:
+    # Each worker times its own loop; a budget stop or an lr read off unshared clocks would let
+    # one worker stop (and the other hang in its next all-reduce) or drift apart.
+    import socket
+
+    import torch.multiprocessing as mp
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with mp.Manager() as manager:
+        out = manager.dict()
+        mp.spawn(_clock_worker, args=(port, out), nprocs=2)
+        assert out[0] == out[1] == (15.0, 2.0)
