@@ -90,7 +90,7 @@ def test_killed_worker_resumes_from_s3_checkpoint(
     lines = [json.loads(x) for x in store.get_bytes(f"{run}/metrics.jsonl").decode().splitlines()]
     assert lines[-1]["step"] == 16 and "val_loss" in lines[-1]
     for key in ("adapter/adapter_model.safetensors", "adapter/adapter_config.json",
-                "tokenizer/tokenizer.json", "config.yaml", "loss.png", "manifest.json"):  # fmt: skip
+                "tokenizer/tokenizer.json", "config.yaml", "loss.png", "val_agreement.png", "manifest.json"):  # fmt: skip
         assert store.exists(f"{run}/{key}"), key
     # checkpoint directories only (Ray also keeps checkpoint_manager_snapshot.json there)
     checkpoints = {

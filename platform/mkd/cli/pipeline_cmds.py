@@ -11,7 +11,9 @@ from mkd.cli.console import console, fail
 
 pipeline_app = typer.Typer(help="Run the whole pipeline from a config.", no_args_is_help=True)
 
-PROFILE = typer.Option("default", "--profile", help="default (< 30 min here) or quick (< 10 min).")
+PROFILE = typer.Option(
+    "default", "--profile", help="default (< 30 min here), quick (< 10 min) or full (< 2 h)."
+)
 STORE = typer.Option("local", "--store", help="local (a directory) or s3 (SeaweedFS on 127.0.0.1).")
 FRESH = typer.Option(False, "--fresh", help="Start over instead of reusing finished stages.")
 WORKDIR = typer.Option(Path("mkd-demo"), "--workdir", help="Store, logs and the summary go here.")

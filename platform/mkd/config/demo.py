@@ -37,7 +37,7 @@ class DemoConfig(Section):
         3.0, gt=0, description="The least training a deadline may leave (it may then overrun)."
     )
     fixed_overhead_s: float = Field(
-        240.0,
+        150.0,
         ge=0,
         description="Seconds of the demo that do not scale with decoding, reserved beside the "
         "deadline: Ray Train's start and outputs, GGUF conversion, Ray Serve's deploys.",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import html
 from pathlib import Path
 
@@ -30,13 +31,25 @@ def write_summary(ctx: PipelineContext, workdir: Path) -> tuple[Path, Path]:
     md_path.write_text(md, encoding="utf-8")
     eval_html = ctx.store.get_bytes(f"evals/{report_id}/report.html").decode("utf-8")
     html_path = workdir / "summary.html"
-    html_path.write_text(_html(cols, rows, timings_rows(ctx), eval_html), encoding="utf-8")
+    page = _html(cols, rows, timings_rows(ctx), eval_html, _curve_png(ctx))
+    html_path.write_text(page, encoding="utf-8")
     ctx.console.print(f"summary: {md_path} and {html_path}")
     return md_path, html_path
 
 
+def _curve_png(ctx: PipelineContext) -> bytes | None:
+    """The training run's validation-agreement curve (runs/<id>/val_agreement.png), if any."""
+    run_id = ctx.outputs.get("train", {}).get("run_id")
+    key = f"runs/{run_id}/val_agreement.png"
+    return ctx.store.get_bytes(key) if run_id and ctx.store.exists(key) else None
+
+
 def _html(
-    cols: list[str], rows: list[dict[str, str]], timings: list[list[str]], eval_html: str
+    cols: list[str],
+    rows: list[dict[str, str]],
+    timings: list[list[str]],
+    eval_html: str,
+    curve_png: bytes | None = None,
 ) -> str:
     """The summary's tables as HTML tables, above the full evaluation report (plots included,
     its stylesheet reused)."""
@@ -50,6 +63,16 @@ def _html(
     return (
         head.replace("<title>", "<title>MKD demo: ", 1) + "<body>"
         f"<h1>{html.escape('MKD demo: teacher vs distilled student')}</h1>{table}"
-        f"<h2>Time per stage</h2>{html_table(['stage', 'seconds', ''], timings)}<hr>"
+        f"{_curve_img(curve_png)}<h2>Time per stage</h2>{html_table(['stage', 'seconds', ''], timings)}<hr>"
         f"{eval_body}"
+    )
+
+
+def _curve_img(png: bytes | None) -> str:
+    if not png:
+        return ""
+    data = base64.b64encode(png).decode("ascii")
+    return (
+        "<h2>Validation agreement against training minutes</h2>"
+        f"<img id='plot-val-agreement' alt='validation agreement' src='data:image/png;base64,{data}'>"
     )

@@ -1,6 +1,7 @@
 """A finished run in the store: adapter, tokenizer, exact config, metrics, loss curve, manifest.
 
-Layout: runs/<run_id>/{adapter/,tokenizer/,config.yaml,metrics.jsonl,loss.png,manifest.json};
+Layout: runs/<run_id>/{adapter/,tokenizer/,config.yaml,metrics.jsonl,loss.png,val_agreement.png,
+manifest.json};
 manifest.json is written last, so a run without it is not finished.
 """
 
@@ -65,6 +66,32 @@ def plot_losses(history: list[dict[str, Any]], path: str | Path) -> Path:
     return Path(path)
 
 
+def plot_val_agreement(history: list[dict[str, Any]], path: str | Path) -> Path:
+    """Validation agreement (exact answers under greedy decoding) per task and their mean
+    against minutes of training, as a PNG: what each CPU minute bought."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    points = [h for h in history if "val_agreement" in h]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    if points:
+        minutes = [h.get("elapsed_s", 0.0) / 60 for h in points]
+        for task in sorted(points[-1].get("val_task_agreement", {})):
+            values = [h.get("val_task_agreement", {}).get(task) for h in points]
+            ax.plot(minutes, values, marker=".", alpha=0.7, label=task)
+        ax.plot(minutes, [h["val_agreement"] for h in points], "k-o", lw=2, label="mean")
+    ax.set(xlabel="training minutes (loop wall time)", ylabel="val agreement", ylim=(0, 1))
+    ax.axhline(0.9, color="grey", ls="--", lw=1)
+    ax.legend(fontsize=8, loc="lower right")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return Path(path)
+
+
 def adapter_size(adapter_dir: str | Path) -> int:
     return sum(p.stat().st_size for p in Path(adapter_dir).glob("*.safetensors"))
 
@@ -97,6 +124,8 @@ def write_run_outputs(
         lines = "".join(json.dumps(h, sort_keys=True) + "\n" for h in history)
         store.put_bytes(run_key(run_id, "metrics.jsonl"), lines.encode())
         store.put_file(run_key(run_id, "loss.png"), plot_losses(history, Path(tmp) / "loss.png"))
+        curve = plot_val_agreement(history, Path(tmp) / "val_agreement.png")
+        store.put_file(run_key(run_id, "val_agreement.png"), curve)
     vals = [h for h in history if "val_loss" in h]
     manifest = {
         **manifest,

@@ -31,7 +31,7 @@ def test_overlay_merges_nested_sections() -> None:
 
 
 def test_unknown_profile_names_the_known_ones() -> None:
-    with pytest.raises(ValueError, match="available: default, quick"):
+    with pytest.raises(ValueError, match="available: default, full, quick"):
         load_profile("turbo")
 
 
