@@ -20,6 +20,7 @@ alternate, so that load from other processes on a shared machine hits both alike
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -127,6 +128,13 @@ def _trl_step_seconds(t: Any, order: list[list[int]], steps: int, warmup: int) -
     from transformers import TrainerCallback
     from trl import SFTConfig, SFTTrainer
 
+    # A base loaded from GGUF keeps its (spent) quantizer; its weights are plain tensors, and
+    # transformers' Trainer refuses a model that still names a quantizer it cannot train.
+    base = t.model.get_base_model()
+    base.hf_quantizer = None
+    base.config.__dict__.pop("quantization_config", None)
+    with contextlib.suppress(AttributeError):
+        base.is_quantized = False
     rows = [t.train[i] for b in order[: steps + warmup] for i in b]
     data = datasets.Dataset.from_list(
         [{"input_ids": list(e.input_ids),
