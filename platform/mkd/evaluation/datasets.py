@@ -12,19 +12,6 @@ from mkd.records import Record, read_records
 from mkd.storage import Store
 
 
-def latest_dataset_version(store: Store, name: str) -> str:
-    """The newest finished version (one with manifest.json) of dataset `name`."""
-    found = []
-    for key in store.list(f"datasets/{name}/"):
-        parts = key.split("/")
-        if len(parts) == 4 and parts[3] == "manifest.json":
-            manifest = store.get_json(key)
-            found.append((str(manifest.get("created_at", "")), parts[2]))
-    if not found:
-        raise FileNotFoundError(f"no finished dataset {name!r} in {store.uri}/datasets/")
-    return max(found)[1]
-
-
 def load_split(
     store: Store, dataset: str, split: str, tasks: list[str], max_per_task: int | None
 ) -> list[Record]:

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from mkd.config import PipelineConfig
-from mkd.evaluation.datasets import latest_dataset_version, load_split, spread_sample
+from mkd.dataset_versions import latest_dataset_version
+from mkd.evaluation.datasets import load_split, spread_sample
 from mkd.evaluation.gates import check_gates, gates_summary
 from mkd.evaluation.lineage import base_model_info, dir_sha256, git_commit
 from mkd.evaluation.metrics import gold_labels, overall, task_metrics

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mkd.dataset_versions import latest_dataset_version
 from mkd.records import Record, read_records
 
 SPLITS = ("train", "val")
@@ -63,19 +64,12 @@ def _local_dataset(spec: str) -> DatasetInput:
                         _read_split(train, "training.dataset"), val_records)  # fmt: skip
 
 
-def _latest_version(store: Any, name: str) -> str:
-    versions = sorted({k.split("/")[2] for k in store.list(f"datasets/{name}/")
-                       if k.endswith("/manifest.json") and k.count("/") == 3})  # fmt: skip
-    if not versions:
-        raise TrainingInputError(
-            f"training.dataset: no finished dataset under {store.uri_for(f'datasets/{name}/')}"
-        )
-    return versions[-1]
-
-
 def _store_dataset(store: Any, name: str, version: str) -> DatasetInput:
     if version == "latest":
-        version = _latest_version(store, name)
+        try:
+            version = latest_dataset_version(store, name)
+        except FileNotFoundError as e:
+            raise TrainingInputError(f"training.dataset: {e}") from e
     prefix = f"datasets/{name}/{version}"
     if not store.exists(f"{prefix}/manifest.json"):
         raise TrainingInputError(
