@@ -67,6 +67,15 @@ class MixingSettings(Section):
     weights: dict[str, float] = Field(
         default_factory=dict, description="Per-task weights (strategy 'weights'); missing = 1."
     )
+    decision_balance: float = Field(
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description="alpha of decision-balanced loss weights (mkd.training.balance): an example "
+        "whose first decision (currency mention, category, empty list or not) has share s of "
+        "its task weighs s^-alpha. 0 = off; 1 = every decision class the same total weight. "
+        "GPU cluster: as measured on the pack (docs/training.md).",
+    )
 
 
 class ScalingSettings(Section):

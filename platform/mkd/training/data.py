@@ -22,6 +22,7 @@ class Example:
     prompt_len: int
     task: str
     query: str  # the query and its context: one query's examples share a prompt prefix
+    weight: float = 1.0  # loss weight of every answer token (training.mixing.decision_balance)
 
     def __len__(self) -> int:
         return len(self.input_ids)
@@ -80,7 +81,15 @@ def collate(
         labels[i, e.prompt_len : len(e)] = row[e.prompt_len :]
     task_ids = torch.tensor([tasks.index(e.task) for e in examples], dtype=torch.long)
     return {"input_ids": ids, "attention_mask": mask, "labels": labels, "task_ids": task_ids,
+            "example_weights": example_weights(examples),
             **_answer_positions(examples, width)}  # fmt: skip
+
+
+def example_weights(examples: Sequence[Example]) -> Any:
+    """The examples' loss weights as a float tensor (all 1 unless decision-balanced)."""
+    import torch
+
+    return torch.tensor([e.weight for e in examples], dtype=torch.float32)
 
 
 def _answer_positions(examples: Sequence[Example], width: int) -> dict[str, Any]:

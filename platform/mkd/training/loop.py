@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from mkd.config.training import TrainingConfig
 from mkd.records import Record
 from mkd.tasks import load_pack
+from mkd.training.balance import balanced_weights, with_weights
 from mkd.training.checkpoints import TrainState, load_checkpoint, save_checkpoint
 from mkd.training.data import collate, encode_records
 from mkd.training.modeling import answer_logits, answer_token_losses, build_student
@@ -132,7 +133,11 @@ def setup(inp: LoopInputs, session: Session) -> Trainer:
     device = _device(cfg)
     model, tokenizer = build_student(cfg, device)
     pack = load_pack(inp.pack)
-    train = encode_records(tokenizer, pack, [Record(**r) for r in inp.train], cfg.max_seq_len)
+    train_records = [Record(**r) for r in inp.train]
+    train = encode_records(tokenizer, pack, train_records, cfg.max_seq_len)
+    if cfg.mixing.decision_balance:
+        weights = balanced_weights(train_records, pack, cfg.mixing.decision_balance)
+        train = with_weights(train, weights)
     val = encode_records(tokenizer, pack, [Record(**r) for r in inp.val], cfg.max_seq_len)
     schedule = build_schedule(train, cfg, inp.seed, session.world_size)
     o = cfg.optimizer
@@ -190,16 +195,20 @@ def _batch(
     return on_device, sum(len(e) for e in chosen), size - int(used.sum()), size
 
 
-def _mean_loss(t: Trainer, losses: Any, rows: Any, task_ids: Any) -> Any:
-    """Token-mean loss; under packing weighted per task (the schedule's task_loss_weights).
+def _mean_loss(t: Trainer, losses: Any, rows: Any, task_ids: Any, example_w: Any) -> Any:
+    """Token-mean loss, each token weighted by its task's weight (the schedule's
+    task_loss_weights, under packing) times its example's (decision balance).
 
     Tokens, not examples, weigh alike: weighing every answer alike was tried (2026-11-28) and
     gave an empty date list's 3 tokens 13x the weight of a 41-token list's, so the student
     answered `[]` to nine date questions in ten.
     """
-    if t.loss_weights is None:
+    balanced = t.cfg.mixing.decision_balance > 0
+    if t.loss_weights is None and not balanced:
         return losses.mean()
-    w = t.loss_weights[task_ids[rows]]
+    w = t.loss_weights[task_ids[rows]] if t.loss_weights is not None else 1.0
+    if balanced:
+        w = w * example_w[rows]
     return (losses * w).sum() / w.sum()
 
 
@@ -239,7 +248,7 @@ def train_step(t: Trainer, step: int, rank: int) -> dict[str, Any]:
         batch, real, pad, size = _batch(t, t.train, indices, t.packed)
         with t.autocast():
             losses, rows = answer_token_losses(t.model, batch)
-        loss = _mean_loss(t, losses, rows, batch["task_ids"])
+        loss = _mean_loss(t, losses, rows, batch["task_ids"], batch["example_weights"])
         if t.engine is not None:  # DeepSpeed scales by grad_accum, all-reduces, clips, steps
             t.engine.backward(loss)
             t.engine.step()

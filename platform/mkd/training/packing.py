@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from mkd.tasks.prompts import shared_prefix_len
-from mkd.training.data import Example
+from mkd.training.data import Example, example_weights
 
 
 def query_groups(examples: Sequence[Example]) -> list[list[int]]:
@@ -68,6 +68,7 @@ def collate_packed(
     task_ids = torch.tensor([tasks.index(e.task) for e in examples], dtype=torch.long)
     return {"input_ids": ids, "attention_mask": mask, "position_ids": positions,
             "task_ids": task_ids, "row_lengths": torch.tensor(lengths, dtype=torch.long),
+            "example_weights": example_weights(examples),
             "answer_index": torch.tensor(index, dtype=torch.long),
             "answer_rows": torch.tensor(rows, dtype=torch.long),
             "answer_labels": torch.tensor(targets, dtype=torch.long)}  # fmt: skip

@@ -101,6 +101,21 @@ def test_task_loss_weights_scale_the_token_mean():
                 device="cpu", autocast=None)  # fmt: skip
     losses = torch.tensor([1.0, 3.0, 3.0, 3.0])  # example 0: one answer token, example 1: three
     rows, task_ids = torch.tensor([0, 1, 1, 1]), torch.tensor([0, 3])
-    assert float(_mean_loss(t, losses, rows, task_ids)) == pytest.approx(2.5)
+    ones = torch.ones(2)
+    assert float(_mean_loss(t, losses, rows, task_ids, ones)) == pytest.approx(2.5)
     t.loss_weights = torch.tensor([3.0, 1.0, 1.0, 1.0])  # task 0 weighs three times as much
-    assert float(_mean_loss(t, losses, rows, task_ids)) == pytest.approx(2.0)
+    assert float(_mean_loss(t, losses, rows, task_ids, ones)) == pytest.approx(2.0)
+
+
+def test_example_weights_multiply_the_task_weights_when_decision_balanced():
+    import torch
+    from mkd.training.loop import Trainer, _mean_loss
+
+    cfg = TrainingConfig(base_model="x", mixing={"decision_balance": 0.5})
+    t = Trainer(cfg, *([None] * 7), val_batches=[], tasks=TASKS, device="cpu", autocast=None)
+    losses = torch.tensor([1.0, 3.0, 3.0, 3.0])
+    rows, task_ids = torch.tensor([0, 1, 1, 1]), torch.tensor([0, 3])
+    example_w = torch.tensor(
+        [3.0, 1.0]
+    )  # example 0's one token weighs as much as example 1's three
+    assert float(_mean_loss(t, losses, rows, task_ids, example_w)) == pytest.approx(2.0)
