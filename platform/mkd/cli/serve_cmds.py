@@ -115,7 +115,10 @@ def _check_gates_before_deploy(app_entry: dict, force: bool) -> None:
             app_entry, initial_router_config(app_entry), force, "serving it with student traffic"
         )
     except RegistryError as exc:
-        fail(str(exc))
+        if not force:
+            fail(str(exc))
+        console.print(f"[yellow]FORCED[/] without a gate record: {exc}")
+        return
     if verdict is not None and not verdict.passed:
         console.print(f"[yellow]FORCED[/]: serving {verdict.ref} with student traffic, "
                       f"{verdict.describe()}")  # fmt: skip
@@ -246,8 +249,13 @@ def _check_gates_before_weight(deployed: dict, live: dict, force: bool) -> None:
     try:
         router = RouterConfig.model_validate(live)
         verdict = check_student_version(deployed, router, force, "a student weight above 0")
-    except (RegistryError, ValidationError) as exc:
+    except ValidationError as exc:
         fail(str(exc))
+    except RegistryError as exc:  # e.g. no access to the store from here
+        if not force:
+            fail(str(exc))
+        console.print(f"[yellow]FORCED[/] without a gate record: {exc}")
+        return
     if verdict is not None and not verdict.passed:
         console.print(f"[yellow]FORCED[/]: {verdict.ref} takes traffic, {verdict.describe()}")
 

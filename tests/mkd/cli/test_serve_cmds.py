@@ -165,3 +165,13 @@ def test_rollout_set_lets_a_passed_version_take_traffic(tmp_path, monkeypatch):
     result = runner.invoke(app, ["rollout", "set", "--weight", "0.25"])
     assert result.exit_code == 0, result.output
     assert dash.updates == [{"mode": "split", "student_weight": 0.25}]
+
+
+def test_rollout_set_force_goes_on_without_a_readable_registry(tmp_path, monkeypatch):
+    """Should refuse without --force and apply with it when the version cannot be resolved."""
+    dash = _Dashboard(tmp_path, "finance-student:9").install(monkeypatch)
+    refused = runner.invoke(app, ["rollout", "set", "--weight", "0.05"])
+    assert refused.exit_code == 1 and "does not exist" in refused.output
+    forced = runner.invoke(app, ["rollout", "set", "--weight", "0.05", "--force"])
+    assert forced.exit_code == 0 and "without a gate record" in forced.output, forced.output
+    assert dash.updates == [{"mode": "split", "student_weight": 0.05}]
