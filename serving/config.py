@@ -14,6 +14,7 @@ from mkd.config.guards import GuardsConfig
 from mkd.config.store import StoreConfig
 from mkd.config.teacher import TeacherConfig
 from mkd.models.uris import DEFAULT_STUDENT_URI
+from mkd.registry import REF_FORMS, RegistryError, parse_ref
 from mkd.tasks import load_pack
 from pydantic import Field, field_validator, model_validator
 
@@ -30,8 +31,19 @@ class StudentArgs(Section):
     )
     version: str | None = Field(
         None,
-        description="Registry reference NAME@STAGE or NAME@VERSION (e.g. finance-student@production); "
-        "resolved through mkd.registry and wins over model_uri/adapter.",
+        description=f"Registry reference {REF_FORMS}; resolved through mkd.registry (store) "
+        "and wins over model_uri/adapter.",
+    )
+    allow_unpromoted: bool = Field(
+        False,
+        description="Load a registry version whose gates did not pass even when the student "
+        "takes traffic (forced; logged). Chart: serving.student.allowUnpromoted.",
+    )
+    shadow_only: bool = Field(
+        False,
+        description="The Router starts with no student traffic (shadow mode or weight 0 on every "
+        "task): any registry version may load, gates passed or not. The chart and `mkd serve` "
+        "derive it from the Router's user_config; False: the version must have passed its gates.",
     )
     adapter: str | None = Field(None, description="Directory of a PEFT LoRA adapter over the base.")
     task_adapters: dict[str, str] = Field(
@@ -78,6 +90,17 @@ class StudentArgs(Section):
         default_factory=dict, description="Extra llama_cpp.Llama arguments (n_threads, n_ctx...)."
     )
     name: str = Field("mkd-student", description="Model name reported in responses.")
+
+    @field_validator("version")
+    @classmethod
+    def _version_is_a_pinned_ref(cls, version: str | None) -> str | None:
+        if version is None:
+            return None
+        try:
+            parse_ref(version, pinned=True)
+        except RegistryError as exc:
+            raise ValueError(str(exc)) from None
+        return version.strip()
 
     @property
     def base_uri(self) -> str:
@@ -176,6 +199,16 @@ class RouterConfig(Section):
         8, ge=1, description="Background shadow/mirror calls in flight; more are skipped (counted)."
     )
     rollback: RollbackPolicy = Field(default_factory=RollbackPolicy)
+
+    def student_takes_traffic(self, tasks: list[str] | None = None) -> bool:
+        """Whether user traffic reaches the student: split mode with a weight above 0 for any of
+        `tasks` (None: the global setting or any override). Shadow, or weight 0, takes none."""
+        if tasks:
+            routes = [self.for_task(t) for t in tasks]
+        else:
+            routes = [(self.mode, self.student_weight)]
+            routes += [self.for_task(t) for t in self.task_overrides]
+        return any(mode == "split" and weight > 0 for mode, weight in routes)
 
     def for_task(self, task: str) -> tuple[str, float]:
         """The (mode, student_weight) in force for `task`."""

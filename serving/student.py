@@ -90,6 +90,7 @@ def _from_registry(args: StudentArgs, store_config: Any) -> StudentSource:
         raise ValueError(f"student.version {args.version!r}: no store configured (args.store)")
     store = open_store(store_config)
     mv = Registry(store).resolve(args.version)
+    _check_gates(args, mv)
     files = sorted(mv.manifest.get("files", {}))
     cache = Path(tempfile.gettempdir()) / "mkd-serve-cache" / f"{mv.name}-{mv.version}"
 
@@ -117,6 +118,24 @@ def _from_registry(args: StudentArgs, store_config: Any) -> StudentSource:
     raise ValueError(
         f"student.version {args.version!r}: {label} has no gguf, master/ or adapter/ files"
     )
+
+
+def _check_gates(args: StudentArgs, mv: Any) -> None:
+    """Refuse a version whose gates did not pass unless the student starts in shadow only or
+    `allow_unpromoted` forces it (mkd.release: the rule every deploy path shares)."""
+    from mkd.release import require_gates
+
+    if args.shadow_only:
+        return
+    verdict = require_gates(
+        mv,
+        "serving it with student traffic",
+        args.allow_unpromoted,
+        how="student.allow_unpromoted: true (chart: serving.student.allowUnpromoted; "
+        "mkd serve --force)",
+    )
+    if not verdict.passed:
+        log.warning("FORCED: serving %s with student traffic: %s", mv.ref, verdict.describe())
 
 
 def _validated(task: Any, out: StudentOutput, value: Any) -> StudentOutput:

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from mkd.storage import AlreadyExists, PreconditionFailed, Store
 
@@ -30,7 +30,14 @@ STAGES = ("candidate", "canary", "production", "rejected", "archived")
 EXCLUSIVE_STAGES = ("canary", "production")
 # Stages that put a model in front of users (or next in line): gate failures are refused there.
 GATED_STAGES = ("candidate", "canary", "production")
-_REF = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(?::(?P<version>\d+)|@(?P<stage>\w+))?$")
+# THE model reference grammar; every other place (Serve args, values.schema.json, CLI) uses
+# parse_ref or PINNED_REF_PATTERN below, never a parser of its own.
+_NAME = r"[A-Za-z0-9][A-Za-z0-9._-]*"
+_REF = re.compile(rf"^(?P<name>{_NAME})(?::(?P<version>\d+)|@(?P<stage>\w+))?$")
+# A reference that names one version: what a deployment may load (values.schema.json holds a copy,
+# kept equal by tests/helm).
+PINNED_REF_PATTERN = rf"^{_NAME}(:[0-9]+|@({'|'.join(STAGES)}))$"
+REF_FORMS = "NAME:VERSION (e.g. finance-student:3) or NAME@STAGE (e.g. finance-student@production)"
 _MAX_CAS_RETRIES = 50
 
 
@@ -65,15 +72,38 @@ def version_prefix(name: str, version: int) -> str:
     return f"registry/{name}/{version}/"
 
 
-def parse_ref(ref: str) -> tuple[str, int | None, str | None]:
-    """`NAME`, `NAME:VERSION` or `NAME@STAGE` -> (name, version or None, stage or None)."""
-    m = _REF.match(ref.strip())
+class VersionRef(NamedTuple):
+    """A parsed model reference: `version` or `stage` set, or neither for a bare NAME."""
+
+    name: str
+    version: int | None
+    stage: str | None
+
+    @property
+    def pinned(self) -> bool:
+        return self.version is not None or self.stage is not None
+
+
+def parse_ref(ref: str, pinned: bool = False) -> VersionRef:
+    """`NAME:VERSION` or `NAME@STAGE` (or a bare `NAME`, the newest version, unless `pinned`).
+
+    Raises:
+        RegistryError: naming the reference and the accepted forms (and stages).
+    """
+    m = _REF.match(ref.strip()) if isinstance(ref, str) else None
+    bare = "" if pinned else ", or NAME for the newest version"
     if not m:
-        raise RegistryError(f"model ref {ref!r}: expected NAME, NAME:VERSION or NAME@STAGE")
+        raise RegistryError(f"model reference {ref!r}: expected {REF_FORMS}{bare}")
     stage = m["stage"]
     if stage and stage not in STAGES:
-        raise RegistryError(f"model ref {ref!r}: unknown stage {stage!r} (one of {STAGES})")
-    return m["name"], int(m["version"]) if m["version"] else None, stage
+        raise RegistryError(
+            f"model reference {ref!r}: unknown stage {stage!r} (one of {', '.join(STAGES)}); "
+            f"expected {REF_FORMS}"
+        )
+    parsed = VersionRef(m["name"], int(m["version"]) if m["version"] else None, stage)
+    if pinned and not parsed.pinned:
+        raise RegistryError(f"model reference {ref!r}: expected {REF_FORMS}{bare}")
+    return parsed
 
 
 class Registry:
@@ -176,18 +206,18 @@ class Registry:
     def promote(
         self, ref: str, stage: str, reason: str = "", force: bool = False
     ) -> dict[str, Any]:
-        """Move a version to `stage`; refused for a gate-failed version unless forced with a reason.
+        """Move a version to `stage`; a version whose gates did not pass (failed, or no gate
+        results) is refused for candidate/canary/production unless forced with a reason.
 
         Returns the logged event.
         """
+        from mkd.release import require_gates
+
         _check_stage(stage)
         mv = self.resolve(ref)
-        if stage in GATED_STAGES and mv.gates_passed is False:
-            if not force:
-                raise RegistryError(
-                    f"{mv.ref} failed its gates; promoting it to {stage} needs --force and --reason"
-                )
-            if not reason.strip():
+        if stage in GATED_STAGES:
+            verdict = require_gates(mv, f"promoting it to {stage}", force)
+            if not verdict.passed and not reason.strip():
                 raise RegistryError(f"{mv.ref}: a forced promotion must give a reason")
         return self._change(mv.name, mv.version, stage, "promote", reason, force)
 

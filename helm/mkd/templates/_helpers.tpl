@@ -94,18 +94,28 @@ Call with (dict "root" $ "suffix" "label-run1"); an empty suffix gives the RaySe
 {{- end }}
 
 {{/*
-The pipeline config written to the ConfigMap: values.pipeline with `store` filled from store.* and
-`teacher` from teacher.* (explicit pipeline.store / pipeline.teacher settings win). The API key is a
-${VAR} reference that the config loader interpolates from the Secret-backed environment.
+The artifact store (mkd.config.StoreConfig) of BOTH the pipeline config the RayJobs read and the
+Serve app's args: uri from store.bucket/prefix, region and endpoint from store.*, explicit
+pipeline.store settings win. No credentials: pods get them from their role (IRSA or EKS Pod
+Identity) or from AWS_* variables in their environment, never from values.
 */}}
-{{- define "mkd.pipelineConfig" -}}
+{{- define "mkd.storeConfig" -}}
 {{- $s3 := dict "region" .Values.store.region }}
 {{- if .Values.store.endpointUrl }}
 {{- $_ := set $s3 "endpoint_url" .Values.store.endpointUrl }}
 {{- end }}
 {{- $store := dict "uri" (include "mkd.storeUri" .) "s3" $s3 }}
+{{- toYaml (mergeOverwrite $store (deepCopy (default dict .Values.pipeline.store))) }}
+{{- end }}
+
+{{/*
+The pipeline config written to the ConfigMap: values.pipeline with `store` from mkd.storeConfig and
+`teacher` from teacher.* (explicit pipeline.store / pipeline.teacher settings win). The API key is a
+${VAR} reference that the config loader interpolates from the Secret-backed environment.
+*/}}
+{{- define "mkd.pipelineConfig" -}}
 {{- $cfg := deepCopy .Values.pipeline }}
-{{- $_ := set $cfg "store" (mergeOverwrite $store (default dict $cfg.store)) }}
+{{- $_ := set $cfg "store" (include "mkd.storeConfig" . | fromYaml) }}
 {{- $_ = set $cfg "teacher" (mergeOverwrite (include "mkd.teacherConfig" . | fromYaml) (default dict $cfg.teacher)) }}
 {{- toYaml $cfg }}
 {{- end }}

@@ -37,7 +37,27 @@ rollback:
   max_error_rate: {{ $r.rollback.maxErrorRate | float64 }}
 {{- end }}
 
-{{/* The builder's args (serving.config.AppArgs). */}}
+{{/*
+"true" when the Router starts with user traffic for the student (split mode with a weight above 0,
+globally or in a task override): serving.config.RouterConfig.student_takes_traffic, in Helm.
+*/}}
+{{- define "mkd.studentTakesTraffic" -}}
+{{- $r := .Values.serving.rollout -}}
+{{- $takes := and (eq $r.mode "split") (gt ($r.studentWeight | float64) 0.0) -}}
+{{- range $task, $o := $r.taskOverrides }}
+{{- $mode := default $r.mode $o.mode }}
+{{- $w := $r.studentWeight }}
+{{- if hasKey $o "studentWeight" }}{{ $w = $o.studentWeight }}{{ end }}
+{{- if and (eq $mode "split") (gt ($w | float64) 0.0) }}{{ $takes = true }}{{ end }}
+{{- end }}
+{{- $takes -}}
+{{- end }}
+
+{{/*
+The builder's args (serving.config.AppArgs). The store comes from mkd.storeConfig, as the RayJobs'
+does. student.shadow_only lets the Student load a version whose gates did not pass only while it
+takes no user traffic; student.allow_unpromoted (serving.student.allowUnpromoted) forces it.
+*/}}
 {{- define "mkd.serveArgs" -}}
 {{- $s := .Values.serving -}}
 {{- $student := dict
@@ -47,6 +67,8 @@ rollback:
   "batch_wait_timeout_s" ($s.student.batchWaitTimeoutS | float64)
   "num_replicas" $s.student.replicas
   "ray_actor_options" $s.student.rayActorOptions
+  "allow_unpromoted" $s.student.allowUnpromoted
+  "shadow_only" (ne (include "mkd.studentTakesTraffic" .) "true")
 }}
 {{- with $s.student.version }}{{ $_ := set $student "version" . }}{{ end }}
 {{- with $s.student.modelUri }}{{ $_ := set $student "model_uri" . }}{{ end }}
@@ -55,6 +77,7 @@ rollback:
 {{- $_ = set $teacher "ray_actor_options" $s.teacherDeployment.rayActorOptions }}
 {{- $_ = set $teacher "timeout_s" ($s.teacherDeployment.timeoutS | float64) }}
 {{- $args := dict "pack" $s.pack "student" $student "teacher" $teacher
+  "store" (include "mkd.storeConfig" . | fromYaml)
   "router" (dict "num_replicas" $s.router.replicas "ray_actor_options" $s.router.rayActorOptions)
   "auth" (dict "token_env" "MKD_SERVE_TOKEN") }}
 {{- with $s.tasks }}{{ $_ := set $args "tasks" . }}{{ end }}

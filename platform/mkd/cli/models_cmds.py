@@ -10,8 +10,9 @@ from rich.table import Table
 
 from mkd.cli.console import console, fail
 from mkd.cli.eval_cmds import CONFIG, load
+from mkd.cli.refs import model_ref_option
 from mkd.progress import item_progress
-from mkd.registry import STAGES, Registry, RegistryError
+from mkd.registry import REF_FORMS, STAGES, Registry, RegistryError
 from mkd.storage import open_store
 
 app = typer.Typer(
@@ -91,7 +92,8 @@ def list_cmd(
 
 @app.command("show")
 def show_cmd(
-    ref: str = typer.Argument(..., help="NAME:VERSION or NAME@STAGE"), config: Path | None = CONFIG
+    ref: str = typer.Argument(..., help=REF_FORMS, callback=model_ref_option),
+    config: Path | None = CONFIG,
 ) -> None:
     """Show a version's manifest (lineage, eval, gates) and its stage history.
 
@@ -114,16 +116,19 @@ def show_cmd(
 
 @app.command("promote")
 def promote_cmd(
-    ref: str = typer.Argument(..., help="NAME:VERSION or NAME@STAGE"),
+    ref: str = typer.Argument(..., help=REF_FORMS, callback=model_ref_option),
     stage: str = typer.Argument(..., help=f"One of {', '.join(STAGES)}."),
     reason: str = typer.Option("", "--reason", help="Why (recorded in the log)."),
     force: bool = typer.Option(
-        False, "--force", help="Promote a gate-failed version (needs --reason)."
+        False,
+        "--force",
+        help="Promote a version whose gates did not pass (failed or never evaluated; needs --reason).",
     ),
     config: Path | None = CONFIG,
 ) -> None:
     """Move a version to a stage; canary and production hold one version each (the previous one
-    is archived). A version that failed its gates is refused unless --force --reason is given.
+    is archived). A version whose gates did not pass (failed, or no gate results) is refused for
+    candidate, canary and production, naming the failed gates, unless --force --reason is given.
 
     Example: mkd models promote finance-student:3 production --reason "canary clean for 24h"
     """

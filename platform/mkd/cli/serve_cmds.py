@@ -11,10 +11,13 @@ import os
 import time
 from pathlib import Path
 
+import httpx
 import typer
 from rich.table import Table
 
 from mkd.cli.console import console, fail
+from mkd.cli.refs import model_ref_option
+from mkd.registry import REF_FORMS
 
 rollout_app = typer.Typer(
     help="Inspect and steer the canary rollout of a running app.", no_args_is_help=True
@@ -41,10 +44,24 @@ def serve(
     ),
     port: int = typer.Option(0, "--port", help="HTTP port on 127.0.0.1 (0: a free one)."),
     student: str | None = typer.Option(None, "--student", help="Override args.student.model_uri."),
+    version: str | None = typer.Option(
+        None,
+        "--version",
+        callback=model_ref_option,
+        help=f"Serve this registry version (args.student.version): {REF_FORMS}.",
+    ),
+    force: bool = typer.Option(
+        False,
+        "--force",
+        help="Serve a registry version whose gates did not pass with student traffic "
+        "(sets args.student.allow_unpromoted).",
+    ),
 ) -> None:
     """Start a local Ray cluster on 127.0.0.1, deploy the app, block with a status line.
 
-    Example: mkd serve -c configs/serve.yaml
+    A registry version that the Router sends traffic to from the start (split mode, weight > 0)
+    must have passed its gates, unless --force; in shadow any version is served.
+    Example: mkd serve -c configs/serve.yaml --version finance-student@candidate
     """
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     from mkd.services.ports import free_ports
@@ -57,8 +74,15 @@ def serve(
         fail(str(exc))
     port = port or free_ports(1)[0]
     cfg = control.with_http_port(cfg, port)
+    app_entry = control.mkd_app(cfg)
+    student_args = app_entry.setdefault("args", {}).setdefault("student", {})
     if student:
-        control.mkd_app(cfg)["args"].setdefault("student", {})["model_uri"] = student
+        student_args["model_uri"] = student
+    if version:
+        student_args["version"] = version
+    if force:
+        student_args["allow_unpromoted"] = True
+    _check_gates_before_deploy(app_entry, force)
     console.print("starting a local Ray cluster on 127.0.0.1 ...")
     cluster = start_ray_cluster()
     try:
@@ -78,6 +102,26 @@ def serve(
         fail(str(exc))
     finally:
         cluster.stop()
+
+
+def _check_gates_before_deploy(app_entry: dict, force: bool) -> None:
+    """Refuse (exit 1, failed gates named) before a cluster starts; mark shadow-only starts."""
+    from mkd.registry import RegistryError
+    from serving.release_gate import check_student_version, initial_router_config, mark_shadow_only
+
+    mark_shadow_only(app_entry)
+    try:
+        verdict = check_student_version(
+            app_entry, initial_router_config(app_entry), force, "serving it with student traffic"
+        )
+    except RegistryError as exc:
+        if not force:
+            fail(str(exc))
+        console.print(f"[yellow]FORCED[/] without a gate record: {exc}")
+        return
+    if verdict is not None and not verdict.passed:
+        console.print(f"[yellow]FORCED[/]: serving {verdict.ref} with student traffic, "
+                      f"{verdict.describe()}")  # fmt: skip
 
 
 def _status_loop(dashboard: str, port: int) -> None:
@@ -145,10 +189,17 @@ def rollout_set(
     task: str | None = typer.Option(
         None, "--task", help="Apply to this task only (task_overrides)."
     ),
+    force: bool = typer.Option(
+        False,
+        "--force",
+        help="Give student traffic to a registry version whose gates did not pass.",
+    ),
     dashboard: str = DASHBOARD,
 ) -> None:
     """Change the live routing without restarting anything.
 
+    Student traffic (split mode, weight > 0) for a registry version whose gates did not pass is
+    refused, naming the failed gates, unless --force; shadow and weight 0 always apply.
     Example: mkd rollout set --weight 0.1      mkd rollout set --mode shadow
     """
     from serving import control
@@ -158,10 +209,12 @@ def rollout_set(
     if mode is not None and mode not in ("split", "shadow"):
         fail(f"--mode must be split or shadow, not {mode!r}")
     changes: dict = {}
+    try:
+        deployed = control.mkd_app(control.current_config(dashboard))
+    except (httpx.HTTPError, control.ServeControlError) as exc:
+        fail(f"cannot read the Serve config from {dashboard}: {exc}")
+    current = control.deployment_entry(deployed, "Router")
     if task:
-        current = control.deployment_entry(
-            control.mkd_app(control.current_config(dashboard)), "Router"
-        )
         overrides = dict((current.get("user_config") or {}).get("task_overrides") or {})
         entry = dict(overrides.get(task) or {})
         entry.update(
@@ -175,6 +228,7 @@ def rollout_set(
         changes.update(
             {k: v for k, v in {"mode": mode, "student_weight": weight}.items() if v is not None}
         )
+    _check_gates_before_weight(deployed, {**(current.get("user_config") or {}), **changes}, force)
     try:
         new = control.update_live_config(dashboard, "Router", changes)
     except (ValueError, control.ServeControlError) as exc:
@@ -182,6 +236,28 @@ def rollout_set(
     console.print(
         f"[green]applied[/] mode={new['mode']} student_weight={new['student_weight']} overrides={new['task_overrides']}"
     )
+
+
+def _check_gates_before_weight(deployed: dict, live: dict, force: bool) -> None:
+    """Refuse (exit 1, failed gates named) student traffic for a version whose gates did not pass."""
+    from pydantic import ValidationError
+
+    from mkd.registry import RegistryError
+    from serving.config import RouterConfig
+    from serving.release_gate import check_student_version
+
+    try:
+        router = RouterConfig.model_validate(live)
+        verdict = check_student_version(deployed, router, force, "a student weight above 0")
+    except ValidationError as exc:
+        fail(str(exc))
+    except RegistryError as exc:  # e.g. no access to the store from here
+        if not force:
+            fail(str(exc))
+        console.print(f"[yellow]FORCED[/] without a gate record: {exc}")
+        return
+    if verdict is not None and not verdict.passed:
+        console.print(f"[yellow]FORCED[/]: {verdict.ref} takes traffic, {verdict.describe()}")
 
 
 @rollout_app.command("plan")

@@ -23,7 +23,9 @@ def serve_config(ctx: PipelineContext, version: str, teacher_url: str, port: int
 
     config = with_http_port(load_serve_config(SERVE_CONFIG), port)
     args = mkd_app(config)["args"]
+    # deployed in shadow: any version loads; the canary step below asks canary_decision first
     args["student"] |= {"version": version, "model_uri": None, "adapter": None}
+    args["student"]["shadow_only"] = True
     args["teacher"] |= {"backend": "openai", "base_url": teacher_url, "model": "mkd-teacher"}
     args["store"] = ctx.cfg.store.model_dump(mode="json")
     args["guards"] = ctx.cfg.guards.model_dump(mode="json")
@@ -102,12 +104,13 @@ def canary_decision(ctx: PipelineContext, version: str) -> tuple[bool, str]:
     the master's answers), unless the demo was forced (`demo.force_canary`), which the summary
     reports."""
     from mkd.registry import Registry
+    from mkd.release import gate_verdict
 
     evaluated = ctx.outputs.get("evaluate", {}).get("version") or version
-    gates = Registry(ctx.store).resolve(evaluated).manifest.get("gates") or {}
-    if gates.get("passed"):
+    verdict = gate_verdict(Registry(ctx.store).resolve(evaluated))
+    if verdict.passed:
         return True, "gates passed"
-    failed = ", ".join(gates.get("failed") or []) or "no gate results"
+    failed = ", ".join(verdict.failed) if verdict.recorded else "no gate results"
     if ctx.cfg.demo.force_canary:
         return True, f"FORCED past failed gates ({failed})"
     return False, f"canary refused: gates failed ({failed}); shadow only"
