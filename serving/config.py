@@ -273,11 +273,6 @@ class AppArgs(Section):
     router: RouterArgs = Field(default_factory=RouterArgs)
     auth: AuthArgs = Field(default_factory=AuthArgs)
     limits: LimitArgs = Field(default_factory=LimitArgs)
-    guards: GuardsConfig | None = Field(
-        None,
-        description="The pipeline's guards section; mkd.guards attaches its chain to the Router "
-        "(Router.guards) from it. None: no guards on this app.",
-    )
     store: StoreConfig = Field(
         default_factory=StoreConfig,
         description="Artifact store holding the registry (student.version). Cluster: s3://...",
