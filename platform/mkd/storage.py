@@ -22,6 +22,22 @@ from typing import Any
 
 from mkd.config.store import S3Settings, StoreConfig
 
+# The store's top-level areas: the first segment of every key MKD reads or writes. In a cluster
+# the pod role may touch nothing else (terraform/modules/iam `store_areas`), so a key under an
+# area missing here is AccessDenied there. Add a new area here first: tests/terraform/
+# test_store_areas.py then names the Terraform default and the docs that must list it too.
+STORE_AREAS = (
+    "datasets",  # finished dataset versions (mkd.data.manifest)
+    "label-cache",  # teacher labels by content hash (mkd.data.label_cache)
+    "work",  # a dataset build's intermediate files (mkd.data.build)
+    "reviews",  # imported human review rows (mkd.data.review)
+    "base-models",  # base-model tokenizer + manifest by weights digest (mkd.models.stored)
+    "runs",  # training runs: adapter, checkpoints, metrics (mkd.training.outputs)
+    "evals",  # evaluation and export reports (mkd.evaluation.job, mkd.export.job)
+    "registry",  # model versions and their stages (mkd.registry)
+    "pipelines",  # pipeline runner state, one document per pipeline (mkd.pipeline.runner)
+)
+
 
 class AlreadyExists(FileExistsError):
     """put(..., if_absent=True) found the key taken: immutable artifacts are never overwritten."""

@@ -107,7 +107,9 @@ variable "store_prefix" {
 variable "store_areas" {
   description = "Top-level areas under the store prefix the pods may read and write (the store layout)."
   type        = list(string)
-  default     = ["datasets", "label-cache", "runs", "registry", "evals", "work"]
+  # Must equal mkd.storage.STORE_AREAS (tests/terraform/test_store_areas.py): an area the code
+  # writes but this list omits is AccessDenied in the cluster.
+  default = ["datasets", "label-cache", "work", "reviews", "base-models", "runs", "evals", "registry", "pipelines"]
 
   validation {
     condition     = length(var.store_areas) > 0 && alltrue([for a in var.store_areas : can(regex("^[a-z0-9][a-z0-9._-]*$", a))])

@@ -1,0 +1,30 @@
+# MKD image for CPU pods (Ray head, CPU workers, job submitters): the chart's
+# image.repository:<appVersion>. Build and push: docs/deploy-eks.md.
+# RAY_VERSION must equal the chart's ray.version (tests/helm/test_images.py checks it).
+ARG RAY_VERSION=2.60.0
+FROM rayproject/ray:${RAY_VERSION}-py311-cpu
+
+ARG RAY_VERSION
+# Same torch as scripts/setup.sh installs on CPU machines (its CPU wheel: no CUDA libraries).
+ARG TORCH_VERSION=2.13.0
+LABEL org.opencontainers.image.source="https://github.com/mkd-project/mkd" \
+      org.opencontainers.image.description="MKD on Ray, CPU" \
+      io.mkd.flavour="cpu" \
+      io.mkd.ray-version="${RAY_VERSION}"
+
+# The base image's user (ray, uid 1000, gid 100 users) is what the chart's podSecurityContext
+# runs as; by number, since runAsNonRoot can only verify a numeric USER. pip installs into that
+# user's conda Python, so nothing here needs root.
+USER 1000:100
+WORKDIR /home/ray/mkd
+COPY --chown=1000:100 pyproject.toml README.md ./
+COPY --chown=1000:100 platform ./platform
+COPY --chown=1000:100 ray_jobs ./ray_jobs
+COPY --chown=1000:100 serving ./serving
+
+# torch first and from the CPU index, as scripts/setup.sh does, so the package's torch range is
+# already met and nothing pulls a CUDA build; Ray pinned to the base image's own version so pip
+# never swaps the Ray the image is built on. No extra: gpu is for GPU nodes, dev for tests.
+RUN pip install --no-cache-dir --index-url https://download.pytorch.org/whl/cpu \
+        "torch==${TORCH_VERSION}" \
+ && pip install --no-cache-dir . "ray[train,serve,data]==${RAY_VERSION}"

