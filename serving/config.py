@@ -78,6 +78,12 @@ class StudentArgs(Section):
         default_factory=dict, description="Extra llama_cpp.Llama arguments (n_threads, n_ctx...)."
     )
     name: str = Field("mkd-student", description="Model name reported in responses.")
+    cache_dir: str | None = Field(
+        None,
+        description="Root of the private (0700) cache of registry files served by `version`; "
+        "files are verified against the manifest's sha256 before every load. None: "
+        "$MKD_SERVE_CACHE_DIR, else <tempdir>/mkd-serve-cache-<uid>.",
+    )
 
     @property
     def base_uri(self) -> str:
