@@ -38,10 +38,12 @@ from serving.protocol import (
     TaskResponse,
     check_query,
 )
+from serving.request_ids import RequestIdMiddleware, current_request_id
 from serving.rollout import RollbackMonitor, route_point, takes_student
 
 log = logging.getLogger("ray.serve")
 app = FastAPI(title="MKD", description="Distilled multi-task student behind a canary router.")
+app.add_middleware(RequestIdMiddleware)
 
 
 class GuardHook(Protocol):
@@ -55,7 +57,8 @@ class GuardHook(Protocol):
 
 def _error_response(exc: ApiError) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-    return JSONResponse(ErrorResponse.of(exc).model_dump(), status_code=exc.status, headers=headers)
+    body = ErrorResponse.of(exc, current_request_id()).model_dump()
+    return JSONResponse(body, status_code=exc.status, headers=headers)
 
 
 @app.exception_handler(ApiError)
@@ -80,8 +83,11 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResp
 
 @app.exception_handler(Exception)
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unexpected error on %s", request.url.path)
-    return _error_response(ApiError(500, "internal_error", f"internal error: {type(exc).__name__}"))
+    rid = current_request_id()
+    log.error("request %s: unexpected error on %s", rid, request.url.path, exc_info=exc)
+    return _error_response(
+        ApiError(500, "internal_error", f"internal error (request {rid}; see the router log)")
+    )
 
 
 def _pydantic_error(exc: ValidationError) -> ApiError:
@@ -311,7 +317,7 @@ class Router:
             response.cancel()
             return {t: self._student_failed(t, "timeout", "error") for t in tasks}
         except Exception as exc:  # the replica raised or died: the teacher answers
-            log.warning("student failed: %s", exc)
+            log.warning("request %s: student failed", current_request_id(), exc_info=exc)
             return {t: self._student_failed(t, "error", "error") for t in tasks}
         out: dict[str, dict | None] = {}
         for task, res in zip(tasks, results, strict=True):
@@ -338,10 +344,13 @@ class Router:
             return {}
         try:
             results = await self.teacher.answer_many.remote(tasks, query, context)
-        except Exception as exc:
-            log.error("teacher failed: %s", exc)
+        except Exception as exc:  # details (a replica traceback) go to the log, not the client
+            rid = current_request_id()
+            log.error("request %s: teacher failed on %s", rid, tasks, exc_info=exc)
             raise ApiError(
-                502, "teacher_unavailable", f"the teacher could not answer: {str(exc)[-300:]}"
+                502,
+                "teacher_unavailable",
+                f"the teacher could not answer (request {rid}; see the router log)",
             ) from None
         return dict(zip(tasks, results, strict=True))
 
@@ -427,7 +436,9 @@ class Router:
         try:
             return await asyncio.wait_for(_resolve(self.student.info.remote()), 10)
         except Exception as exc:  # status must answer even while the student is down
-            return {"error": str(exc)[-300:]}
+            rid = current_request_id()
+            log.warning("request %s: student info unavailable", rid, exc_info=exc)
+            return {"error": f"student unavailable ({type(exc).__name__}; request {rid})"}
 
     @app.post("/v1/tasks/{task}")
     async def task_endpoint(self, task: str, request: Request) -> TaskResponse:
