@@ -10,11 +10,15 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
 from mkd.cli.console import console, fail
+
+if TYPE_CHECKING:
+    from mkd.services.ray_local import RayCluster
 
 rollout_app = typer.Typer(
     help="Inspect and steer the canary rollout of a running app.", no_args_is_help=True
@@ -49,6 +53,7 @@ def serve(
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     from mkd.services.ports import free_ports
     from mkd.services.ray_local import start_ray_cluster
+    from mkd.services.signals import sigterm_as_interrupt
     from serving import control
 
     try:
@@ -59,25 +64,31 @@ def serve(
     cfg = control.with_http_port(cfg, port)
     if student:
         control.mkd_app(cfg)["args"].setdefault("student", {})["model_uri"] = student
-    console.print("starting a local Ray cluster on 127.0.0.1 ...")
-    cluster = start_ray_cluster()
-    try:
-        control.deploy(cluster.dashboard_url, cfg)
-        with console.status("deploying (loading the student) ..."):
-            control.wait_running(cluster.dashboard_url)
-        console.print(
-            f"[green]serving[/] http://127.0.0.1:{port}  (dashboard {cluster.dashboard_url})"
-        )
-        console.print(
-            f"steer it: MKD_RAY_DASHBOARD={cluster.dashboard_url} mkd rollout set --weight 0.05"
-        )
-        _status_loop(cluster.dashboard_url, port)
-    except KeyboardInterrupt:
-        console.print("stopping")
-    except control.ServeControlError as exc:
-        fail(str(exc))
-    finally:
-        cluster.stop()
+    with sigterm_as_interrupt():  # SIGTERM (kill, systemd, a container stop) unwinds as Ctrl-C
+        console.print("starting a local Ray cluster on 127.0.0.1 ...")
+        cluster = start_ray_cluster()
+        try:
+            _deploy_and_watch(cluster, cfg, port)
+        except KeyboardInterrupt:
+            console.print("stopping")
+        except control.ServeControlError as exc:
+            fail(str(exc))
+        finally:
+            cluster.stop()
+
+
+def _deploy_and_watch(cluster: RayCluster, cfg: dict, port: int) -> None:
+    """Deploy `cfg` on `cluster`, wait until it is RUNNING, then show the status line forever."""
+    from serving import control
+
+    control.deploy(cluster.dashboard_url, cfg)
+    with console.status("deploying (loading the student) ..."):
+        control.wait_running(cluster.dashboard_url)
+    console.print(f"[green]serving[/] http://127.0.0.1:{port}  (dashboard {cluster.dashboard_url})")
+    console.print(
+        f"steer it: MKD_RAY_DASHBOARD={cluster.dashboard_url} mkd rollout set --weight 0.05"
+    )
+    _status_loop(cluster.dashboard_url, port)
 
 
 def _status_loop(dashboard: str, port: int) -> None:

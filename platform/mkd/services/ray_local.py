@@ -139,6 +139,9 @@ def _start_once(num_cpus: int, object_store_mb: int, timeout: float) -> RayClust
     except (RuntimeError, TimeoutError, subprocess.TimeoutExpired) as exc:
         cluster.stop()
         raise RuntimeError(str(exc)) from None
+    except BaseException:  # Ctrl-C or SIGTERM while starting: no half-started cluster left
+        cluster.stop()
+        raise
     return cluster
 
 
