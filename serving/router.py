@@ -27,6 +27,7 @@ from pydantic import BaseModel, ValidationError
 from ray import serve
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from serving.body import read_limited_body
 from serving.config import AppArgs, RouterConfig
 from serving.metrics import RouterMetrics
 from serving.protocol import (
@@ -175,21 +176,7 @@ class Router:
             )
 
     async def _read_json(self, request: Request) -> Any:
-        limit = self.args.limits.max_body_bytes
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
-            raise ApiError(
-                413,
-                "body_too_large",
-                f"request body is {declared} bytes; the limit is {limit} (limits.max_body_bytes)",
-            )
-        raw = await request.body()
-        if len(raw) > limit:
-            raise ApiError(
-                413,
-                "body_too_large",
-                f"request body is {len(raw)} bytes; the limit is {limit} (limits.max_body_bytes)",
-            )
+        raw = await read_limited_body(request, self.args.limits.max_body_bytes)
         if not raw.strip():
             raise ApiError(
                 400, "empty_body", 'request body is empty; send JSON such as {"input": "..."}'
