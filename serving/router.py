@@ -39,10 +39,12 @@ from serving.protocol import (
     TaskResponse,
     check_query,
 )
+from serving.readiness import readiness
 from serving.request_ids import RequestIdMiddleware, current_request_id
 from serving.rollout import RollbackMonitor, route_point, takes_student
 
 log = logging.getLogger("ray.serve")
+READY_TIMEOUT_S = 5.0  # per readiness check; Kubernetes' probe timeout must be larger
 app = FastAPI(title="MKD", description="Distilled multi-task student behind a canary router.")
 app.add_middleware(RequestIdMiddleware)
 
@@ -396,7 +398,20 @@ class Router:
 
     @app.get("/healthz")
     async def healthz(self) -> dict:
+        """Liveness: the Router answers (nothing else is checked)."""
         return {"status": "ok"}
+
+    @app.get("/readyz")
+    async def readyz(self) -> JSONResponse:
+        """Readiness: 200 when the Student has its model loaded and the teacher is reachable,
+        else 503; `checks` names what is missing."""
+        ready, checks = await readiness(
+            lambda: _resolve(self.student.info.remote()),
+            lambda: _resolve(self.teacher.ready.remote()),
+            READY_TIMEOUT_S,
+        )
+        body = {"status": "ready" if ready else "not_ready", "checks": checks}
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     @app.get("/metrics")
     async def metrics_endpoint(self) -> Response:
