@@ -67,14 +67,26 @@ def serve(
     with sigterm_as_interrupt():  # SIGTERM (kill, systemd, a container stop) unwinds as Ctrl-C
         console.print("starting a local Ray cluster on 127.0.0.1 ...")
         cluster = start_ray_cluster()
+        failure: str | None = None
         try:
             _deploy_and_watch(cluster, cfg, port)
         except KeyboardInterrupt:
             console.print("stopping")
         except control.ServeControlError as exc:
-            fail(str(exc))
-        finally:
-            cluster.stop()
+            failure = str(exc)
+        finally:  # a failed deploy keeps the Ray logs: the replica's traceback is in them
+            kept = cluster.stop(keep_logs_in=_logs_dir() if failure else None)
+    if failure:
+        where = f"\nRay logs kept in {kept} (replicas: {kept}/serve/)" if kept else ""
+        fail(failure + where)
+
+
+def _logs_dir() -> Path:
+    """A fresh private directory for the logs of a cluster whose deploy failed."""
+    import tempfile
+
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return Path(tempfile.mkdtemp(prefix=f"mkd-serve-logs-{stamp}-"))
 
 
 def _deploy_and_watch(cluster: RayCluster, cfg: dict, port: int) -> None:
