@@ -182,6 +182,13 @@ class RouterConfig(Section):
         8, ge=1, description="Background shadow/mirror calls in flight; more are skipped (counted)."
     )
     rollback: RollbackPolicy = Field(default_factory=RollbackPolicy)
+    rollback_clear_id: str = Field(
+        "",
+        max_length=128,
+        description="Changing it (to any new value) lifts an automatic rollback and starts a fresh "
+        "window: `mkd rollout clear` sets a new one. Other changes (weights, modes, policy) keep "
+        "both the rollback and the window's samples.",
+    )
 
     def for_task(self, task: str) -> tuple[str, float]:
         """The (mode, student_weight) in force for `task`."""

@@ -143,16 +143,26 @@ class Router:
     # --- live configuration -------------------------------------------------------------------
 
     def reconfigure(self, user_config: dict | None) -> None:
-        """Apply a new RouterConfig; any change clears a rollback and starts a fresh window."""
+        """Apply a new RouterConfig. Only a new `rollback_clear_id` (mkd rollout clear) lifts a
+        rollback and restarts the window; weight, mode and policy changes keep both."""
         new = RouterConfig.model_validate(user_config or {})
         unknown = [t for t in new.task_overrides if t not in self.tasks]
         if unknown:
             raise ValueError(f"task_overrides: unknown task(s) {unknown} (served: {self.tasks})")
-        if new != self.config or self.monitor.policy != new.rollback:
+        if new.rollback_clear_id != self.config.rollback_clear_id:
+            if self.rolled_back:
+                log.warning("rollback cleared (rollback_clear_id=%s)", new.rollback_clear_id)
             self.monitor = RollbackMonitor(new.rollback)
             self.rolled_back = None
+        elif self.monitor.policy != new.rollback:
+            self.monitor = self.monitor.with_policy(new.rollback)
         self.config = new
-        log.info("router config: mode=%s weight=%s", new.mode, new.student_weight)
+        log.info(
+            "router config: mode=%s weight=%s rolled_back=%s",
+            new.mode,
+            new.student_weight,
+            self.rolled_back is not None,
+        )
         self._publish_weights()
 
     def _weight(self, task: str) -> tuple[str, float]:

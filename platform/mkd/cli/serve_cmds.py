@@ -1,8 +1,9 @@
 """`mkd serve` and `mkd rollout ...`: run the Serve app locally and steer a running one.
 
-`mkd rollout set` changes deployments[Router].user_config through the Ray dashboard's Serve REST
-API (PUT /api/serve/applications/), the same update KubeRay applies from a RayService: replicas
-are reconfigured in place, never restarted.
+`mkd rollout set` and `mkd rollout clear` change deployments[Router].user_config through the Ray
+dashboard's Serve REST API (PUT /api/serve/applications/), the same update KubeRay applies from a
+RayService: replicas are reconfigured in place, never restarted. Only `clear` lifts an automatic
+rollback; `set` keeps it and the rollback window's samples.
 """
 
 from __future__ import annotations
@@ -204,6 +205,30 @@ def rollout_set(
         fail(str(exc))
     console.print(
         f"[green]applied[/] mode={new['mode']} student_weight={new['student_weight']} overrides={new['task_overrides']}"
+    )
+    console.print(
+        "an automatic rollback in force stays in force (weight 0) until `mkd rollout clear`; "
+        "the rollback window keeps its samples"
+    )
+
+
+@rollout_app.command("clear")
+def rollout_clear(dashboard: str = DASHBOARD) -> None:
+    """Lift an automatic rollback and restart the rollback window on every router.
+
+    Example: mkd rollout clear      (then mkd rollout status --url ... shows rolled back: False)
+    """
+    import uuid
+
+    from serving import control
+
+    clear_id = f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{uuid.uuid4().hex[:6]}"
+    try:
+        control.update_live_config(dashboard, "Router", {"rollback_clear_id": clear_id})
+    except (ValueError, control.ServeControlError) as exc:
+        fail(str(exc))
+    console.print(
+        f"[green]cleared[/] rollback_clear_id={clear_id}: the configured weights apply again"
     )
 
 
