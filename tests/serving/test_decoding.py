@@ -168,7 +168,8 @@ def _register(tmp_path, prefix: str, directory, manifest: dict):
 def test_a_registry_version_is_fetched_and_served(tiny_student, tmp_path):
     adapter = _adapter(str(tiny_student), tmp_path / "adapter", 3)
     store_config = _register(tmp_path, "adapter", adapter, {"base_model_uri": str(tiny_student)})
-    args = StudentArgs(version="finance-student@candidate")
+    # a private cache per test: nothing a test fetches can reach another run's deploy
+    args = StudentArgs(version="finance-student@candidate", cache_dir=str(tmp_path / "cache"))
     eng = make_engine(args, PACK, store_config)
     assert eng.version == "finance-student:1"
     out = eng.generate([StudentItem("query_classifier", "What is EBITDA?")])[0]
@@ -178,6 +179,7 @@ def test_a_registry_version_is_fetched_and_served(tiny_student, tmp_path):
 def test_a_master_only_export_is_served_from_its_master(tiny_student, tmp_path):
     """An export with no GGUF (the quick profile's) registers master/ alone: that is served."""
     store_config = _register(tmp_path, "master", tiny_student, {"variant": "master"})
-    eng = make_engine(StudentArgs(version="finance-student@candidate"), PACK, store_config)
+    args = StudentArgs(version="finance-student@candidate", cache_dir=str(tmp_path / "cache"))
+    eng = make_engine(args, PACK, store_config)
     out = eng.generate([StudentItem("query_classifier", "What is EBITDA?")])[0]
     assert eng.version == "finance-student:1" and out.error is None
