@@ -90,6 +90,12 @@ class StudentArgs(Section):
         default_factory=dict, description="Extra llama_cpp.Llama arguments (n_threads, n_ctx...)."
     )
     name: str = Field("mkd-student", description="Model name reported in responses.")
+    cache_dir: str | None = Field(
+        None,
+        description="Root of the private (0700) cache of registry files served by `version`; "
+        "files are verified against the manifest's sha256 before every load. None: "
+        "$MKD_SERVE_CACHE_DIR, else <tempdir>/mkd-serve-cache-<uid>.",
+    )
 
     @field_validator("version")
     @classmethod
@@ -199,6 +205,13 @@ class RouterConfig(Section):
         8, ge=1, description="Background shadow/mirror calls in flight; more are skipped (counted)."
     )
     rollback: RollbackPolicy = Field(default_factory=RollbackPolicy)
+    rollback_clear_id: str = Field(
+        "",
+        max_length=128,
+        description="Changing it (to any new value) lifts an automatic rollback and starts a fresh "
+        "window: `mkd rollout clear` sets a new one. Other changes (weights, modes, policy) keep "
+        "both the rollback and the window's samples.",
+    )
 
     def student_takes_traffic(self, tasks: list[str] | None = None) -> bool:
         """Whether user traffic reaches the student: split mode with a weight above 0 for any of

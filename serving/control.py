@@ -140,13 +140,22 @@ def wait_running(dashboard_url: str, app_name: str = APP_NAME, timeout: float = 
         if state == "RUNNING":
             return last
         if state == "DEPLOY_FAILED":
-            raise ServeControlError(
-                f"application {app_name} failed: {last.get('message', '')[-3000:]}"
-            )
+            raise ServeControlError(f"application {app_name} failed: {failure_report(last)}")
         time.sleep(1.0)
     raise ServeControlError(
-        f"application {app_name} not RUNNING after {timeout:.0f}s: {last.get('status')}"
+        f"application {app_name} not RUNNING after {timeout:.0f}s: {failure_report(last)}"
     )
+
+
+def failure_report(app_status: dict[str, Any], tail: int = 3000) -> str:
+    """The application's status and message, then each deployment that is not HEALTHY with its
+    own message: where Serve puts the replica's exception (the constructor's traceback)."""
+    lines = [f"{app_status.get('status')}: {app_status.get('message') or ''}".rstrip()]
+    for name, dep in sorted((app_status.get("deployments") or {}).items()):
+        if dep.get("status") != "HEALTHY":
+            message = (dep.get("message") or "").strip()[-tail:]
+            lines.append(f"deployment {name} {dep.get('status')}: {message}")
+    return "\n".join(lines)
 
 
 def shutdown(dashboard_url: str, timeout: float = 60) -> None:

@@ -23,6 +23,9 @@ class ErrorBody(BaseModel):
     type: str = Field(description="invalid_request_error, authentication_error, ...")
     code: str = Field(description="Machine-readable reason, e.g. input_too_long.")
     param: str | None = Field(None, description="The offending field, when there is one.")
+    request_id: str | None = Field(
+        None, description="The request's id (X-Request-Id); the server log holds details under it."
+    )
 
 
 class ErrorResponse(BaseModel):
@@ -31,7 +34,7 @@ class ErrorResponse(BaseModel):
     error: ErrorBody
 
     @classmethod
-    def of(cls, exc: ApiError) -> ErrorResponse:
+    def of(cls, exc: ApiError, request_id: str | None = None) -> ErrorResponse:
         kind = {401: "authentication_error", 404: "not_found_error", 413: "request_too_large"}
         return cls(
             error=ErrorBody(
@@ -41,6 +44,7 @@ class ErrorResponse(BaseModel):
                 ),
                 code=exc.code,
                 param=exc.param,
+                request_id=request_id,
             )
         )
 

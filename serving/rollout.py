@@ -67,6 +67,14 @@ class RollbackMonitor:
         self.outcomes: deque[Outcome] = deque(maxlen=policy.window)
         self.agreements: deque[float] = deque(maxlen=policy.window)
 
+    def with_policy(self, policy: RollbackPolicy) -> RollbackMonitor:
+        """A monitor under `policy` that keeps this one's most recent samples (up to its window),
+        so that a policy change does not restart the minimum-sample count."""
+        monitor = RollbackMonitor(policy)
+        monitor.outcomes.extend(self.outcomes)
+        monitor.agreements.extend(self.agreements)
+        return monitor
+
     def record(self, outcome: Outcome) -> None:
         self.outcomes.append(outcome)
 

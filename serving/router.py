@@ -27,6 +27,7 @@ from pydantic import BaseModel, ValidationError
 from ray import serve
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from serving.body import read_limited_body
 from serving.config import AppArgs, RouterConfig
 from serving.metrics import RouterMetrics
 from serving.protocol import (
@@ -38,10 +39,14 @@ from serving.protocol import (
     TaskResponse,
     check_query,
 )
+from serving.readiness import readiness
+from serving.request_ids import RequestIdMiddleware, current_request_id
 from serving.rollout import RollbackMonitor, route_point, takes_student
 
 log = logging.getLogger("ray.serve")
+READY_TIMEOUT_S = 5.0  # per readiness check; Kubernetes' probe timeout must be larger
 app = FastAPI(title="MKD", description="Distilled multi-task student behind a canary router.")
+app.add_middleware(RequestIdMiddleware)
 
 
 class GuardHook(Protocol):
@@ -55,7 +60,8 @@ class GuardHook(Protocol):
 
 def _error_response(exc: ApiError) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-    return JSONResponse(ErrorResponse.of(exc).model_dump(), status_code=exc.status, headers=headers)
+    body = ErrorResponse.of(exc, current_request_id()).model_dump()
+    return JSONResponse(body, status_code=exc.status, headers=headers)
 
 
 @app.exception_handler(ApiError)
@@ -80,8 +86,11 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResp
 
 @app.exception_handler(Exception)
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unexpected error on %s", request.url.path)
-    return _error_response(ApiError(500, "internal_error", f"internal error: {type(exc).__name__}"))
+    rid = current_request_id()
+    log.error("request %s: unexpected error on %s", rid, request.url.path, exc_info=exc)
+    return _error_response(
+        ApiError(500, "internal_error", f"internal error (request {rid}; see the router log)")
+    )
 
 
 def _pydantic_error(exc: ValidationError) -> ApiError:
@@ -134,16 +143,26 @@ class Router:
     # --- live configuration -------------------------------------------------------------------
 
     def reconfigure(self, user_config: dict | None) -> None:
-        """Apply a new RouterConfig; any change clears a rollback and starts a fresh window."""
+        """Apply a new RouterConfig. Only a new `rollback_clear_id` (mkd rollout clear) lifts a
+        rollback and restarts the window; weight, mode and policy changes keep both."""
         new = RouterConfig.model_validate(user_config or {})
         unknown = [t for t in new.task_overrides if t not in self.tasks]
         if unknown:
             raise ValueError(f"task_overrides: unknown task(s) {unknown} (served: {self.tasks})")
-        if new != self.config or self.monitor.policy != new.rollback:
+        if new.rollback_clear_id != self.config.rollback_clear_id:
+            if self.rolled_back:
+                log.warning("rollback cleared (rollback_clear_id=%s)", new.rollback_clear_id)
             self.monitor = RollbackMonitor(new.rollback)
             self.rolled_back = None
+        elif self.monitor.policy != new.rollback:
+            self.monitor = self.monitor.with_policy(new.rollback)
         self.config = new
-        log.info("router config: mode=%s weight=%s", new.mode, new.student_weight)
+        log.info(
+            "router config: mode=%s weight=%s rolled_back=%s",
+            new.mode,
+            new.student_weight,
+            self.rolled_back is not None,
+        )
         self._publish_weights()
 
     def _weight(self, task: str) -> tuple[str, float]:
@@ -169,21 +188,7 @@ class Router:
             )
 
     async def _read_json(self, request: Request) -> Any:
-        limit = self.args.limits.max_body_bytes
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
-            raise ApiError(
-                413,
-                "body_too_large",
-                f"request body is {declared} bytes; the limit is {limit} (limits.max_body_bytes)",
-            )
-        raw = await request.body()
-        if len(raw) > limit:
-            raise ApiError(
-                413,
-                "body_too_large",
-                f"request body is {len(raw)} bytes; the limit is {limit} (limits.max_body_bytes)",
-            )
+        raw = await read_limited_body(request, self.args.limits.max_body_bytes)
         if not raw.strip():
             raise ApiError(
                 400, "empty_body", 'request body is empty; send JSON such as {"input": "..."}'
@@ -311,7 +316,7 @@ class Router:
             response.cancel()
             return {t: self._student_failed(t, "timeout", "error") for t in tasks}
         except Exception as exc:  # the replica raised or died: the teacher answers
-            log.warning("student failed: %s", exc)
+            log.warning("request %s: student failed", current_request_id(), exc_info=exc)
             return {t: self._student_failed(t, "error", "error") for t in tasks}
         out: dict[str, dict | None] = {}
         for task, res in zip(tasks, results, strict=True):
@@ -338,10 +343,13 @@ class Router:
             return {}
         try:
             results = await self.teacher.answer_many.remote(tasks, query, context)
-        except Exception as exc:
-            log.error("teacher failed: %s", exc)
+        except Exception as exc:  # details (a replica traceback) go to the log, not the client
+            rid = current_request_id()
+            log.error("request %s: teacher failed on %s", rid, tasks, exc_info=exc)
             raise ApiError(
-                502, "teacher_unavailable", f"the teacher could not answer: {str(exc)[-300:]}"
+                502,
+                "teacher_unavailable",
+                f"the teacher could not answer (request {rid}; see the router log)",
             ) from None
         return dict(zip(tasks, results, strict=True))
 
@@ -400,7 +408,20 @@ class Router:
 
     @app.get("/healthz")
     async def healthz(self) -> dict:
+        """Liveness: the Router answers (nothing else is checked)."""
         return {"status": "ok"}
+
+    @app.get("/readyz")
+    async def readyz(self) -> JSONResponse:
+        """Readiness: 200 when the Student has its model loaded and the teacher is reachable,
+        else 503; `checks` names what is missing."""
+        ready, checks = await readiness(
+            lambda: _resolve(self.student.info.remote()),
+            lambda: _resolve(self.teacher.ready.remote()),
+            READY_TIMEOUT_S,
+        )
+        body = {"status": "ready" if ready else "not_ready", "checks": checks}
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     @app.get("/metrics")
     async def metrics_endpoint(self) -> Response:
@@ -427,7 +448,9 @@ class Router:
         try:
             return await asyncio.wait_for(_resolve(self.student.info.remote()), 10)
         except Exception as exc:  # status must answer even while the student is down
-            return {"error": str(exc)[-300:]}
+            rid = current_request_id()
+            log.warning("request %s: student info unavailable", rid, exc_info=exc)
+            return {"error": f"student unavailable ({type(exc).__name__}; request {rid})"}
 
     @app.post("/v1/tasks/{task}")
     async def task_endpoint(self, task: str, request: Request) -> TaskResponse:

@@ -79,12 +79,12 @@ def resolve_source(args: StudentArgs, store: Any = None) -> StudentSource:
 
 
 def _from_registry(args: StudentArgs, store_config: Any) -> StudentSource:
-    """Fetch a registry version's servable files (GGUF, the merged master or the adapter) to a
-    local cache."""
-    import tempfile
-
+    """Fetch a registry version's servable files (GGUF, the merged master or the adapter) into
+    the private cache (serving.model_cache), each verified against the manifest's sha256."""
     from mkd.registry import Registry
     from mkd.storage import open_store
+
+    from serving import model_cache
 
     if store_config is None:
         raise ValueError(f"student.version {args.version!r}: no store configured (args.store)")
@@ -92,14 +92,12 @@ def _from_registry(args: StudentArgs, store_config: Any) -> StudentSource:
     mv = Registry(store).resolve(args.version)
     _check_gates(args, mv)
     files = sorted(mv.manifest.get("files", {}))
-    cache = Path(tempfile.gettempdir()) / "mkd-serve-cache" / f"{mv.name}-{mv.version}"
+    identity = model_cache.store_identity(store, store_config.s3.endpoint_url)
+    root = model_cache.cache_root(args.cache_dir)
+    cache = model_cache.version_dir(root, identity, mv.name, mv.version)
 
     def fetch(prefix: str) -> Path:
-        for rel in files:
-            if rel.startswith(prefix) and not (cache / rel).exists():
-                (cache / rel).parent.mkdir(parents=True, exist_ok=True)
-                store.get_file(mv.prefix + rel, cache / rel)
-        return cache / prefix
+        return model_cache.fetch_verified(store, mv.prefix, mv.manifest, prefix, cache)
 
     ggufs = [f for f in files if f.endswith(".gguf")]
     label = f"{mv.name}:{mv.version}"

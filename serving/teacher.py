@@ -103,3 +103,13 @@ class Teacher:
 
     def info(self) -> dict:
         return {"pid": os.getpid(), "version": self.version, "backend": self.args.backend}
+
+    async def ready(self) -> dict:
+        """{"ready", "reason"}: an endpoint backend (openai) must answer GET /models; in-process
+        backends are ready once this replica is up."""
+        reason = None
+        if self.args.backend == "openai":
+            from serving.readiness import endpoint_reachable
+
+            reason = await endpoint_reachable(self.args.base_url, min(self.args.timeout_s, 5.0))
+        return {"ready": reason is None, "reason": reason}

@@ -145,3 +145,22 @@ def test_extra_args_reach_the_builder(render):
     extra = {"serving": {"extraArgs": {"limits": {"max_input_chars": 4000}}}}
     (app,) = _serve_config(objects_of(render(values=copy.deepcopy(extra))))["applications"]
     assert AppArgs.model_validate(app["args"]).limits.max_input_chars == 4000
+
+
+def test_rollback_clear_id_set_changes_only_the_router_clear_id(render):
+    """`--set serving.rollout.rollbackClearId=...` lifts a rollback live (the chart's form of
+    `mkd rollout clear`): only Router.user_config.rollback_clear_id changes."""
+    before = _serve_config(objects_of(render()))
+    assert (
+        _deployment(before["applications"][0], "Router")["user_config"]["rollback_clear_id"] == ""
+    )
+    after = _serve_config(
+        objects_of(
+            render(values=h.parse_set_string("serving.rollout.rollbackClearId=2026-12-05-1"))
+        )
+    )
+    assert _diff(before, after) == ["/applications/0/deployments/0/user_config/rollback_clear_id"]
+    live = _deployment(after["applications"][0], "Router")["user_config"]
+    assert RouterConfig.model_validate(live).rollback_clear_id == "2026-12-05-1"
+    with pytest.raises(Exception, match="rollbackClearId"):  # a bare number: --set-string
+        render(values=h.parse_set_string("serving.rollout.rollbackClearId=20261205"))

@@ -27,8 +27,10 @@ def client(served_app):
 def _reset(app, **router) -> dict:
     """Split at weight 0 unless told otherwise, the student healthy; wait until it is live."""
     app.set_student(fault="none")
-    if app.rollout()["rolled_back"]:  # an unchanged user_config would not clear the rollback
-        app.set_router(mode="shadow", student_weight=0.0)
+    if app.rollout()["rolled_back"]:  # only a new rollback_clear_id lifts it (mkd rollout clear)
+        import uuid
+
+        app.set_router(rollback_clear_id=uuid.uuid4().hex)
         app.wait_router(lambda s: not s["rolled_back"])
     settings = {"mode": "split", "student_weight": 0.0, "mirror_fraction": 0.0, **router}
     app.set_router(**settings)
@@ -206,3 +208,33 @@ def test_context_that_is_not_an_object_is_422(served_app, client):
     )
     assert r.status_code == 422
     assert "context" in r.json()["error"]["message"]
+
+
+def test_errors_carry_the_request_id_serve_returns(served_app, client):
+    r = client.post("/v1/tasks/query_classifier", content=b'{"input": ')
+    assert r.status_code == 400
+    assert r.json()["error"]["request_id"] == r.headers["x-request-id"]
+
+
+def test_a_chunked_body_is_refused_once_past_the_limit(served_app, client):
+    """End to end the answer is a 413 (or a closed connection while the client still sends);
+    that the Router reads at most the limit plus a chunk is tested in test_body_limit.py (Serve's
+    proxy queues what arrives meanwhile: see docs/serving.md)."""
+
+    def chunks():
+        for _ in range(20 * 64):  # 20 MiB in 16 KiB chunks
+            yield b"a" * 16384
+
+    try:
+        r = client.post("/v1/tasks/query_classifier", content=chunks())
+    except httpx.HTTPError:  # the server closed before the client finished sending
+        return
+    assert r.status_code == 413 and "max_body_bytes" in r.json()["error"]["message"]
+
+
+def test_readiness_and_liveness(served_app):
+    live = httpx.get(served_app.base_url + "/healthz", timeout=30)
+    ready = httpx.get(served_app.base_url + "/readyz", timeout=30)
+    assert live.status_code == 200 and live.json() == {"status": "ok"}
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["checks"] == {"student": "ok", "teacher": "ok"}

@@ -72,5 +72,9 @@ def test_a_good_query_passes_and_errors_have_one_shape():
             "type": "authentication_error",
             "code": "unauthorized",
             "param": None,
+            "request_id": None,
         }
     }
+    with_id = ErrorResponse.of(ApiError(502, "teacher_unavailable", "down"), "req-1").model_dump()
+    assert with_id["error"]["request_id"] == "req-1"
+    assert with_id["error"]["type"] == "server_error"

@@ -169,7 +169,8 @@ def test_a_registry_version_is_fetched_and_served(tiny_student, tmp_path):
     adapter = _adapter(str(tiny_student), tmp_path / "adapter", 3)
     manifest = {"base_model_uri": str(tiny_student), "gates": {"passed": True, "failed": []}}
     store_config = _register(tmp_path, "adapter", adapter, manifest)
-    args = StudentArgs(version="finance-student@candidate")
+    # a private cache per test: nothing a test fetches can reach another run's deploy
+    args = StudentArgs(version="finance-student@candidate", cache_dir=str(tmp_path / "cache"))
     eng = make_engine(args, PACK, store_config)
     assert eng.version == "finance-student:1"
     out = eng.generate([StudentItem("query_classifier", "What is EBITDA?")])[0]
@@ -180,6 +181,7 @@ def test_a_master_only_export_is_served_from_its_master(tiny_student, tmp_path):
     """An export with no GGUF (the quick profile's) registers master/ alone: that is served."""
     manifest = {"variant": "master", "gates": {"passed": True, "failed": []}}
     store_config = _register(tmp_path, "master", tiny_student, manifest)
-    eng = make_engine(StudentArgs(version="finance-student@candidate"), PACK, store_config)
+    args = StudentArgs(version="finance-student@candidate", cache_dir=str(tmp_path / "cache"))
+    eng = make_engine(args, PACK, store_config)
     out = eng.generate([StudentItem("query_classifier", "What is EBITDA?")])[0]
     assert eng.version == "finance-student:1" and out.error is None

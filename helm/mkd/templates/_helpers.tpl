@@ -236,6 +236,9 @@ spec:
       ports:
         - {containerPort: 8080, name: metrics}
       {{- end }}
+      {{- if and (eq .cluster "serve") (eq .component "head") $root.Values.serving.probes.enabled }}
+      {{- include "mkd.serveProbes" $root.Values.serving.probes | nindent 6 }}
+      {{- end }}
       env:
         {{- include "mkd.env" $root | nindent 8 }}
         {{- if and (eq .cluster "serve") $root.Values.serving.auth.tokenSecret }}
@@ -286,4 +289,23 @@ autoscalerOptions:
   securityContext:
     {{- toYaml .Values.securityContext | nindent 4 }}
 {{- end }}
+{{- end }}
+
+{{/* Probes of the serving head on the Serve port: liveness /healthz (the Router answers),
+readiness /readyz (student loaded, teacher reachable), startup /healthz (the first deploy). */}}
+{{- define "mkd.serveProbes" -}}
+startupProbe:
+  httpGet: {path: /healthz, port: serve}
+  periodSeconds: {{ .startup.periodSeconds }}
+  failureThreshold: {{ .startup.failureThreshold }}
+livenessProbe:
+  httpGet: {path: /healthz, port: serve}
+  periodSeconds: {{ .liveness.periodSeconds }}
+  timeoutSeconds: {{ .liveness.timeoutSeconds }}
+  failureThreshold: {{ .liveness.failureThreshold }}
+readinessProbe:
+  httpGet: {path: /readyz, port: serve}
+  periodSeconds: {{ .readiness.periodSeconds }}
+  timeoutSeconds: {{ .readiness.timeoutSeconds }}
+  failureThreshold: {{ .readiness.failureThreshold }}
 {{- end }}

@@ -1,8 +1,9 @@
 """`mkd serve` and `mkd rollout ...`: run the Serve app locally and steer a running one.
 
-`mkd rollout set` changes deployments[Router].user_config through the Ray dashboard's Serve REST
-API (PUT /api/serve/applications/), the same update KubeRay applies from a RayService: replicas
-are reconfigured in place, never restarted.
+`mkd rollout set` and `mkd rollout clear` change deployments[Router].user_config through the Ray
+dashboard's Serve REST API (PUT /api/serve/applications/), the same update KubeRay applies from a
+RayService: replicas are reconfigured in place, never restarted. Only `clear` lifts an automatic
+rollback; `set` keeps it and the rollback window's samples.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import typer
@@ -18,6 +20,9 @@ from rich.table import Table
 from mkd.cli.console import console, fail
 from mkd.cli.refs import model_ref_option
 from mkd.registry import REF_FORMS
+
+if TYPE_CHECKING:
+    from mkd.services.ray_local import RayCluster
 
 rollout_app = typer.Typer(
     help="Inspect and steer the canary rollout of a running app.", no_args_is_help=True
@@ -66,6 +71,7 @@ def serve(
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     from mkd.services.ports import free_ports
     from mkd.services.ray_local import start_ray_cluster
+    from mkd.services.signals import sigterm_as_interrupt
     from serving import control
 
     try:
@@ -83,25 +89,43 @@ def serve(
     if force:
         student_args["allow_unpromoted"] = True
     _check_gates_before_deploy(app_entry, force)
-    console.print("starting a local Ray cluster on 127.0.0.1 ...")
-    cluster = start_ray_cluster()
-    try:
-        control.deploy(cluster.dashboard_url, cfg)
-        with console.status("deploying (loading the student) ..."):
-            control.wait_running(cluster.dashboard_url)
-        console.print(
-            f"[green]serving[/] http://127.0.0.1:{port}  (dashboard {cluster.dashboard_url})"
-        )
-        console.print(
-            f"steer it: MKD_RAY_DASHBOARD={cluster.dashboard_url} mkd rollout set --weight 0.05"
-        )
-        _status_loop(cluster.dashboard_url, port)
-    except KeyboardInterrupt:
-        console.print("stopping")
-    except control.ServeControlError as exc:
-        fail(str(exc))
-    finally:
-        cluster.stop()
+    with sigterm_as_interrupt():  # SIGTERM (kill, systemd, a container stop) unwinds as Ctrl-C
+        console.print("starting a local Ray cluster on 127.0.0.1 ...")
+        cluster = start_ray_cluster()
+        failure: str | None = None
+        try:
+            _deploy_and_watch(cluster, cfg, port)
+        except KeyboardInterrupt:
+            console.print("stopping")
+        except control.ServeControlError as exc:
+            failure = str(exc)
+        finally:  # a failed deploy keeps the Ray logs: the replica's traceback is in them
+            kept = cluster.stop(keep_logs_in=_logs_dir() if failure else None)
+    if failure:
+        where = f"\nRay logs kept in {kept} (replicas: {kept}/serve/)" if kept else ""
+        fail(failure + where)
+
+
+def _logs_dir() -> Path:
+    """A fresh private directory for the logs of a cluster whose deploy failed."""
+    import tempfile
+
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return Path(tempfile.mkdtemp(prefix=f"mkd-serve-logs-{stamp}-"))
+
+
+def _deploy_and_watch(cluster: RayCluster, cfg: dict, port: int) -> None:
+    """Deploy `cfg` on `cluster`, wait until it is RUNNING, then show the status line forever."""
+    from serving import control
+
+    control.deploy(cluster.dashboard_url, cfg)
+    with console.status("deploying (loading the student) ..."):
+        control.wait_running(cluster.dashboard_url)
+    console.print(f"[green]serving[/] http://127.0.0.1:{port}  (dashboard {cluster.dashboard_url})")
+    console.print(
+        f"steer it: MKD_RAY_DASHBOARD={cluster.dashboard_url} mkd rollout set --weight 0.05"
+    )
+    _status_loop(cluster.dashboard_url, port)
 
 
 def _check_gates_before_deploy(app_entry: dict, force: bool) -> None:
@@ -235,6 +259,30 @@ def rollout_set(
         fail(str(exc))
     console.print(
         f"[green]applied[/] mode={new['mode']} student_weight={new['student_weight']} overrides={new['task_overrides']}"
+    )
+    console.print(
+        "an automatic rollback in force stays in force (weight 0) until `mkd rollout clear`; "
+        "the rollback window keeps its samples"
+    )
+
+
+@rollout_app.command("clear")
+def rollout_clear(dashboard: str = DASHBOARD) -> None:
+    """Lift an automatic rollback and restart the rollback window on every router.
+
+    Example: mkd rollout clear      (then mkd rollout status --url ... shows rolled back: False)
+    """
+    import uuid
+
+    from serving import control
+
+    clear_id = f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{uuid.uuid4().hex[:6]}"
+    try:
+        control.update_live_config(dashboard, "Router", {"rollback_clear_id": clear_id})
+    except (ValueError, control.ServeControlError) as exc:
+        fail(str(exc))
+    console.print(
+        f"[green]cleared[/] rollback_clear_id={clear_id}: the configured weights apply again"
     )
 
 

@@ -47,14 +47,32 @@ class RayCluster:
     serve_http_port: int
     env: dict[str, str] = field(repr=False, default_factory=dict)
 
-    def stop(self) -> None:
-        """Stop this cluster's processes only (Ray ignores SIGTERM: SIGKILL what is left)."""
+    def stop(self, keep_logs_in: Path | None = None) -> Path | None:
+        """Stop this cluster's processes only (Ray ignores SIGTERM: SIGKILL what is left), then
+        delete its temp dir; with `keep_logs_in`, its session logs are copied there first.
+
+        Returns where the logs were kept (None when not asked or there were none).
+        """
         for pidfile in self.temp_dir.glob("session_*/logs/*.pid"):
             _kill(pidfile)
         for proc in _processes_under(self.temp_dir, self.address):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(proc, signal.SIGKILL)
+        kept = _copy_logs(self.temp_dir, keep_logs_in) if keep_logs_in else None
         shutil.rmtree(self.temp_dir, ignore_errors=True)
+        return kept
+
+
+def _copy_logs(temp_dir: Path, dest: Path) -> Path | None:
+    """Copy every session's logs/ (raylet, GCS, Serve controller and replica logs) to dest."""
+    sessions = sorted(p for p in temp_dir.glob("session_*") if p.is_dir() and not p.is_symlink())
+    if not sessions:
+        return None
+    for session in sessions:
+        if (session / "logs").is_dir():
+            target = dest if len(sessions) == 1 else dest / session.name
+            shutil.copytree(session / "logs", target, symlinks=True, dirs_exist_ok=True)
+    return dest
 
 
 def _kill(pidfile: Path) -> None:
@@ -139,6 +157,9 @@ def _start_once(num_cpus: int, object_store_mb: int, timeout: float) -> RayClust
     except (RuntimeError, TimeoutError, subprocess.TimeoutExpired) as exc:
         cluster.stop()
         raise RuntimeError(str(exc)) from None
+    except BaseException:  # Ctrl-C or SIGTERM while starting: no half-started cluster left
+        cluster.stop()
+        raise
     return cluster
 
 
