@@ -72,7 +72,7 @@ FORECAST = _rx(
 )
 AGGREGATE = _rx(
     r"(?<!by\s)\btotal\b",
-    r"\bcombined\b",
+    r"\bcombined\b(?!\s+ratio\b)",  # the insurers' combined ratio is a metric
     r"\bsum\s+of\b",
     r"\baggregate\b",
     r"\baverage\b",
@@ -146,7 +146,10 @@ def classify(text: str, entities: list[Span], dates: list[dict], as_of: date) ->
         ("EXPLAIN", EXPLAIN.search(q)),
         ("COUNT", COUNT.search(q)),
         ("FORECAST", FORECAST.search(q)),
-        ("COMPARE", COMPARE.search(q) or _two_named_with_or(q, entities)),
+        (
+            "COMPARE",
+            COMPARE.search(q) or _two_named_with_or(q, entities) or _than_named(q, entities),
+        ),
         ("AGGREGATE", AGGREGATE.search(q)),
         ("TREND", TREND_STRONG.search(q)),
         ("LIST", LIST.search(q)),
@@ -161,6 +164,20 @@ def classify(text: str, entities: list[Span], dates: list[dict], as_of: date) ->
 def _two_named_with_or(q: str, entities: list[Span]) -> bool:
     companies = [s for s in entities if s.type == "COMPANY"]
     return len(companies) >= 2 and bool(re.search(r"\bor\b", q, re.I))
+
+
+_THAN = re.compile(
+    r"\b(?:higher|lower|more|less|bigger|larger|smaller|better|worse|greater|faster|slower)\s+than\s+",
+    re.I,
+)
+
+
+def _than_named(q: str, entities: list[Span]) -> bool:
+    """A comparative whose other side is a company ("is Shopify's margin higher than Adyen's?"),
+    not a threshold (which makes a SCREEN)."""
+    return any(
+        s.type == "COMPANY" and s.start == m.end() for m in _THAN.finditer(q) for s in entities
+    )
 
 
 def _is_span(item: dict) -> bool:

@@ -6,8 +6,9 @@ Rules, in order (docs/finance-pack.md):
 2. implicit by a unit or slang term that always means money: crore/lakh -> INR, unicorn -> USD.
 3. implicit when the query involves money (a monetary metric, an amount, raise/worth/price...):
    the first market term (Nasdaq -> USD), else the first geography with a home currency, else
-   the first company's home currency.
-4. none: currency and symbol null.
+   the first company's home currency, else USD when a company the gazetteer does not know
+   is named.
+4. none (no money involved): currency and symbol null.
 """
 
 from __future__ import annotations
@@ -66,7 +67,13 @@ def _answer(gazetteer: Gazetteer, code: str, mention: str) -> dict[str, Any]:
 
 
 def _explicit(gazetteer: Gazetteer, text: str, entities: list[Span]) -> str | None:
-    signs = _currency_sign_spans(gazetteer, text)
+    names = [s for s in entities if s.type == "COMPANY"]
+    # "Dollar General", "Rand Capital": a currency word inside a company name names no currency.
+    signs = [
+        sign
+        for sign in _currency_sign_spans(gazetteer, text)
+        if not any(n.start <= sign.start and sign.end <= n.end for n in names)
+    ]
     if not signs:
         return None
     first = signs[0]
@@ -101,4 +108,8 @@ def identify_currency(gazetteer: Gazetteer, text: str) -> dict[str, Any]:
             home = gazetteer.home_currency(span) if span.type == kind else None
             if home:
                 return _answer(gazetteer, home, "implicit")
+    # A company the gazetteer does not know: its home currency is unknown, so spec rule 4
+    # (otherwise USD) applies. With no company named at all the pack's gold says none.
+    if any(s.type == "COMPANY" and s.entry.get("open") for s in entities):
+        return _answer(gazetteer, "USD", "implicit")
     return dict(NONE)

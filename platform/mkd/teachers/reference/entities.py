@@ -1,4 +1,9 @@
-"""entity_extractor: gazetteer spans as written, with "<metric> growth" kept as one metric."""
+"""entity_extractor: gazetteer spans plus open-vocabulary candidates, as written.
+
+"<metric> growth" is kept as one metric. Gazetteer names decide the words they cover; an
+open-vocabulary candidate (open_vocab.py) wins only where it is longer, so an unknown company,
+metric or sector is found without the gazetteer and a known one keeps its gazetteer label.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from dataclasses import replace
 from functools import lru_cache
 
 from mkd.teachers.reference.gazetteer import Gazetteer, Span, resolve_overlaps
+from mkd.teachers.reference.open_vocab import open_spans
 
 # "revenue growth", "EPS growth rate": the growth of a metric is itself the metric asked about.
 _GROWTH_TAIL = re.compile(r"\s+growth(?:\s+rate)?(?![\w])", re.IGNORECASE)
@@ -25,9 +31,11 @@ def _with_growth(text: str, spans: list[Span]) -> list[Span]:
 
 @lru_cache(maxsize=4096)
 def metric_spans(gazetteer: Gazetteer, text: str) -> tuple[Span, ...]:
-    """All gazetteer spans with growth tails merged (used by the currency and classifier rules,
-    cached because the four tasks of one query all need them)."""
-    return tuple(_with_growth(text, gazetteer.entity_spans(text)))
+    """Gazetteer and open-vocabulary spans, longest first, growth tails merged (used by the
+    currency and classifier rules too, cached because the four tasks of one query need them)."""
+    known = gazetteer.entity_spans(text)
+    merged = resolve_overlaps(known + open_spans(gazetteer, text, known))
+    return tuple(_with_growth(text, merged))
 
 
 def extract_entities(gazetteer: Gazetteer, text: str) -> list[dict[str, str]]:

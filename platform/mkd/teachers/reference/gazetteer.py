@@ -94,8 +94,9 @@ class Gazetteer:
 
     def home_currency(self, span: Span) -> str | None:
         """The home currency of a company's country or of a geography (None if it has none)."""
-        if span.type == "COMPANY":
-            return self.country_currency.get(span.entry.get("country", ""))
+        if span.type == "COMPANY":  # an open-vocabulary name may carry only a currency hint
+            home = self.country_currency.get(span.entry.get("country", ""))
+            return home or span.entry.get("currency")
         if span.type == "GEOGRAPHY":
             return span.entry.get("currency")
         return None

@@ -12,7 +12,7 @@ from mkd.teachers.base import LabelRequest, LabelResult, Usage
 from mkd.teachers.reference.labeler import ReferenceLabeler
 
 # Bump when a rule or gazetteer change alters labels: the version enters the label-cache key.
-LABELER_VERSION = "1.0"
+LABELER_VERSION = "1.1"
 
 
 def estimate_tokens(text: str) -> int:
