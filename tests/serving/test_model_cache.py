@@ -25,7 +25,9 @@ def _register(store_dir: Path, files: dict[str, bytes], src: Path) -> StoreConfi
         paths[f"adapter/{name}"] = src / name
     config = StoreConfig(uri=f"file://{store_dir}")
     Registry(open_store(config)).register(
-        "finance-student", {"base_model_uri": "hf://tiny/base"}, files=paths
+        "finance-student",
+        {"base_model_uri": "hf://tiny/base", "gates": {"passed": True, "failed": []}},
+        files=paths,
     )
     return config
 

@@ -107,6 +107,10 @@ def test_mkd_rollout_set_never_touches_the_clear_id(monkeypatch) -> None:
         return {"mode": "split", "student_weight": 0.1, "task_overrides": {}}
 
     monkeypatch.setattr(control, "update_live_config", update)
+    deployed = {"applications": [{"name": "mkd", "import_path": "serving.app:build_app",
+                                  "args": {"student": {"model_uri": "file:///models/student"}},
+                                  "deployments": [{"name": "Router", "user_config": {}}]}]}  # fmt: skip
+    monkeypatch.setattr(control, "current_config", lambda _url: deployed)
     result = CliRunner().invoke(app, ["rollout", "set", "--weight", "0.1"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert seen == [{"mode": "split", "student_weight": 0.1}]
