@@ -11,16 +11,20 @@ from mkd.config import ConfigError, PipelineConfig, load_config
 from mkd.storage import Store, open_store
 from rich.console import Console
 
+StageFn = Callable[[PipelineConfig, Store, Console], Any]
 
-def run_stage(
-    description: str, stage: Callable[[PipelineConfig, Store, Console], Any], argv=None
-) -> int:
-    """Parse -c CONFIG, open the store, run `stage`; exit 2 on a config error, 1 on failure."""
+
+def stage_parser(description: str) -> argparse.ArgumentParser:
+    """The parser every stage starts from; a stage with options of its own adds them to it."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument(
         "-c", "--config", required=True, help="pipeline YAML (configs/pipeline.yaml)"
     )
-    args = parser.parse_args(argv)
+    return parser
+
+
+def run_parsed(args: argparse.Namespace, stage: StageFn) -> int:
+    """Load args.config, open the store, run `stage`; exit 2 on a config error, 1 on failure."""
     console = Console(stderr=True)
     try:
         cfg = load_config(args.config)
@@ -33,6 +37,11 @@ def run_stage(
         console.print(f"[bold red]error:[/] {exc}", highlight=False)
         return 1
     return 0
+
+
+def run_stage(description: str, stage: StageFn, argv: list[str] | None = None) -> int:
+    """Parse -c CONFIG and run `stage` (a stage with no options of its own)."""
+    return run_parsed(stage_parser(description).parse_args(argv), stage)
 
 
 def main_exit(code: int) -> None:

@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import shlex
 import shutil
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -153,8 +154,9 @@ def submit_stage(
     env_vars: dict[str, str] | None = None,
     local: bool = False,
     entrypoint_num_cpus: float | None = None,
+    args: Sequence[str] = (),
 ) -> str:
-    """Submit `python -m ray_jobs.<stage> -c pipeline.yaml`; returns the submission id.
+    """Submit `python -m ray_jobs.<stage> -c pipeline.yaml [args]`; returns the submission id.
 
     Args:
         client: a ray.job_submission.JobSubmissionClient.
@@ -165,6 +167,7 @@ def submit_stage(
         env_vars: environment for the driver and its tasks (visible in the dashboard: no secrets).
         local: the cluster runs on this machine.
         entrypoint_num_cpus: CPUs reserved for the driver (None: 0, the Ray default).
+        args: options of the stage's own (`--until dataset` for the pipeline), shell-quoted.
 
     Raises:
         ValueError: unknown stage or unreadable config.
@@ -175,7 +178,7 @@ def submit_stage(
         stage_config(Path(config), staging)
         # submit_job uploads working_dir and py_modules before it returns: staging can go after.
         return client.submit_job(
-            entrypoint=f"{python} -m {module} -c pipeline.yaml",
+            entrypoint=shlex.join([python, "-m", module, "-c", "pipeline.yaml", *args]),
             submission_id=submission_id_for(stage),
             runtime_env=runtime_env_for(staging, env_vars, local),
             metadata={

@@ -29,10 +29,10 @@ ACCEPTED = {
     # still comes from a Secret via secretKeyRef, never from values.
     "CKV_K8S_35": ("teacher key from secretKeyRef, read as ${VAR}", None),
     # The Ray autoscaler sidecar on the serving head patches pods and the RayCluster through the
-    # API: that head (only) must mount the ServiceAccount token.
+    # API, and the pipeline schedule creates RayJobs: those two (only) mount the token.
     "CKV_K8S_38": (
-        "autoscaler on the serving head needs the API token",
-        lambda r: r == "Pod.mkd-test.mkd-head",
+        "autoscaler on the serving head / pipeline schedule need the API token",
+        lambda r: r in ("Pod.mkd-test.mkd-head", "CronJob.mkd-test.mkd-pipeline-schedule"),
     ),
 }
 

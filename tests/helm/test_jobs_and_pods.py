@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from mkd.k8s.render import STAGES, render_stage_job
+from mkd.k8s.render import RAYJOBS, render_stage_job
 
 from tests.helm.conftest import CHART, NAMESPACE, as_pods, objects_of
 
@@ -19,7 +19,7 @@ def test_no_rayjob_is_rendered_unless_its_stage_is_enabled(render):
 
 def test_every_stage_runs_its_ray_jobs_module_with_the_mounted_config(rendered_ci):
     jobs = _jobs(rendered_ci["gpu-prod.yaml"])
-    assert set(jobs) == set(STAGES)
+    assert set(jobs) == set(RAYJOBS)
     for stage, job in jobs.items():
         spec = job["spec"]
         assert spec["entrypoint"] == f"python -m ray_jobs.{stage} -c /config/pipeline.yaml"
@@ -93,7 +93,9 @@ def test_only_the_autoscaling_head_mounts_the_api_token(rendered_ci):
 
 def test_irsa_annotation_and_no_s3_keys(rendered_ci):
     objects = rendered_ci["gpu-prod.yaml"]
-    account = next(o for o in objects if o["kind"] == "ServiceAccount")
+    account = next(  # the Ray pods' account (the pipeline schedule has its own, unannotated)
+        o for o in objects if o["kind"] == "ServiceAccount" and o["metadata"]["name"] == "mkd"
+    )
     assert account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].endswith(
         ":role/mkd-prod-pods"
     )

@@ -1,14 +1,25 @@
 {{/*
 A RayJob for one pipeline stage: `python -m ray_jobs.<stage> -c /config/pipeline.yaml` on a Ray
 cluster created for the job and deleted after it (shutdownAfterJobFinishes + TTL).
-Call with (dict "root" $ "stage" "label|train|evaluate|export").
+Call with (dict "root" $ "stage" "augment|label|dataset|train|evaluate|export|pipeline");
+renders nothing unless jobs.<stage>.enabled.
 */}}
 {{- define "mkd.rayJob" -}}
+{{- if (index .root.Values.jobs .stage).enabled }}
+{{- include "mkd.rayJobManifest" . }}
+{{- end }}
+{{- end }}
+
+{{/*
+The RayJob manifest itself. With "generateName" true it carries metadata.generateName instead of
+a name, so that each `create` (the pipeline schedule) makes a new RayJob: KubeRay refuses names
+over 47 characters, so the prefix keeps 41 plus the dash for the API server's 5 random ones.
+*/}}
+{{- define "mkd.rayJobManifest" -}}
 {{- $root := .root }}
 {{- $stage := .stage }}
 {{- $job := index $root.Values.jobs $stage }}
 {{- $jobs := $root.Values.jobs }}
-{{- if $job.enabled }}
 {{- $suffix := $stage }}
 {{- if $jobs.runId }}
 {{- $suffix = printf "%s-%s" $stage $jobs.runId }}
@@ -16,7 +27,11 @@ Call with (dict "root" $ "stage" "label|train|evaluate|export").
 apiVersion: ray.io/v1
 kind: RayJob
 metadata:
+  {{- if .generateName }}
+  generateName: {{ printf "%s-" (include "mkd.rayName" (dict "root" $root "suffix" $stage) | trunc 41 | trimSuffix "-") }}
+  {{- else }}
   name: {{ include "mkd.rayName" (dict "root" $root "suffix" $suffix) }}
+  {{- end }}
   namespace: {{ $root.Release.Namespace }}
   labels:
     {{- include "mkd.labels" $root | nindent 4 }}
@@ -101,5 +116,4 @@ spec:
           {{- include "mkd.rayPodTemplate" (dict "root" $root "component" "gpu-worker" "group" $root.Values.ray.gpuWorkers "gpus" $root.Values.ray.gpuWorkers.gpus "cluster" $stage "autoscaler" false) | nindent 10 }}
       {{- end }}
     {{- end }}
-{{- end }}
 {{- end }}

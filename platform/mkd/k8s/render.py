@@ -11,16 +11,19 @@ from mkd.config.loader import deep_merge
 
 # The chart lives beside the package in a checkout: <repo>/helm/mkd (platform/mkd/k8s -> repo).
 DEFAULT_CHART = Path(__file__).resolve().parents[3] / "helm" / "mkd"
-STAGES = ("label", "train", "evaluate", "export")
+# One RayJob per stage, in pipeline order (each a ray_jobs module), plus the whole pipeline.
+STAGES = ("augment", "label", "dataset", "train", "evaluate", "export")
+PIPELINE = "pipeline"
+RAYJOBS = (*STAGES, PIPELINE)
 # `eval` is what people type; the module is ray_jobs.evaluate.
 STAGE_ALIASES = {"eval": "evaluate"}
 
 
 def canonical_stage(stage: str) -> str:
-    """The ray_jobs module name of a stage (`eval` -> `evaluate`); ValueError if unknown."""
+    """The ray_jobs module of a chart RayJob (`eval` -> `evaluate`); ValueError if unknown."""
     name = STAGE_ALIASES.get(stage, stage)
-    if name not in STAGES:
-        accepted = ", ".join([*STAGES, *STAGE_ALIASES])
+    if name not in RAYJOBS:
+        accepted = ", ".join([*RAYJOBS, *STAGE_ALIASES])
         raise ValueError(f"unknown stage {stage!r}; accepted: {accepted}")
     return name
 
