@@ -1,21 +1,15 @@
-"""Prometheus metrics of the router, per route and task, exposed on GET /metrics.
+"""The Router's and Student's metrics (defined in mkd.metrics), per replica.
 
-Each Router replica keeps its own registry (Ray Serve replicas are separate processes); a
-cluster's Prometheus scrapes every replica, or reads them through the Serve proxy per replica.
+Ray's metrics agent exports them, with deployment/replica/application tags, on the node's metrics
+port, which the chart's monitors scrape. Each replica also keeps its own prometheus_client
+registry behind the Router's `GET /metrics`: one replica's view, for debugging (the Serve proxy
+picks the replica, so never scrape it).
 """
 
 from __future__ import annotations
 
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    generate_latest,
-)
-
-LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+from mkd import metrics as m
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 
 class RouterMetrics:
@@ -24,54 +18,29 @@ class RouterMetrics:
     content_type = CONTENT_TYPE_LATEST
 
     def __init__(self) -> None:
+        # a registry per instance: tests build several routers in one process
         r = self.registry = CollectorRegistry()
-        self.requests = Counter(
-            "mkd_requests_total", "Answered requests.", ["task", "route", "status"], registry=r
-        )
-        self.latency = Histogram(
-            "mkd_request_latency_seconds",
-            "Latency of answered task requests.",
-            ["task", "route"],
-            buckets=LATENCY_BUCKETS,
-            registry=r,
-        )
-        self.fallbacks = Counter(
-            "mkd_fallbacks_total",
-            "Student attempts answered by the teacher.",
-            ["task", "reason"],
-            registry=r,
-        )
-        self.agreement = Histogram(
-            "mkd_agreement_score",
-            "Student-vs-teacher score of shadow/mirrored pairs.",
-            ["task", "source"],
-            buckets=(0.0, 0.25, 0.5, 0.75, 0.9, 1.0),
-            registry=r,
-        )
-        self.agreement_mean = Gauge(
-            "mkd_agreement_window", "Mean agreement in the rollback window.", registry=r
-        )
-        self.rollbacks = Counter("mkd_rollbacks_total", "Automatic rollbacks.", registry=r)
-        self.weight = Gauge(
-            "mkd_student_weight",
-            "Student weight in force (0 after a rollback).",
-            ["task"],
-            registry=r,
-        )
-        self.configured_weight = Gauge(
-            "mkd_student_weight_configured",
-            "Student weight from user_config.",
-            ["task"],
-            registry=r,
-        )
-        self.shadow_skipped = Counter(
-            "mkd_shadow_skipped_total",
-            "Shadow/mirror calls skipped (too many in flight).",
-            registry=r,
-        )
-        self.bad_requests = Counter(
-            "mkd_bad_requests_total", "Requests refused with a 4xx.", ["code"], registry=r
-        )
+        self.requests = m.metric(m.REQUESTS, r)
+        self.latency = m.metric(m.LATENCY, r)
+        self.fallbacks = m.metric(m.FALLBACKS, r)
+        self.agreement = m.metric(m.AGREEMENT, r)
+        self.agreement_mean = m.metric(m.AGREEMENT_WINDOW, r)
+        self.rollbacks = m.metric(m.ROLLBACKS, r)
+        self.rolled_back = m.metric(m.ROLLED_BACK, r)
+        self.weight = m.metric(m.WEIGHT, r)
+        self.configured_weight = m.metric(m.WEIGHT_CONFIGURED, r)
+        self.shadow_skipped = m.metric(m.SHADOW_SKIPPED, r)
+        self.bad_requests = m.metric(m.BAD_REQUESTS, r)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class StudentMetrics:
+    """What the Student records per decoded batch."""
+
+    def __init__(self) -> None:
+        r = self.registry = CollectorRegistry()
+        self.batch_size = m.metric(m.STUDENT_BATCH_SIZE, r)
+        self.batch_seconds = m.metric(m.STUDENT_BATCH_SECONDS, r)
+        self.errors = m.metric(m.STUDENT_ERRORS, r)

@@ -170,6 +170,7 @@ class Router:
         return mode, (0.0 if self.rolled_back or mode == "shadow" else weight)
 
     def _publish_weights(self) -> None:
+        self.metrics.rolled_back.set(1.0 if self.rolled_back else 0.0)
         for task in self.tasks:
             self.metrics.configured_weight.labels(task).set(self.config.for_task(task)[1])
             self.metrics.weight.labels(task).set(self._weight(task)[1])
@@ -425,6 +426,8 @@ class Router:
 
     @app.get("/metrics")
     async def metrics_endpoint(self) -> Response:
+        # This replica's own registry, for debugging: Prometheus scrapes Ray's metrics port,
+        # where every replica's series arrive with deployment/replica tags (docs/serving.md).
         return Response(self.metrics.render(), media_type=self.metrics.content_type)
 
     @app.get("/v1/rollout")

@@ -22,6 +22,7 @@ from mkd.tasks import TaskPack, load_pack, student_messages
 from ray import serve
 
 from serving.config import StudentArgs, StudentLiveConfig
+from serving.metrics import StudentMetrics
 
 log = logging.getLogger("ray.serve")
 
@@ -338,6 +339,7 @@ class Student:
         store_config = StoreConfig.model_validate(store) if store else None
         self.engine = make_engine(self.args, self.pack, store_config)
         self.live = StudentLiveConfig()
+        self.metrics = StudentMetrics()
         # service_ms: time requests spent in this replica (batch wait + decode), summed; a
         # client that reads it around one request knows the model's share of its latency
         self.counters: dict[str, float] = {
@@ -365,8 +367,15 @@ class Student:
     async def _batched(self, items: list[StudentItem]) -> list[StudentOutput]:
         self.counters["batches"] += 1
         self.counters["items"] += len(items)
-        # off the event loop: health checks and new requests keep flowing while it decodes
-        outs = await asyncio.to_thread(self.engine.generate, items)
+        self.metrics.batch_size.observe(len(items))
+        started = time.perf_counter()
+        try:
+            # off the event loop: health checks and new requests keep flowing while it decodes
+            outs = await asyncio.to_thread(self.engine.generate, items)
+        except Exception:
+            self.metrics.errors.inc()
+            raise
+        self.metrics.batch_seconds.observe(time.perf_counter() - started)
         self.counters["forwards"] += max((o.forwards for o in outs), default=0)
         return outs
 

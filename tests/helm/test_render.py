@@ -17,6 +17,7 @@ K8S_VERSION = "1.33.0"  # a version inside Chart.yaml's kubeVersion range, in ku
 PROMETHEUS_KINDS = {
     "PodMonitor",
     "ServiceMonitor",
+    "PrometheusRule",
 }  # CRDs of the Prometheus Operator: no schema here
 
 

@@ -309,3 +309,10 @@ readinessProbe:
   timeoutSeconds: {{ .readiness.timeoutSeconds }}
   failureThreshold: {{ .readiness.failureThreshold }}
 {{- end }}
+
+{{/*
+"true" while a Prometheus monitor is enabled: the dashboard and alerts read what it scrapes.
+*/}}
+{{- define "mkd.monitoringOn" -}}
+{{- if or .Values.monitoring.podMonitor.enabled .Values.monitoring.serviceMonitor.enabled }}true{{ end }}
+{{- end }}

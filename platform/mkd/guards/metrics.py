@@ -11,28 +11,16 @@ from __future__ import annotations
 import hashlib
 import logging
 
-from prometheus_client import Counter, Histogram
-
+from mkd import metrics
 from mkd.guards.decision import Action, Decision
 
 log = logging.getLogger("mkd.guards")
 
-DECISIONS = Counter(
-    "mkd_guard_decisions_total",
-    "Guard chain verdicts by the guard and reason that decided, action, stage and path.",
-    ["guard", "reason", "action", "stage", "path"],
-)
-FINDINGS = Counter(
-    "mkd_guard_findings_total",
-    "Everything any guard found (several per verdict), by guard, reason and path.",
-    ["guard", "reason", "path"],
-)
-SECONDS = Histogram(
-    "mkd_guard_seconds",
-    "Time spent in the guard chain per check.",
-    ["stage", "path"],
-    buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.1),
-)
+# The process's default prometheus_client registry (the guard CLI and tests read it) and, in a
+# Ray worker, Ray's metrics export (a Router replica's guard chain, labeling tasks).
+DECISIONS = metrics.metric(metrics.GUARD_DECISIONS)
+FINDINGS = metrics.metric(metrics.GUARD_FINDINGS)
+SECONDS = metrics.metric(metrics.GUARD_SECONDS)
 
 
 def text_hash(text: str) -> str:

@@ -45,6 +45,9 @@ class RayCluster:
     dashboard_url: str
     temp_dir: Path
     serve_http_port: int
+    # Ray's metrics agent serves every process's metrics here (Prometheus text), as port 8080
+    # does on the chart's pods.
+    metrics_export_port: int = 0
     env: dict[str, str] = field(repr=False, default_factory=dict)
 
     def stop(self, keep_logs_in: Path | None = None) -> Path | None:
@@ -145,6 +148,7 @@ def _start_once(num_cpus: int, object_store_mb: int, timeout: float) -> RayClust
         dashboard_url=f"http://127.0.0.1:{dash}",
         temp_dir=temp_dir,
         serve_http_port=serve_http,
+        metrics_export_port=metrics,
         env=env,
     )
     try:

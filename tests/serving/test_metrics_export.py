@@ -1,0 +1,67 @@
+"""The app's mkd_* metrics reach Ray's metrics export port (what the chart's monitors scrape),
+tagged with their deployment, on a real local cluster."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+from mkd import metrics
+from prometheus_client.parser import text_string_to_metric_families
+
+pytestmark = pytest.mark.integration
+# Ray's metrics agent exports what replicas report every few seconds (metrics_report_interval_ms)
+EXPORT_TIMEOUT_S = 120
+
+
+def _mkd_samples(port: int) -> list:
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    return [
+        sample
+        for family in text_string_to_metric_families(text)
+        if family.name.startswith(metrics.RAY_NAMESPACE + "mkd_")
+        for sample in family.samples
+    ]
+
+
+def _wait_for(port: int, wanted: dict[str, str]) -> list:
+    """Poll until every name in `wanted` has a sample tagged deployment=wanted[name]."""
+    deadline = time.monotonic() + EXPORT_TIMEOUT_S
+    while True:
+        samples = _mkd_samples(port)
+        seen = {(s.name, s.labels.get("deployment")) for s in samples}
+        if all((name, dep) in seen for name, dep in wanted.items()):
+            return samples
+        if time.monotonic() > deadline:
+            names = sorted({s.name for s in samples})
+            raise AssertionError(f"never exported: {wanted}; mkd series seen: {names}")
+        time.sleep(2)
+
+
+def test_router_and_student_metrics_reach_rays_metrics_port(served_app):
+    served_app.set_router(mode="split", student_weight=1.0, mirror_fraction=0.0)
+    served_app.wait_router(lambda s: s["student_weight"] == 1.0 and not s["rolled_back"])
+    with httpx.Client(base_url=served_app.base_url, headers=served_app.headers, timeout=60) as c:
+        for i in range(4):
+            r = c.post("/v1/tasks/query_classifier", json={"input": f"Top banks by assets #{i}"})
+            assert r.status_code == 200, r.text
+        assert c.post("/v1/tasks/stock_picker", json={"input": "hi"}).status_code == 404
+    served_app.set_router(student_weight=0.0)
+
+    port = served_app.cluster.metrics_export_port
+    samples = _wait_for(
+        port,
+        {
+            metrics.REQUESTS.exported: "Router",
+            metrics.LATENCY.exported + "_count": "Router",
+            metrics.BAD_REQUESTS.exported: "Router",
+            metrics.WEIGHT.exported: "Router",
+            metrics.STUDENT_BATCH_SIZE.exported + "_count": "Student",
+        },
+    )
+    requests = [s for s in samples if s.name == metrics.REQUESTS.exported]
+    assert all(s.labels["application"] and s.labels["replica"] for s in requests)
+    ok = sum(s.value for s in requests if s.labels["task"] == "query_classifier")
+    assert ok >= 4
+    assert any(s.name == metrics.BAD_REQUESTS.exported and s.value >= 1 for s in samples)
