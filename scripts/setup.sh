@@ -39,4 +39,15 @@ if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 &
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 \
     || echo "chromium not installed: the HTML screenshot test will be skipped"
 fi
+# promtool checks the chart's alert rules (test skipped when absent). Only the binary is taken
+# from Debian's prometheus package: installing the package would start a Prometheus service.
+if ! command -v promtool >/dev/null 2>&1 && [ ! -x .tools/promtool ] && command -v apt-get >/dev/null 2>&1; then
+  tmp=$(mktemp -d)
+  if (cd "$tmp" && apt-get download -q prometheus >/dev/null 2>&1 && dpkg-deb -x prometheus_*.deb pkg); then
+    cp "$tmp/pkg/usr/bin/promtool" .tools/promtool
+  else
+    echo "promtool not available: the alert-rule tests will be skipped"
+  fi
+  rm -rf "$tmp"
+fi
 echo "mkd environment ready in $VENV"

@@ -145,7 +145,11 @@ def test_alert_thresholds_come_from_values_and_the_rollback_gate(render):
 
 
 def _promtool() -> str:
+    # scripts/setup.sh puts Debian's promtool binary in .tools/ where apt-get can fetch it
+    local = Path(__file__).resolve().parents[2] / ".tools" / "promtool"
     found = os.environ.get("PROMTOOL") or shutil.which("promtool")
+    if not found and local.is_file():
+        found = str(local)
     if not found:
         pytest.skip("promtool not installed (Debian package `prometheus`; or set PROMTOOL)")
     return found
