@@ -18,13 +18,15 @@ LABEL org.opencontainers.image.source="https://github.com/mkd-project/mkd" \
 USER 1000:100
 WORKDIR /home/ray/mkd
 COPY --chown=1000:100 pyproject.toml README.md ./
+COPY --chown=1000:100 constraints ./constraints
 COPY --chown=1000:100 platform ./platform
 COPY --chown=1000:100 ray_jobs ./ray_jobs
 COPY --chown=1000:100 serving ./serving
 
 # torch first and from the CPU index, as scripts/setup.sh does, so the package's torch range is
 # already met and nothing pulls a CUDA build; Ray pinned to the base image's own version so pip
-# never swaps the Ray the image is built on. No extra: gpu is for GPU nodes, dev for tests.
+# never swaps the Ray the image is built on; every other version from the tested lock
+# (constraints/cpu.txt, what scripts/setup.sh installs). No extra: gpu is for GPU nodes, dev for tests.
 RUN pip install --no-cache-dir --index-url https://download.pytorch.org/whl/cpu \
         "torch==${TORCH_VERSION}" \
- && pip install --no-cache-dir . "ray[train,serve,data]==${RAY_VERSION}"
+ && pip install --no-cache-dir -c constraints/cpu.txt . "ray[train,serve,data]==${RAY_VERSION}"

