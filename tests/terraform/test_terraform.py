@@ -9,6 +9,7 @@ the missing providers named (on a connected machine: `terraform init && terrafor
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -182,6 +183,182 @@ def test_addons_install_kuberay_at_least_1_5_and_the_device_plugin():
     assert tuple(int(x) for x in default.split(".")) >= (1, 5, 0)
 
 
+# --- node autoscaling (Cluster Autoscaler) -----------------------------------------------------
+
+AUTOSCALING = TERRAFORM / "modules" / "autoscaling"
+_EFFECTS = {"NO_SCHEDULE": "NoSchedule", "NO_EXECUTE": "NoExecute", "PREFER_NO_SCHEDULE": "PreferNoSchedule"}
+
+
+def _gpu_template() -> tuple[dict[str, str], list[dict[str, str]]]:
+    """Labels and taints of the GPU node group, as written in the eks module."""
+    gpu = _resources(TERRAFORM / "modules" / "eks", "aws_eks_node_group")["gpu"]
+    labels = {_unquote(k): _unquote(v) for k, v in gpu["labels"].items()}
+    taints = [{k: _unquote(t[k]) for k in ("key", "value", "effect")} for t in gpu["taint"]]
+    return labels, taints
+
+
+def _expected_gpu_asg_tags() -> dict[str, str]:
+    labels, taints = _gpu_template()
+    tags = {f"k8s.io/cluster-autoscaler/node-template/label/{k}": v for k, v in labels.items()}
+    for t in taints:
+        tags[f"k8s.io/cluster-autoscaler/node-template/taint/{t['key']}"] = (
+            f"{t['value']}:{_EFFECTS[t['effect']]}"
+        )
+    return tags
+
+
+def test_eks_hands_the_node_groups_own_labels_and_taints_to_the_autoscaling_module():
+    """The ASG tags derive from the node groups' attributes, so they cannot drift apart."""
+    eks = TERRAFORM / "modules" / "eks"
+    text = (eks / "outputs.tf").read_text()
+    body = text.split('output "autoscaling_node_groups"')[1]
+    assert "gpu = aws_eks_node_group.gpu" in body and "cpu = aws_eks_node_group.cpu" in body
+    for attr in ("ng.labels", "ng.taint", "ng.resources[0].autoscaling_groups[0].name"):
+        assert attr in body, attr
+    assert '"nvidia.com/gpu" = tostring(var.gpus_per_node)' in body
+    example = _load(TERRAFORM / "examples" / "aws-eks" / "main.tf")
+    modules = {_unquote(n): b for m in example["module"] for n, b in m.items()}
+    assert modules["autoscaling"]["node_groups"] == "${module.eks.autoscaling_node_groups}"
+    assert modules["addons"]["cluster_autoscaler_service_account"] == (
+        "${module.autoscaling.service_account}"
+    )
+    # The node group's own tags do not reach the ASG: no node-template tag belongs there.
+    assert "cluster-autoscaler/node-template" not in (eks / "main.tf").read_text()
+
+
+def test_asg_tags_are_per_node_group_asg_and_not_propagated():
+    tag = _resources(AUTOSCALING, "aws_autoscaling_group_tag")["node_template"]
+    assert tag["for_each"] == "${local.asg_tags}"
+    assert tag["autoscaling_group_name"] == "${each.value.asg}"
+    assert tag["tag"][0]["propagate_at_launch"] is False
+    text = (AUTOSCALING / "main.tf").read_text()
+    for prefix in ("label/${k}", "taint/${t.key}", "resources/${r}"):
+        assert f'"k8s.io/cluster-autoscaler/node-template/{prefix}"' in text, prefix
+    # for_each keys: node group name and tag key only (the ASG name is unknown until apply).
+    assert '"${ng}|${k}" => { asg = var.node_groups[ng].asg_name' in text
+
+
+def test_gpu_node_group_taint_and_labels_have_matching_asg_tags_as_terraform_computes_them(
+    tmp_path,
+):
+    """`terraform console` evaluates the module's tags from the GPU group's parsed labels/taint."""
+    if TF_BIN is None:
+        pytest.skip("no terraform binary on PATH")
+    if not _mirror_has("hashicorp/aws"):
+        pytest.skip(f"hashicorp/aws is not in the provider mirror {MIRROR}")
+    labels, taints = _gpu_template()
+    assert any(t["key"] == "nvidia.com/gpu" for t in taints)
+
+    def hcl(value: Any) -> str:
+        return json.dumps(value)  # JSON objects and strings are valid HCL expressions
+
+    node_groups = {
+        "gpu": {"asg_name": "eks-gpu-0", "labels": labels, "taints": taints,
+                "resources": {"nvidia.com/gpu": "1"}},
+    }  # fmt: skip
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "main.tf").write_text(
+        'provider "aws" {\n  region = "us-east-1"\n  skip_credentials_validation = true\n'
+        "  skip_requesting_account_id = true\n  skip_metadata_api_check = true\n}\n"
+        f'module "autoscaling" {{\n  source = "{AUTOSCALING}"\n  cluster_name = "mkd"\n'
+        f"  node_groups = {hcl(node_groups)}\n}}\n"
+    )
+    rc = tmp_path / "terraformrc"
+    rc.write_text(
+        f'provider_installation {{\n  filesystem_mirror {{\n    path = "{MIRROR}"\n  }}\n}}\n'
+    )
+    _terraform(["init", "-backend=false", "-input=false", "-no-color"], root, rc)
+    env = {**os.environ, "TF_CLI_CONFIG_FILE": str(rc), "TF_IN_AUTOMATION": "1"}
+    result = subprocess.run(
+        [TF_BIN, "console", "-no-color"], cwd=root, env=env, input="jsonencode(module.autoscaling.asg_tags)\n",
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    tags = json.loads(json.loads(result.stdout.strip().splitlines()[-1]))["gpu"]
+    expected = _expected_gpu_asg_tags()
+    assert expected.items() <= tags.items(), (expected, tags)
+    assert tags["k8s.io/cluster-autoscaler/node-template/taint/nvidia.com/gpu"] == "true:NoSchedule"
+    assert tags["k8s.io/cluster-autoscaler/node-template/label/mkd.io/node-pool"] == "gpu"
+    assert tags["k8s.io/cluster-autoscaler/node-template/resources/nvidia.com/gpu"] == "1"
+    # The discovery tags the IAM policy's condition is keyed on.
+    assert tags["k8s.io/cluster-autoscaler/mkd"] == "owned"
+    assert tags["k8s.io/cluster-autoscaler/enabled"] == "true"
+
+
+def _policy_statements() -> dict[str, dict[str, Any]]:
+    (doc,) = [
+        body
+        for block in _load(AUTOSCALING / "main.tf").get("data", [])
+        for typ, named in block.items()
+        if _unquote(typ) == "aws_iam_policy_document"
+        for name, body in named.items()
+        if _unquote(name) == "autoscaler"
+    ]
+    return {_unquote(s["sid"]): s for s in doc["statement"]}
+
+
+def test_autoscaler_policy_writes_only_to_asgs_tagged_as_owned_by_the_cluster():
+    statements = _policy_statements()
+    writes = [
+        s for s in statements.values()
+        if any(not _unquote(a).split(":")[1].startswith(("Describe", "Get")) for a in s["actions"])
+    ]  # fmt: skip
+    assert [_unquote(s["sid"]) for s in writes] == ["ResizeOwnedGroups"]
+    (resize,) = writes
+    assert {_unquote(a) for a in resize["actions"]} == {
+        "autoscaling:SetDesiredCapacity",
+        "autoscaling:TerminateInstanceInAutoScalingGroup",
+    }
+    assert all(":autoScalingGroup:" in _unquote(r) for r in resize["resources"])
+    conditions = {
+        _unquote(c["variable"]): ([_unquote(v) for v in c["values"]], _unquote(c["test"]))
+        for c in resize["condition"]
+    }
+    assert conditions["aws:ResourceTag/${local.owned_tag}"] == (["owned"], "StringEquals")
+    assert conditions["aws:ResourceTag/k8s.io/cluster-autoscaler/enabled"] == (["true"], "StringEquals")
+    assert 'owned_tag    = "k8s.io/cluster-autoscaler/${var.cluster_name}"' in (
+        AUTOSCALING / "main.tf"
+    ).read_text()
+    # "*" only for the read-only discovery calls, which have no resource-level permissions.
+    for sid, s in statements.items():
+        if "*" in [_unquote(r) for r in s["resources"]]:
+            assert all(
+                _unquote(a).split(":")[1].startswith(("Describe", "Get")) for a in s["actions"]
+            ), sid
+    eks_describe = statements["DescribeOwnNodegroups"]["resources"]
+    assert all("nodegroup/${var.cluster_name}/" in _unquote(r) for r in eks_describe)
+
+
+def test_autoscaler_role_is_bound_to_its_service_account_only():
+    text = (AUTOSCALING / "main.tf").read_text()
+    assert "pods.eks.amazonaws.com" in text and "AssumeRoleWithWebIdentity" in text
+    assert '"system:serviceaccount:${var.namespace}:${var.service_account}"' in text
+    assoc = _resources(AUTOSCALING, "aws_eks_pod_identity_association")["autoscaler"]
+    assert assoc["service_account"] == "${var.service_account}"
+
+
+def test_cluster_autoscaler_release_is_pinned_and_balances_similar_groups():
+    addons = TERRAFORM / "modules" / "addons"
+    release = _resources(addons, "helm_release")["cluster_autoscaler"]
+    assert _unquote(release["chart"]) == "cluster-autoscaler"
+    assert _unquote(release["repository"]) == "https://kubernetes.github.io/autoscaler"
+    variables = _blocks(addons, "variable")
+    assert re.fullmatch(r"9\.\d+\.\d+", _unquote(variables["cluster_autoscaler_chart_version"]["default"]))
+    assert re.fullmatch(r"v1\.\d+\.\d+", _unquote(variables["cluster_autoscaler_image_tag"]["default"]))
+    # The image's minor version matches the default Kubernetes minor of the eks module.
+    k8s = _unquote(_blocks(TERRAFORM / "modules" / "eks", "variable")["kubernetes_version"]["default"])
+    assert _unquote(variables["cluster_autoscaler_image_tag"]["default"]).startswith(f"v{k8s}.")
+    text = (addons / "main.tf").read_text()
+    body = text.split('resource "helm_release" "cluster_autoscaler"')[1].split("\nresource ")[0]
+    assert '"balance-similar-node-groups" = true' in body
+    assert "autoDiscovery = { clusterName = var.cluster_name }" in body
+    assert "awsRegion     = var.aws_region" in body
+    # Not disabled: GPU nodes only carry DaemonSets from kube-system, which never block scale-down.
+    assert "skip-nodes-with-system-pods\" =" not in body
+    assert '"mkd.io/node-pool" = "cpu"' in body
+
+
 @pytest.mark.skipif(TF_BIN is None, reason="no terraform binary on PATH (fmt and validate need it)")
 def test_terraform_fmt_check():
     result = subprocess.run(
@@ -205,6 +382,10 @@ _WRAPPER_ARGS = {
         "subnet_ids": "module.network.private_subnet_ids",
     },
     "storage": {"bucket_name": '"mkd-artifacts"'},
+    "autoscaling": {
+        "cluster_name": '"mkd"',
+        "node_groups": "module.eks.autoscaling_node_groups",
+    },
     "iam": {
         "name": '"mkd"',
         "cluster_name": '"mkd"',

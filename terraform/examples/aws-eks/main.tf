@@ -1,5 +1,6 @@
-# MKD on EKS, end to end: network -> EKS (CPU + GPU node groups) -> S3 store -> pod role ->
-# KubeRay, the NVIDIA device plugin and the MKD chart. See docs/deploy-eks.md for the commands.
+# MKD on EKS, end to end: network -> EKS (CPU + GPU node groups) -> node autoscaling (ASG tags,
+# autoscaler role) -> S3 store -> pod role -> KubeRay, the NVIDIA device plugin, Cluster
+# Autoscaler and the MKD chart. See docs/deploy-eks.md for the commands.
 
 locals {
   store_prefix = "mkd"
@@ -26,6 +27,16 @@ module "eks" {
   tags                         = var.tags
 }
 
+module "autoscaling" {
+  source            = "../../modules/autoscaling"
+  cluster_name      = module.eks.cluster_name
+  node_groups       = module.eks.autoscaling_node_groups
+  auth_mode         = var.auth_mode
+  oidc_provider_arn = module.eks.oidc_provider_arn
+  oidc_issuer       = module.eks.oidc_issuer
+  tags              = var.tags
+}
+
 module "storage" {
   source       = "../../modules/storage"
   bucket_name  = var.bucket_name
@@ -49,11 +60,17 @@ module "iam" {
 }
 
 module "addons" {
-  source           = "../../modules/addons"
-  install_mkd      = var.install_mkd
-  mkd_namespace    = local.namespace
-  mkd_release      = local.release
-  mkd_values_files = var.mkd_values_files
+  source       = "../../modules/addons"
+  cluster_name = module.eks.cluster_name
+  aws_region   = var.region
+  # Cluster Autoscaler, bound to the autoscaling module's role.
+  cluster_autoscaler_namespace       = module.autoscaling.namespace
+  cluster_autoscaler_service_account = module.autoscaling.service_account
+  cluster_autoscaler_irsa_role_arn   = module.autoscaling.irsa_role_arn
+  install_mkd                        = var.install_mkd
+  mkd_namespace                      = local.namespace
+  mkd_release                        = local.release
+  mkd_values_files                   = var.mkd_values_files
   mkd_values = {
     store = {
       bucket = module.storage.bucket_name
@@ -62,5 +79,5 @@ module "addons" {
     }
     serviceAccount = { irsaRoleArn = module.iam.irsa_role_arn }
   }
-  depends_on = [module.eks]
+  depends_on = [module.eks, module.autoscaling]
 }

@@ -27,3 +27,8 @@ output "kubeconfig_command" {
   description = "Command that points kubectl at the cluster."
   value       = "aws eks update-kubeconfig --name ${module.eks.cluster_name} --region ${var.region}"
 }
+
+output "cluster_autoscaler_role_arn" {
+  description = "IAM role of Cluster Autoscaler (resizes only this cluster's tagged ASGs)."
+  value       = module.autoscaling.role_arn
+}

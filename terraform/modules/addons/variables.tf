@@ -81,3 +81,97 @@ variable "mkd_values_files" {
   type        = list(string)
   default     = []
 }
+
+variable "install_cluster_autoscaler" {
+  description = "Install Cluster Autoscaler (needs the autoscaling module's role and ASG tags)."
+  type        = bool
+  default     = true
+}
+
+variable "cluster_name" {
+  description = "EKS cluster name (Cluster Autoscaler auto-discovery); empty only without the autoscaler."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.cluster_name == "" || can(regex("^[a-z][a-z0-9-]{1,30}[a-z0-9]$", var.cluster_name))
+    error_message = "cluster_name must be empty or 3-32 lowercase letters, digits or hyphens."
+  }
+}
+
+variable "aws_region" {
+  description = "AWS region of the cluster (Cluster Autoscaler's awsRegion); empty only without the autoscaler."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.aws_region == "" || can(regex("^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]$", var.aws_region))
+    error_message = "aws_region must be empty or a region such as eu-west-1."
+  }
+}
+
+variable "cluster_autoscaler_chart_version" {
+  description = "Version of the cluster-autoscaler chart (https://kubernetes.github.io/autoscaler)."
+  type        = string
+  default     = "9.47.0"
+
+  validation {
+    condition     = can(regex("^9\\.[0-9]+\\.[0-9]+$", var.cluster_autoscaler_chart_version))
+    error_message = "cluster_autoscaler_chart_version must be a 9.x chart version such as 9.47.0."
+  }
+}
+
+variable "cluster_autoscaler_image_tag" {
+  description = "Cluster Autoscaler image tag; its minor version should match the cluster's Kubernetes minor (v1.33.x for 1.33)."
+  type        = string
+  default     = "v1.33.0"
+
+  validation {
+    condition     = can(regex("^v1\\.[0-9]+\\.[0-9]+$", var.cluster_autoscaler_image_tag))
+    error_message = "cluster_autoscaler_image_tag must look like v1.33.0."
+  }
+}
+
+variable "cluster_autoscaler_namespace" {
+  description = "Namespace of Cluster Autoscaler (the autoscaling module's namespace output)."
+  type        = string
+  default     = "kube-system"
+
+  validation {
+    condition     = can(regex("^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", var.cluster_autoscaler_namespace))
+    error_message = "cluster_autoscaler_namespace must be a DNS label."
+  }
+}
+
+variable "cluster_autoscaler_service_account" {
+  description = "ServiceAccount of Cluster Autoscaler (the autoscaling module's service_account output, bound to its role)."
+  type        = string
+  default     = "cluster-autoscaler"
+
+  validation {
+    condition     = can(regex("^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$", var.cluster_autoscaler_service_account))
+    error_message = "cluster_autoscaler_service_account must be a DNS subdomain name."
+  }
+}
+
+variable "cluster_autoscaler_irsa_role_arn" {
+  description = "Role ARN for the autoscaler's ServiceAccount annotation under IRSA; empty with Pod Identity."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.cluster_autoscaler_irsa_role_arn == "" || can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$", var.cluster_autoscaler_irsa_role_arn))
+    error_message = "cluster_autoscaler_irsa_role_arn must be empty or an IAM role ARN."
+  }
+}
+
+variable "cluster_autoscaler_scale_down_unneeded_time" {
+  description = "How long a node must be unneeded before Cluster Autoscaler removes it (GPU nodes are costly)."
+  type        = string
+  default     = "10m"
+
+  validation {
+    condition     = can(regex("^[0-9]+(s|m|h)$", var.cluster_autoscaler_scale_down_unneeded_time))
+    error_message = "cluster_autoscaler_scale_down_unneeded_time must be a duration such as 10m."
+  }
+}

@@ -13,14 +13,12 @@ locals {
     "AmazonEC2ContainerRegistryReadOnly",
     "AmazonSSMManagedInstanceCore",
   ]
-  # Cluster Autoscaler reads these tags to scale a group up from zero for pods that need its
-  # labels and tolerate its taint.
-  gpu_autoscaler_tags = {
-    "k8s.io/cluster-autoscaler/enabled"                                = "true"
-    "k8s.io/cluster-autoscaler/${var.cluster_name}"                    = "owned"
-    "k8s.io/cluster-autoscaler/node-template/label/mkd.io/node-pool"   = "gpu"
-    "k8s.io/cluster-autoscaler/node-template/taint/nvidia.com/gpu"     = "true:NoSchedule"
-    "k8s.io/cluster-autoscaler/node-template/resources/nvidia.com/gpu" = "1"
+  # Auto-discovery tags on the node group itself. EKS does not copy node group tags to the Auto
+  # Scaling group (terraform-aws-eks #2255, #2597): the ASG tags that make scale-from-zero work
+  # (node-template labels, taint, GPU count) are written by the autoscaling module.
+  autoscaler_tags = {
+    "k8s.io/cluster-autoscaler/enabled"             = "true"
+    "k8s.io/cluster-autoscaler/${var.cluster_name}" = "owned"
   }
 }
 
@@ -222,7 +220,7 @@ resource "aws_eks_node_group" "cpu" {
     ignore_changes = [scaling_config[0].desired_size]
   }
 
-  tags       = merge(var.tags, { "k8s.io/cluster-autoscaler/enabled" = "true", "k8s.io/cluster-autoscaler/${var.cluster_name}" = "owned" })
+  tags       = merge(var.tags, local.autoscaler_tags)
   depends_on = [aws_iam_role_policy_attachment.node]
 }
 
@@ -267,7 +265,7 @@ resource "aws_eks_node_group" "gpu" {
     ignore_changes = [scaling_config[0].desired_size]
   }
 
-  tags       = merge(var.tags, local.gpu_autoscaler_tags)
+  tags       = merge(var.tags, local.autoscaler_tags)
   depends_on = [aws_iam_role_policy_attachment.node]
 }
 

@@ -37,3 +37,16 @@ output "gpu_node_group" {
   description = "Name of the GPU node group."
   value       = aws_eks_node_group.gpu.node_group_name
 }
+
+output "autoscaling_node_groups" {
+  description = "Per node group: its Auto Scaling group, node labels, taints and extended resources (the autoscaling module's node_groups)."
+  value = {
+    for name, ng in { cpu = aws_eks_node_group.cpu, gpu = aws_eks_node_group.gpu } : name => {
+      # A managed node group has exactly one ASG.
+      asg_name  = ng.resources[0].autoscaling_groups[0].name
+      labels    = ng.labels
+      taints    = [for t in ng.taint : { key = t.key, value = t.value, effect = t.effect }]
+      resources = name == "gpu" ? { "nvidia.com/gpu" = tostring(var.gpus_per_node) } : {}
+    }
+  }
+}

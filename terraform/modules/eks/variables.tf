@@ -129,6 +129,17 @@ variable "gpu_max_size" {
   }
 }
 
+variable "gpus_per_node" {
+  description = "NVIDIA GPUs of each instance type in gpu_instance_types (the autoscaler's node template for scale-from-zero; 1 for g5/g6 .2xlarge)."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.gpus_per_node >= 1 && floor(var.gpus_per_node) == var.gpus_per_node
+    error_message = "gpus_per_node must be a whole number of at least 1."
+  }
+}
+
 variable "node_disk_gib" {
   description = "Root volume of each node in GiB (Ray and CUDA images are large)."
   type        = number
