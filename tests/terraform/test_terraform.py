@@ -186,7 +186,11 @@ def test_addons_install_kuberay_at_least_1_5_and_the_device_plugin():
 # --- node autoscaling (Cluster Autoscaler) -----------------------------------------------------
 
 AUTOSCALING = TERRAFORM / "modules" / "autoscaling"
-_EFFECTS = {"NO_SCHEDULE": "NoSchedule", "NO_EXECUTE": "NoExecute", "PREFER_NO_SCHEDULE": "PreferNoSchedule"}
+_EFFECTS = {
+    "NO_SCHEDULE": "NoSchedule",
+    "NO_EXECUTE": "NoExecute",
+    "PREFER_NO_SCHEDULE": "PreferNoSchedule",
+}
 
 
 def _gpu_template() -> tuple[dict[str, str], list[dict[str, str]]]:
@@ -316,10 +320,14 @@ def test_autoscaler_policy_writes_only_to_asgs_tagged_as_owned_by_the_cluster():
         for c in resize["condition"]
     }
     assert conditions["aws:ResourceTag/${local.owned_tag}"] == (["owned"], "StringEquals")
-    assert conditions["aws:ResourceTag/k8s.io/cluster-autoscaler/enabled"] == (["true"], "StringEquals")
-    assert 'owned_tag    = "k8s.io/cluster-autoscaler/${var.cluster_name}"' in (
-        AUTOSCALING / "main.tf"
-    ).read_text()
+    assert conditions["aws:ResourceTag/k8s.io/cluster-autoscaler/enabled"] == (
+        ["true"],
+        "StringEquals",
+    )
+    assert (
+        'owned_tag    = "k8s.io/cluster-autoscaler/${var.cluster_name}"'
+        in (AUTOSCALING / "main.tf").read_text()
+    )
     # "*" only for the read-only discovery calls, which have no resource-level permissions.
     for sid, s in statements.items():
         if "*" in [_unquote(r) for r in s["resources"]]:
@@ -344,10 +352,16 @@ def test_cluster_autoscaler_release_is_pinned_and_balances_similar_groups():
     assert _unquote(release["chart"]) == "cluster-autoscaler"
     assert _unquote(release["repository"]) == "https://kubernetes.github.io/autoscaler"
     variables = _blocks(addons, "variable")
-    assert re.fullmatch(r"9\.\d+\.\d+", _unquote(variables["cluster_autoscaler_chart_version"]["default"]))
-    assert re.fullmatch(r"v1\.\d+\.\d+", _unquote(variables["cluster_autoscaler_image_tag"]["default"]))
+    assert re.fullmatch(
+        r"9\.\d+\.\d+", _unquote(variables["cluster_autoscaler_chart_version"]["default"])
+    )
+    assert re.fullmatch(
+        r"v1\.\d+\.\d+", _unquote(variables["cluster_autoscaler_image_tag"]["default"])
+    )
     # The image's minor version matches the default Kubernetes minor of the eks module.
-    k8s = _unquote(_blocks(TERRAFORM / "modules" / "eks", "variable")["kubernetes_version"]["default"])
+    k8s = _unquote(
+        _blocks(TERRAFORM / "modules" / "eks", "variable")["kubernetes_version"]["default"]
+    )
     assert _unquote(variables["cluster_autoscaler_image_tag"]["default"]).startswith(f"v{k8s}.")
     text = (addons / "main.tf").read_text()
     body = text.split('resource "helm_release" "cluster_autoscaler"')[1].split("\nresource ")[0]
@@ -355,7 +369,7 @@ def test_cluster_autoscaler_release_is_pinned_and_balances_similar_groups():
     assert "autoDiscovery = { clusterName = var.cluster_name }" in body
     assert "awsRegion     = var.aws_region" in body
     # Not disabled: GPU nodes only carry DaemonSets from kube-system, which never block scale-down.
-    assert "skip-nodes-with-system-pods\" =" not in body
+    assert 'skip-nodes-with-system-pods" =' not in body
     assert '"mkd.io/node-pool" = "cpu"' in body
 
 
