@@ -73,6 +73,16 @@ class ServedApp:
 
         update_live_config(self.cluster.dashboard_url, "Student", changes)
 
+    def clear_rollback(self) -> None:
+        """Lift a rollback an earlier test left in force: only a new rollback_clear_id does
+        (what `mkd rollout clear` sends); the student healthy first."""
+        import uuid
+
+        self.set_student(fault="none")
+        if self.rollout()["rolled_back"]:
+            self.set_router(rollback_clear_id=uuid.uuid4().hex)
+            self.wait_router(lambda s: not s["rolled_back"])
+
     def rollout(self) -> dict:
         import httpx
 

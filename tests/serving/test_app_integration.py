@@ -26,12 +26,7 @@ def client(served_app):
 
 def _reset(app, **router) -> dict:
     """Split at weight 0 unless told otherwise, the student healthy; wait until it is live."""
-    app.set_student(fault="none")
-    if app.rollout()["rolled_back"]:  # only a new rollback_clear_id lifts it (mkd rollout clear)
-        import uuid
-
-        app.set_router(rollback_clear_id=uuid.uuid4().hex)
-        app.wait_router(lambda s: not s["rolled_back"])
+    app.clear_rollback()
     settings = {"mode": "split", "student_weight": 0.0, "mirror_fraction": 0.0, **router}
     app.set_router(**settings)
     return app.wait_router(

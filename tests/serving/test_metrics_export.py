@@ -40,6 +40,7 @@ def _wait_for(port: int, wanted: dict[str, str]) -> list:
 
 
 def test_router_and_student_metrics_reach_rays_metrics_port(served_app):
+    served_app.clear_rollback()
     served_app.set_router(mode="split", student_weight=1.0, mirror_fraction=0.0)
     served_app.wait_router(lambda s: s["student_weight"] == 1.0 and not s["rolled_back"])
     with httpx.Client(base_url=served_app.base_url, headers=served_app.headers, timeout=60) as c:

@@ -37,7 +37,7 @@ def start(*a, **k):
 ray_local.start_ray_cluster = start
 control.deploy = lambda *a, **k: None
 control.wait_running = lambda *a, **k: {}
-serve(config=Path(sys.argv[1]), port=0, student=None)
+serve(config=Path(sys.argv[1]), port=0, student=None, version=None, force=False)
 """
 
 
