@@ -136,12 +136,13 @@ def _ray_metric(spec: Spec) -> Any | None:
 
     Only when Ray is already imported and initialized: a plain CLI process never pays for
     importing Ray, and Ray's metrics would go nowhere there. ray.serve.metrics only when Serve
-    is loaded (a replica always has it): a job's task keeps the lighter ray.util.metrics.
+    is loaded and this process is a replica: elsewhere (a job's task, a driver that imported
+    Serve) its deployment tags would be empty strings, so those keep ray.util.metrics.
     """
     ray = sys.modules.get("ray")
     if ray is None or not ray.is_initialized():
         return None
-    if "ray.serve" in sys.modules:
+    if _in_serve_replica():
         from ray.serve import metrics as rm
     else:
         from ray.util import metrics as rm
@@ -151,6 +152,14 @@ def _ray_metric(spec: Spec) -> Any | None:
     if spec.kind == "gauge":
         return rm.Gauge(spec.name, spec.help, tag_keys=keys)
     return rm.Histogram(spec.name, spec.help, boundaries=list(spec.buckets), tag_keys=keys)
+
+
+def _in_serve_replica() -> bool:
+    if "ray.serve" not in sys.modules:
+        return False
+    from ray.serve.context import _get_internal_replica_context
+
+    return _get_internal_replica_context() is not None
 
 
 def _local_metric(spec: Spec, registry: CollectorRegistry) -> Any:

@@ -61,8 +61,13 @@ def test_router_and_student_metrics_reach_rays_metrics_port(served_app):
             metrics.STUDENT_BATCH_SIZE.exported + "_count": "Student",
         },
     )
-    requests = [s for s in samples if s.name == metrics.REQUESTS.exported]
-    assert all(s.labels["application"] and s.labels["replica"] for s in requests)
+    # a driver (this test process) may export its own untagged series; the Router's are tagged
+    requests = [
+        s
+        for s in samples
+        if s.name == metrics.REQUESTS.exported and s.labels.get("deployment") == "Router"
+    ]
+    assert requests and all(s.labels["application"] and s.labels["replica"] for s in requests)
     ok = sum(s.value for s in requests if s.labels["task"] == "query_classifier")
     assert ok >= 4
     assert any(s.name == metrics.BAD_REQUESTS.exported and s.value >= 1 for s in samples)
