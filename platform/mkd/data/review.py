@@ -170,8 +170,13 @@ def load_overrides(store: Store, dataset: str, version: str) -> list[dict]:
     return rows
 
 
+# A review verdict as the record's `reviewed` mark: the values evaluation's is_gold accepts.
+REVIEWED_AS = {"accept": "accepted", "correct": "corrected"}
+
+
 def apply_overrides(records: list[dict], reviews: list[dict]) -> tuple[list[dict], dict[str, Any]]:
-    """Records with corrections applied (provenance in `review`) and per-task review stats."""
+    """Records with corrections applied (provenance in `review`, the verdict in `reviewed`) and
+    per-task review stats."""
     latest = {r["id"]: r for r in reviews}
     stats: dict[str, dict[str, Any]] = {}
     out = []
@@ -189,7 +194,8 @@ def apply_overrides(records: list[dict], reviews: list[dict]) -> tuple[list[dict
                 s["corrected"] += 1
                 provenance["teacher_output"] = rec["output"]
                 rec = {**rec, "output": rev["output"]}
-            rec = {**rec, "review": provenance}
+            # `reviewed` is what evaluation reads as human gold (evaluation.gold_field)
+            rec = {**rec, "review": provenance, "reviewed": REVIEWED_AS[rev["verdict"]]}
         out.append(rec)
     for s in stats.values():
         s["teacher_error_rate"] = round(s["corrected"] / s["reviewed"], 4)

@@ -11,6 +11,8 @@ from mkd.data.build import stage_finish, work_prefix
 from mkd.data.manifest import VersionExists
 from mkd.data.prompts_io import to_jsonl
 from mkd.data.review import export_review, parse_review, store_reviews
+from mkd.evaluation.metrics import is_gold
+from mkd.records import Record
 from mkd.storage import open_store, sha256_bytes
 from rich.console import Console
 
@@ -117,6 +119,13 @@ def test_finish_writes_splits_then_manifest_and_applies_overrides(pack, tmp_path
         fixed["output"] == '{"category":"COUNT"}'
         and fixed["review"]["teacher_output"] == records[0]["output"]
     )
+    accepted = next(r for r in lines if r["id"] == records[1]["id"])
+    assert (fixed["reviewed"], accepted["reviewed"]) == ("corrected", "accepted")
+    # evaluation reads both as human gold, by the same field name the importer wrote
+    gold_field = parse_config({}).evaluation.gold_field
+    plain = next(r for r in lines if "review" not in r)
+    marked = [Record.model_validate(r) for r in (fixed, accepted, plain)]
+    assert [is_gold(r, gold_field) for r in marked] == [True, True, False]
     with pytest.raises(VersionExists):
         stage_finish(cfg, store, Console(quiet=True))
 
