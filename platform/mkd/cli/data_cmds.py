@@ -52,6 +52,40 @@ def build(config: Path = CONFIG) -> None:
     raise typer.Exit(main(["-c", str(config)]))
 
 
+@data_app.command("import-logs")
+def import_logs(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="Chat-completions JSONL."),
+    config: Path = CONFIG,
+) -> None:
+    """Add logged teacher calls (OpenAI chat-completions request/response JSONL) to the dataset
+    version as labeled records; the next `mkd data build` merges them. Lines that cannot be used
+    are quarantined with their line number and reason (data.log_import says how a line names
+    its task and where its query is).
+
+    Example: mkd data import-logs teacher-calls.jsonl -c configs/pipeline.yaml
+    """
+    from mkd.data.log_import import import_log_lines, store_import
+    from mkd.guards import GuardChain
+    from mkd.tasks import load_pack
+
+    cfg, store = _load(config)
+    pack = load_pack(cfg.pack)
+    guards = GuardChain(cfg.guards, pack, path="labeling") if cfg.guards.enabled else None
+    data = file.read_bytes()
+    result = import_log_lines(data, file.name, cfg.data.log_import, pack, guards)
+    prefix = store_import(store, cfg.data.dataset, cfg.data.version, file.name, data, result)
+    for row in result.quarantine[:10]:
+        console.print(f"[yellow]quarantined[/] {row['id']}: {row['reason']}", highlight=False)
+    if len(result.quarantine) > 10:
+        console.print(f"... {len(result.quarantine) - 10} more in {store.uri_for(prefix)}")
+    console.print(
+        f"imported {len(result.records)} record(s), {result.duplicates} duplicate(s), "
+        f"{len(result.quarantine)} quarantined -> {store.uri_for(prefix)}"
+    )
+    if not result.records:
+        fail("no usable line in the file (see the quarantine reasons above)")
+
+
 @review_app.command("export")
 def review_export(
     config: Path = CONFIG,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, model_validator
 
 from mkd.config.base import Section
@@ -50,6 +52,44 @@ class SplitConfig(Section):
         return self
 
 
+class LogImportConfig(Section):
+    """`mkd data import-logs`: OpenAI chat-completions logs of the teacher as labeled records.
+
+    Each JSONL line holds `request` (the chat-completions body: model, messages), `response`
+    (the completion, or `{status_code, body}` as the Batch API writes it) and optional
+    `metadata`. The defaults read the logs of MKD's own teacher calls with the task in
+    metadata.task; a proxy's logs usually need `task_from: model` or `system`.
+    """
+
+    task_from: Literal["field", "model", "system"] = Field(
+        "field",
+        description="How a line names its task: a field of the line (task_field), the request's "
+        "model (model_tasks), or a pattern over the system message (system_pattern).",
+    )
+    task_field: str = Field(
+        "metadata.task",
+        description="Dotted path of the task name in a log line (task_from: field).",
+    )
+    model_tasks: dict[str, str] = Field(
+        default_factory=dict,
+        description="Request model -> task (task_from: model), e.g. {fin-classify: query_classifier}.",
+    )
+    system_pattern: str = Field(
+        r"\[task:\s*(?P<task>[a-z_]+)\]",
+        description="Regex with a `task` group searched in the system message (task_from: system).",
+    )
+    query_pattern: str = Field(
+        r"(?s)^(?:Query: )?(?P<query>.+?)(?:\nas_of: (?P<as_of>\d{4}-\d{2}-\d{2}))?\s*$",
+        description="Regex over the last user message with a `query` group (and an optional "
+        "`as_of` group); the default reads MKD's teacher prompt and plain messages alike.",
+    )
+    as_of_field: str = Field(
+        "metadata.as_of",
+        description="Dotted path of the query's as_of date when the message has none; else the "
+        "response's `created` day (UTC), else the pack's default.",
+    )
+
+
 class DataConfig(Section):
     """Where prompts come from, how they are varied and labeled, and what dataset they become."""
 
@@ -70,6 +110,7 @@ class DataConfig(Section):
     )
     augment: AugmentConfig = Field(default_factory=AugmentConfig)
     splits: SplitConfig = Field(default_factory=SplitConfig)
+    log_import: LogImportConfig = Field(default_factory=LogImportConfig)
     review_sample_per_task: int = Field(
         40, ge=0, description="Items per task in a review export, stratified by label."
     )

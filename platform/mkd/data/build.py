@@ -15,6 +15,7 @@ from rich.console import Console
 
 from mkd.config.pipeline import PipelineConfig
 from mkd.data.augment import Augmenter, Prompt
+from mkd.data.log_import import load_imports, merge_imports
 from mkd.data.manifest import MANIFEST, VersionExists, build_manifest, dataset_prefix, write_version
 from mkd.data.paraphrase import paraphraser_for
 from mkd.data.prompts_io import read_prompts, to_jsonl
@@ -118,6 +119,11 @@ def stage_finish(cfg: PipelineConfig, store: Store, console: Console) -> dict[st
         json.loads(x) for x in store.get_bytes(prefix + "labeled.jsonl").splitlines() if x.strip()
     ]
     quarantine = store.get_bytes(prefix + "quarantine.jsonl")
+    imported, import_quarantine, imports = load_imports(store, cfg.data.dataset, cfg.data.version)
+    added, duplicates = merge_imports(records, imported)
+    records += added
+    if import_quarantine or duplicates:
+        quarantine += to_jsonl(import_quarantine + duplicates)
     overrides = load_overrides(store, cfg.data.dataset, cfg.data.version)
     records, review = apply_overrides(records, overrides)
     splits = split_by_family(records, cfg.seed, cfg.data.splits)
@@ -143,6 +149,7 @@ def stage_finish(cfg: PipelineConfig, store: Store, console: Console) -> dict[st
         else None,
         "labeling": store.get_json(prefix + "label_report.json"),
         "review": review,
+        "imports": imports,
     }
     ds_prefix = dataset_prefix(cfg.data.dataset, cfg.data.version)
     manifest = build_manifest(cfg.data.dataset, cfg.data.version, files, splits, extra)
