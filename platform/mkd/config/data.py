@@ -132,8 +132,8 @@ class DataConfig(Section):
         256,
         ge=1,
         description="Items per map_batches call. Each call waits for its slowest answer, so a "
-        "batch of several rounds of teacher.concurrency keeps requests in flight (measured here: "
-        "64 items at concurrency 32 reached 0.62 of the concurrency/latency bound).",
+        "batch of several rounds of teacher.concurrency keeps requests in flight "
+        "(docs/measurements.md).",
     )
     max_input_chars: int = Field(
         4000, ge=1, description="Longer prompts are quarantined instead of sent to the teacher."

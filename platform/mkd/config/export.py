@@ -33,7 +33,8 @@ class ExportConfig(Section):
     variants: list[Variant] = Field(
         default_factory=lambda: ["master", "nf4", "gguf-f16", "gguf-q8_0", "gguf-Q4_K_M"],
         description="Variants to build. gguf-Q4_1 re-quantizes to the base GGUF's own grid "
-        "(measured to erase LoRA changes: kept for demonstration, the tolerance refuses it).",
+        "(it can erase the LoRA changes: kept for demonstration, the tolerance refuses it; "
+        "docs/measurements.md).",
     )
     master_dtype: Literal["float32", "bfloat16", "float16"] = Field(
         "float32", description="dtype of the merged master. GPU cluster: bfloat16."

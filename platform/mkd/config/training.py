@@ -199,8 +199,8 @@ class TrainingConfig(Section):
         "shared_prefix",
         description="shared_prefix: one row per query holding the prompt prefix its tasks share "
         "once, then each task's tag and answer (a block mask keeps the tasks apart): "
-        "batch_size then counts queries, and task mixing becomes per-task loss weights. Measured "
-        "on this CPU: the same 16 examples in 2.3x less time, identical losses. none: one row "
+        "batch_size then counts queries, and task mixing becomes per-task loss weights; faster "
+        "at identical losses (docs/measurements.md). none: one row "
         "per (query, task). GPU cluster: shared_prefix (torch, qlora); none with unsloth.",
     )
     pad_to_multiple_of: int = Field(
@@ -208,8 +208,8 @@ class TrainingConfig(Section):
         ge=1,
         le=256,
         description="Pad each micro-batch's length up to a multiple of this. GPU cluster: 16 "
-        "(measured on an H200 with an 8B: every new length made cuDNN attention build a plan, "
-        "~40 ms of CPU per layer and direction; 1 on CPU, where padding is pure waste).",
+        "(every new length makes cuDNN attention build a plan: docs/measurements.md); 1 on CPU, "
+        "where padding is pure waste.",
     )
     checkpoint_every: int = Field(50, ge=1, description="Checkpoint every N optimizer steps.")
     keep_best_k: int = Field(2, ge=1, description="Checkpoints kept (best val loss + latest).")

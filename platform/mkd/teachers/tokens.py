@@ -1,8 +1,8 @@
 """Token counts for the teacher server's `usage` field: a real tokenizer, or a documented estimate.
 
-Loading the SmolLM2 tokenizer from its GGUF takes ~40 s on this machine (the vocabulary is
-rebuilt from GGUF metadata), so the converted fast tokenizer is saved once under
-~/.cache/mkd/tokenizers/ (or $MKD_CACHE_DIR) and later loads take well under a second.
+Loading the SmolLM2 tokenizer from its GGUF is slow (the vocabulary is rebuilt from GGUF
+metadata; docs/measurements.md), so the converted fast tokenizer is saved once under
+~/.cache/mkd/tokenizers/ (or $MKD_CACHE_DIR) and later loads are fast.
 """
 
 from __future__ import annotations
