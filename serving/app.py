@@ -59,6 +59,7 @@ def build_app(args: dict[str, Any] | AppArgs | None = None) -> Application:
         num_replicas=s.num_replicas,
         ray_actor_options=s.ray_actor_options,
         max_ongoing_requests=max(s.max_ongoing_requests, s.max_batch_size),
+        max_queued_requests=s.max_queued_requests,
         user_config=StudentLiveConfig().model_dump(),
     ).bind(plain["student"], cfg.pack, cfg.tasks, plain["store"])
     teacher = Teacher.options(

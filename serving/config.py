@@ -81,6 +81,14 @@ class StudentArgs(Section):
     max_ongoing_requests: int = Field(
         32, ge=1, description="Requests a replica accepts at once (>= max_batch_size)."
     )
+    max_queued_requests: int = Field(
+        16,
+        ge=-1,
+        description="Requests a Router replica lets wait for a Student replica once every one "
+        "holds max_ongoing_requests; past it the Router sheds the request to the teacher "
+        "(mkd_fallbacks_total reason=shed) instead of letting latency grow. -1: unbounded. "
+        "Cluster: about what the replicas drain within student_timeout_s.",
+    )
     vllm: dict[str, Any] = Field(
         default_factory=dict,
         description="Extra vLLM engine arguments (gpu_memory_utilization, quantization, "

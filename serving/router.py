@@ -25,6 +25,7 @@ from mkd.scoring import score_item
 from mkd.tasks import load_pack
 from pydantic import BaseModel, ValidationError
 from ray import serve
+from ray.serve.exceptions import BackPressureError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from serving.body import read_limited_body
@@ -316,6 +317,10 @@ class Router:
         except TimeoutError:
             response.cancel()
             return {t: self._student_failed(t, "timeout", "error") for t in tasks}
+        except BackPressureError:  # the Student's queue is full: capacity, not the student's fault
+            for t in tasks:
+                self.metrics.fallbacks.labels(t, "shed").inc()
+            return dict.fromkeys(tasks)
         except Exception as exc:  # the replica raised or died: the teacher answers
             log.warning("request %s: student failed", current_request_id(), exc_info=exc)
             return {t: self._student_failed(t, "error", "error") for t in tasks}

@@ -65,6 +65,7 @@ takes no user traffic; student.allow_unpromoted (serving.student.allowUnpromoted
   "backend" $s.student.backend
   "dtype" $s.student.dtype
   "max_batch_size" $s.student.maxBatchSize
+  "max_queued_requests" $s.student.maxQueuedRequests
   "batch_wait_timeout_s" ($s.student.batchWaitTimeoutS | float64)
   "num_replicas" $s.student.replicas
   "ray_actor_options" $s.student.rayActorOptions
