@@ -284,6 +284,34 @@ class RouterArgs(Section):
     )
 
 
+class CaptureArgs(Section):
+    """The feedback log (serving/capture.py): teacher answers the Router obtains, kept in the
+    store for the next dataset version."""
+
+    enabled: bool = Field(
+        False, description="Write shadow, mirror and fallback pairs to feedback/. Cluster: true."
+    )
+    sample_rate: float = Field(
+        1.0, ge=0, le=1, description="Share of those pairs kept (each drawn independently)."
+    )
+    flush_interval_s: float = Field(
+        10.0, gt=0, le=3600, description="Seconds between writes of the buffered entries."
+    )
+    max_entries_per_object: int = Field(1000, ge=1, description="Entries per stored object.")
+    max_object_bytes: int = Field(
+        1_048_576, ge=1024, description="Bytes per stored object (a batch is split past it)."
+    )
+    max_pending: int = Field(
+        10_000,
+        ge=1,
+        description="Entries buffered in a Router replica at most; past it new ones are dropped "
+        "and counted (mkd_capture_dropped_total) rather than growing memory while the store is down.",
+    )
+    retention_days: int = Field(
+        90, ge=0, description="Day folders older than this are deleted (0: keep everything)."
+    )
+
+
 class AppArgs(Section):
     """Everything `serving.app:build_app` takes (Serve YAML `args:`)."""
 
@@ -298,6 +326,7 @@ class AppArgs(Section):
         default_factory=StoreConfig,
         description="Artifact store holding the registry (student.version). Cluster: s3://...",
     )
+    capture: CaptureArgs = Field(default_factory=CaptureArgs)
     guards: GuardsConfig = Field(
         default_factory=GuardsConfig,
         description="The guard chain (mkd.guards); give it the pipeline's `guards` section so that "

@@ -31,6 +31,8 @@ class RouterMetrics:
         self.configured_weight = m.metric(m.WEIGHT_CONFIGURED, r)
         self.shadow_skipped = m.metric(m.SHADOW_SKIPPED, r)
         self.bad_requests = m.metric(m.BAD_REQUESTS, r)
+        self.captured = m.metric(m.CAPTURED, r)
+        self.capture_dropped = m.metric(m.CAPTURE_DROPPED, r)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -29,6 +29,7 @@ from ray.serve.exceptions import BackPressureError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from serving.body import read_limited_body
+from serving.capture import FeedbackWriter, feedback_entry
 from serving.config import AppArgs, RouterConfig
 from serving.metrics import RouterMetrics
 from serving.protocol import (
@@ -119,6 +120,15 @@ def _guard_hook(args: AppArgs) -> GuardHook | None:
     return RouterGuards(GuardChain(args.guards, load_pack(args.pack), path="serving"), ApiError)
 
 
+def _feedback_writer(args: AppArgs, metrics: RouterMetrics) -> FeedbackWriter | None:
+    if not args.capture.enabled:
+        return None
+    from mkd.storage import open_store
+
+    store = open_store(args.store)
+    return FeedbackWriter(store, args.capture, args.pack, metrics.capture_dropped.inc)
+
+
 @serve.deployment(name="Router")
 @serve.ingress(app)
 class Router:
@@ -139,6 +149,7 @@ class Router:
         self.monitor = RollbackMonitor(self.config.rollback)
         self.rolled_back: str | None = None
         self.last_gate_failure: str | None = None
+        self.capture = _feedback_writer(self.args, self.metrics)
         self.reconfigure(self.args.router.user_config.model_dump())
 
     # --- live configuration -------------------------------------------------------------------
@@ -265,13 +276,15 @@ class Router:
         failed = [t for t in to_student if student_out.get(t) is None]
         if failed:
             teacher_out.update(await self._teacher(failed, query, context))
+            for task in failed:
+                self._capture(task, "fallback", query, context, teacher_out[task], None, None)
         latency_ms = (time.perf_counter() - started) * 1000
         responses = {}
         for task in tasks:
             if student_out.get(task) is not None:
                 answer, route = student_out[task], "student"
                 if self.rng.random() < self.config.mirror_fraction:
-                    self._spawn(self._mirror(task, query, context, answer["output"]))
+                    self._spawn(self._mirror(task, query, context, answer))
             else:
                 answer, route = teacher_out[task], ("fallback" if task in failed else "teacher")
                 answer, route = self._guard_teacher_answer(task, query, answer, route)
@@ -284,9 +297,7 @@ class Router:
         shadowed = [t for t in tasks if plan[t] == "shadow"]
         if shadowed:
             self._spawn(
-                self._shadow(
-                    shadowed, query, context, {t: teacher_out[t]["output"] for t in shadowed}
-                )
+                self._shadow(shadowed, query, context, {t: teacher_out[t] for t in shadowed})
             )
         return responses
 
@@ -370,7 +381,29 @@ class Router:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    def _agreement(self, task: str, teacher_value: Any, student_value: Any, source: str) -> None:
+    def _capture(
+        self,
+        task: str,
+        source: str,
+        query: str,
+        context: dict | None,
+        teacher: dict,
+        student: dict | None,
+        score: float | None,
+    ) -> None:
+        """Queue a teacher answer for the feedback log (never blocks the request)."""
+        if self.capture is None:
+            return
+        if self.guards is not None and not self.guards.check_answer(task, query, teacher["output"]):
+            return  # a teacher answer the output guards refuse is no label
+        entry = feedback_entry(
+            task=task, source=source, query=query, context=context, teacher=teacher,
+            student=student, score=score, request_id=current_request_id(),
+        )  # fmt: skip
+        if self.capture.add(entry):
+            self.metrics.captured.labels(source).inc()
+
+    def _agreement(self, task: str, teacher_value: Any, student_value: Any, source: str) -> float:
         score = score_item(
             self.pack.task(task), canonical_json(teacher_value), canonical_json(student_value)
         ).score
@@ -380,23 +413,26 @@ class Router:
         if stats.agreement is not None:
             self.metrics.agreement_mean.set(stats.agreement)
         self._check_rollback()
+        return score
 
-    async def _mirror(
-        self, task: str, query: str, context: dict | None, student_value: Any
-    ) -> None:
+    async def _mirror(self, task: str, query: str, context: dict | None, student: dict) -> None:
         try:
             teacher = await self._teacher([task], query, context)
         except ApiError:
             return
-        self._agreement(task, teacher[task]["output"], student_value, "mirror")
+        score = self._agreement(task, teacher[task]["output"], student["output"], "mirror")
+        self._capture(task, "mirror", query, context, teacher[task], student, score)
 
     async def _shadow(
-        self, tasks: list[str], query: str, context: dict | None, teacher_values: dict
+        self, tasks: list[str], query: str, context: dict | None, teacher_answers: dict
     ) -> None:
         results = await self._student(tasks, query, context)
         for task in tasks:
-            if results.get(task) is not None:
-                self._agreement(task, teacher_values[task], results[task]["output"], "shadow")
+            teacher, student = teacher_answers[task], results.get(task)
+            score = None
+            if student is not None:
+                score = self._agreement(task, teacher["output"], student["output"], "shadow")
+            self._capture(task, "shadow", query, context, teacher, student, score)
 
     def _check_rollback(self) -> None:
         reason = self.monitor.check()

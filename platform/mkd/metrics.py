@@ -84,6 +84,14 @@ SHADOW_SKIPPED = _spec(
     "mkd_shadow_skipped_total", "Shadow/mirror calls skipped (too many in flight).", "counter"
 )
 BAD_REQUESTS = _spec("mkd_bad_requests_total", "Requests refused with a 4xx.", "counter", "code")
+CAPTURED = _spec(
+    "mkd_captured_total", "Teacher answers queued for the feedback log.", "counter", "source"
+)
+CAPTURE_DROPPED = _spec(
+    "mkd_capture_dropped_total",
+    "Feedback entries dropped: the replica's buffer was full.",
+    "counter",
+)
 # Student (serving/student.py)
 STUDENT_BATCH_SIZE = _spec(
     "mkd_student_batch_size",

@@ -36,6 +36,7 @@ STORE_AREAS = (
     "evals",  # evaluation and export reports (mkd.evaluation.job, mkd.export.job)
     "registry",  # model versions and their stages (mkd.registry)
     "pipelines",  # pipeline runner state, one document per pipeline (mkd.pipeline.runner)
+    "feedback",  # teacher answers the serving Router obtained (serving/capture.py)
 )
 
 

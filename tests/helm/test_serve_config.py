@@ -164,3 +164,14 @@ def test_rollback_clear_id_set_changes_only_the_router_clear_id(render):
     assert RouterConfig.model_validate(live).rollback_clear_id == "2026-12-05-1"
     with pytest.raises(Exception, match="rollbackClearId"):  # a bare number: --set-string
         render(values=h.parse_set_string("serving.rollout.rollbackClearId=20261205"))
+
+
+def test_capture_values_reach_the_router_args(render):
+    (app,) = _serve_config(objects_of(render()))["applications"]
+    assert AppArgs.model_validate(app["args"]).capture.enabled  # on in a cluster by default
+    values = {"serving": {"capture": {"enabled": False, "sampleRate": 0.25, "retentionDays": 7}}}
+    (app,) = _serve_config(objects_of(render(values=values)))["applications"]
+    capture = AppArgs.model_validate(app["args"]).capture
+    assert (capture.enabled, capture.sample_rate, capture.retention_days) == (False, 0.25, 7)
+    with pytest.raises(Exception, match="sampleRate"):
+        render(values={"serving": {"capture": {"sampleRate": 2}}})

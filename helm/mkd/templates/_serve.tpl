@@ -81,7 +81,9 @@ takes no user traffic; student.allow_unpromoted (serving.student.allowUnpromoted
 {{- $args := dict "pack" $s.pack "student" $student "teacher" $teacher
   "store" (include "mkd.storeConfig" . | fromYaml)
   "router" (dict "num_replicas" $s.router.replicas "ray_actor_options" $s.router.rayActorOptions)
-  "auth" (dict "token_env" "MKD_SERVE_TOKEN") }}
+  "auth" (dict "token_env" "MKD_SERVE_TOKEN")
+  "capture" (dict "enabled" $s.capture.enabled "sample_rate" ($s.capture.sampleRate | float64)
+    "retention_days" $s.capture.retentionDays) }}
 {{- with $s.tasks }}{{ $_ := set $args "tasks" . }}{{ end }}
 {{- toYaml (mergeOverwrite $args (deepCopy $s.extraArgs)) }}
 {{- end }}
