@@ -71,6 +71,7 @@ class ConstrainedDecoder:
         self.index = TokenIndex(tokenizer)
         self.jump_forward = jump_forward
         self._grammars: dict[str, Grammar] = {}
+        self._merges: dict[tuple[int, int, bytes], bool] = {}
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         # transformers 5.x renamed past_key_values to cache; older versions know only the former
         params = inspect.signature(model.forward).parameters
@@ -199,8 +200,29 @@ class ConstrainedDecoder:
         if not s.queued or s.trie is not None:
             return
         tail = self.index.bytes[self.index.encode(s.queued)[-1]] or b""  # encode: exact bytes
+        before = s.grammar.walk(s.grammar.start, bytes(s.out[: len(s.out) - len(tail)]))
+        if not self._may_merge(s.grammar, before, tail):
+            return  # no token can span the end of the forced text: training split there too
         s.queued = s.queued[: len(s.queued) - len(tail)]
         _unwrite(s, len(tail))
+
+    def _may_merge(self, grammar: Grammar, state: int, tail: bytes) -> bool:
+        """True when some token the grammar allows could start inside `tail` (walked from
+        `state`) and run past its end: only then can the trained tokenization differ from
+        feeding `tail` as it is, and a hand-back is worth its forward (`-` before a date's
+        month digits, for one, never merges in a vocabulary of single-digit tokens)."""
+        key = (id(grammar), state, tail)
+        hit = self._merges.get(key)
+        if hit is None:
+            hit = False
+            for k in range(len(tail)):
+                allowed = self.index.allowed(grammar, state)
+                if allowed.numel() and int(self.index.lengths[allowed].max()) > len(tail) - k:
+                    hit = True
+                    break
+                state = grammar.row(state)[tail[k]]
+            self._merges[key] = hit
+        return hit
 
     def _over_budget(self, s: _Seq) -> bool:
         """Time to close the answer: ~4 bytes a token, structure included, or too many tokens."""

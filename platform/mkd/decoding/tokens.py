@@ -68,6 +68,7 @@ class TokenIndex:
             _common_prefix(a, b) for a, b in zip(self._sorted, self._sorted[1:], strict=False)
         ]
         self._allowed: dict[tuple[int, int], torch.Tensor] = {}
+        self.lengths = torch.tensor([len(b or b"") for b in self.bytes], dtype=torch.long)
 
     def allowed(self, grammar: Grammar, state: int) -> torch.Tensor:
         """Token ids (LongTensor) whose bytes keep `state` alive, plus EOS where it may end."""

@@ -73,3 +73,17 @@ def test_a_model_writing_its_trained_tokens_gets_its_answer_back(tokenizer, task
     decoder = ConstrainedDecoder(model, tokenizer)
     [result] = decoder.decode([prompt], [PACK.task(task).output_schema], [64])
     assert result.ok and result.text == answer
+
+
+def test_a_hand_back_is_spent_only_where_a_token_can_span_the_forced_end(tokenizer):
+    decoder = ConstrainedDecoder(
+        ScriptedModel([], len(tokenizer), tokenizer.eos_token_id), tokenizer
+    )
+    dates = decoder.grammar(PACK.task("date_interpretation").output_schema)
+    head = b'[{"phrase":"last year","date_period":"YEAR","start":"2025'
+    # SmolLM2 writes digits one token each: nothing merges with the `-` the pattern forces
+    assert not decoder._may_merge(dates, dates.walk(dates.start, head), b"-")
+    currency = decoder.grammar(PACK.task("currency_identifier").output_schema)
+    head = b'{"mention":"implicit","currency'
+    # `":` before a code was trained as `":"` + `IN`: that hand-back stays
+    assert decoder._may_merge(currency, currency.walk(currency.start, head), b'":')
