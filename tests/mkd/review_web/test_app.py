@@ -115,3 +115,18 @@ def test_no_auth_still_asks_a_name_and_checks_csrf(review_store):
     assert (
         client.post("/items/1/decide", data={"verdict": "accept", "csrf": csrf}).status_code == 303
     )
+
+
+def test_cli_refuses_to_serve_without_a_token(tmp_path, monkeypatch):
+    from mkd.cli.main import app
+    from typer.testing import CliRunner
+
+    config = tmp_path / "pipeline.yaml"
+    config.write_text(f'store: {{uri: "file://{tmp_path / "store"}"}}\n')
+    monkeypatch.delenv("MKD_SERVE_TOKEN", raising=False)
+    result = CliRunner().invoke(app, ["review", "serve", "-c", str(config)])
+    assert result.exit_code == 2 and "no token" in result.output
+    result = CliRunner().invoke(
+        app, ["review", "serve", "-c", str(config), "--no-auth", "--host", "0.0.0.0"]
+    )
+    assert result.exit_code == 2 and "--no-auth is only allowed" in result.output
