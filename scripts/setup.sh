@@ -39,10 +39,15 @@ if [ "${MKD_EDGE:-0}" = "1" ] && ! "$VENV/bin/python" -c "import llama_cpp" 2>/d
   CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_TILE=OFF" \
     pip install 'llama-cpp-python>=0.3'
 fi
-# Headless Chromium for the HTML-report screenshot test (skipped when absent); never fatal.
+# Headless Chromium for the HTML-report screenshot test and chromedriver for the review page's
+# browser test (selenium drives /usr/bin/chromedriver); each skipped when absent; never fatal.
 if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 \
     || echo "chromium not installed: the HTML screenshot test will be skipped"
+fi
+if [ ! -x /usr/bin/chromedriver ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium-driver >/dev/null 2>&1 \
+    || echo "chromium-driver not installed: the review page's browser test will be skipped"
 fi
 # promtool checks the chart's alert rules (test skipped when absent). Only the binary is taken
 # from Debian's prometheus package: installing the package would start a Prometheus service.

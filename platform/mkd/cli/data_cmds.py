@@ -1,4 +1,4 @@
-"""`mkd label`, `mkd data build`, `mkd review export|import`: the dataset pipeline commands."""
+"""`mkd label`, `mkd data build`, `mkd review export|import|serve`: the dataset pipeline commands."""
 
 from __future__ import annotations
 
@@ -133,3 +133,42 @@ def review_import(
     console.print(
         f"imported {len(reviews)} review(s), {corrected} correction(s) -> {store.uri_for(key)}"
     )
+
+
+@review_app.command("serve")
+def review_serve(
+    config: Path = CONFIG,
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    port: int = typer.Option(8765, "--port", help="Port to listen on."),
+    token_env: str = typer.Option(
+        "MKD_SERVE_TOKEN", "--token-env", help="Variable holding the token (as serving's auth)."
+    ),
+    no_auth: bool = typer.Option(
+        False, "--no-auth", help="Serve without a token (only with --host 127.0.0.1)."
+    ),
+    per_task: int | None = typer.Option(None, "--per-task", help="Override the sample size."),
+    disagreements: int = typer.Option(
+        20, "--disagreements", help="Most student-teacher disagreements to list."
+    ),
+) -> None:
+    """A review web page: sampled labels, the latest evaluation's largest student-teacher
+    disagreements and guard-flagged items; accept (a), correct (c) or reject (r) each. Decisions
+    are stored as review overrides that the next `mkd data build` applies.
+
+    Example: MKD_SERVE_TOKEN=secret mkd review serve -c configs/pipeline.yaml --port 8765
+    """
+    from mkd.review_web.server import AuthRefused, resolve_token, review_context, serve
+
+    cfg, store = _load(config)
+    try:
+        token = resolve_token(token_env, host, no_auth)
+    except AuthRefused as exc:
+        fail(str(exc), code=2)
+    ctx = review_context(cfg, store, per_task, disagreements, token_env)
+    for problem in ctx.problems:
+        console.print(f"[yellow]note[/] {problem}", highlight=False)
+    console.print(
+        f"{len(ctx.items)} item(s) of {cfg.data.dataset}/{cfg.data.version} at "
+        f"http://{host}:{port}/ ({'no auth' if token is None else 'token from $' + token_env})"
+    )
+    serve(ctx, token, host, port)

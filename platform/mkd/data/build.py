@@ -125,7 +125,9 @@ def stage_finish(cfg: PipelineConfig, store: Store, console: Console) -> dict[st
     if import_quarantine or duplicates:
         quarantine += to_jsonl(import_quarantine + duplicates)
     overrides = load_overrides(store, cfg.data.dataset, cfg.data.version)
-    records, review = apply_overrides(records, overrides)
+    records, review, rejected = apply_overrides(records, overrides)
+    if rejected:
+        quarantine += to_jsonl(rejected)
     splits = split_by_family(records, cfg.seed, cfg.data.splits)
     leaks = family_overlap(splits)
     if leaks:  # impossible by construction; refuse rather than publish a leaking split

@@ -2,9 +2,11 @@
 
 Export: up to N items per task, drawn round-robin across the task's labels (so a rare label is
 reviewed too), as CSV and JSONL with the teacher's answer. A reviewer fills `verdict`
-(accept | correct) and, for `correct`, `corrected_output`. Import validates every row against the
-task schema, stores the rows under reviews/<dataset>/<version>/ with provenance, and the build
-applies them as overrides and records the teacher's error rate per task in the manifest.
+(accept | correct | reject) and, for `correct`, `corrected_output`. Import validates every row
+against the task schema, stores the rows under reviews/<dataset>/<version>/ with provenance, and
+the build applies them as overrides and records the teacher's error rate per task in the manifest.
+A rejected record leaves the splits for the quarantine (reason `review: rejected`). The review web
+page (mkd.review_web) stores its decisions through the same path.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import json
 import random
 import time
 from collections import defaultdict
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +29,8 @@ from mkd.tasks import TaskPack
 
 COLUMNS = ["id", "task", "label", "input", "as_of", "teacher_output", "verdict"]
 COLUMNS += ["corrected_output", "reviewer", "notes", "input_sha256"]
-VERDICTS = ("accept", "correct")
+VERDICTS = ("accept", "correct", "reject")
+REJECTED_REASON = "review: rejected"
 
 
 def input_sha256(text: str) -> str:
@@ -109,7 +113,7 @@ def parse_review(
         if not verdict:
             continue
         if verdict not in VERDICTS:
-            problems.append(f"{where}: verdict must be accept or correct, got {verdict!r}")
+            problems.append(f"{where}: verdict must be accept, correct or reject, got {verdict!r}")
             continue
         if row.get("task") not in pack.tasks:
             problems.append(f"{where}: unknown task {row.get('task')!r}")
@@ -154,9 +158,13 @@ def reviews_prefix(dataset: str, version: str) -> str:
 
 
 def store_reviews(store: Store, dataset: str, version: str, reviews: list[dict]) -> str:
-    """Save imported rows as a new immutable file; returns its key."""
+    """Save imported rows as a new immutable file; returns its key.
+
+    Names start with the UTC time to the microsecond, so files sort oldest first (and a later
+    decision on the same item, a second apart or not, wins in apply_overrides)."""
     body = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in reviews).encode()
-    name = f"{time.strftime('%Y%m%dT%H%M%S')}-{hashlib.sha256(body).hexdigest()[:8]}.jsonl"
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+    name = f"{stamp}-{hashlib.sha256(body).hexdigest()[:8]}.jsonl"
     key = reviews_prefix(dataset, version) + name
     store.put_bytes(key, body, if_absent=True)
     return key
@@ -174,22 +182,38 @@ def load_overrides(store: Store, dataset: str, version: str) -> list[dict]:
 REVIEWED_AS = {"accept": "accepted", "correct": "corrected"}
 
 
-def apply_overrides(records: list[dict], reviews: list[dict]) -> tuple[list[dict], dict[str, Any]]:
-    """Records with corrections applied (provenance in `review`, the verdict in `reviewed`) and
-    per-task review stats."""
+def apply_overrides(
+    records: list[dict], reviews: list[dict]
+) -> tuple[list[dict], dict[str, Any], list[dict]]:
+    """(records with corrections applied, per-task review stats, quarantine rows of rejected
+    records). A kept record carries provenance in `review` and the verdict in `reviewed`; a
+    rejected one leaves the records for the quarantine with reason `review: rejected`."""
     latest = {r["id"]: r for r in reviews}
     stats: dict[str, dict[str, Any]] = {}
-    out = []
+    out, rejected = [], []
     for rec in records:
         rev = latest.get(rec["id"])
         if rev and rev["input_sha256"] and rev["input_sha256"] != input_sha256(rec["input"]):
             rev = None  # the review was of another text under the same id: not applicable
         if rev:
-            s = stats.setdefault(rec["task"], {"reviewed": 0, "corrected": 0})
+            s = stats.setdefault(rec["task"], {"reviewed": 0, "corrected": 0, "rejected": 0})
             s["reviewed"] += 1
             provenance = {
                 k: rev[k] for k in ("verdict", "reviewer", "reviewed_at", "file", "notes")
             }
+            if rev["verdict"] == "reject":
+                s["rejected"] += 1
+                rejected.append(
+                    {
+                        "id": rec["id"],
+                        "task": rec["task"],
+                        "input": rec["input"],
+                        "reason": REJECTED_REASON,
+                        "raw": rec["output"],
+                        "review": provenance,
+                    }
+                )
+                continue
             if rev["verdict"] == "correct" and rev["output"] != rec["output"]:
                 s["corrected"] += 1
                 provenance["teacher_output"] = rec["output"]
@@ -198,5 +222,11 @@ def apply_overrides(records: list[dict], reviews: list[dict]) -> tuple[list[dict
             rec = {**rec, "review": provenance, "reviewed": REVIEWED_AS[rev["verdict"]]}
         out.append(rec)
     for s in stats.values():
+        # a rejection is an item unfit for the dataset, not counted as a teacher error
         s["teacher_error_rate"] = round(s["corrected"] / s["reviewed"], 4)
-    return out, {"tasks": dict(sorted(stats.items())), "rows": len(reviews)}
+    summary = {
+        "tasks": dict(sorted(stats.items())),
+        "rows": len(reviews),
+        "rejected": len(rejected),
+    }
+    return out, summary, rejected

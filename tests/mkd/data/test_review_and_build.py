@@ -57,7 +57,7 @@ def test_export_is_stratified_and_import_validates(pack, tmp_path):
     reviews, problems = parse_review(csv_path, pack, reviewer="bob")
     assert len(problems) == 2
     assert "review.csv:4" in problems[0] and "schema" in problems[0]
-    assert "review.csv:5" in problems[1] and "accept or correct" in problems[1]
+    assert "review.csv:5" in problems[1] and "accept, correct or reject" in problems[1]
     assert [(r["verdict"], r["reviewer"]) for r in reviews] == [
         ("correct", "ann"),
         ("accept", "bob"),
@@ -107,6 +107,7 @@ def test_finish_writes_splits_then_manifest_and_applies_overrides(pack, tmp_path
     assert manifest["review"]["tasks"]["query_classifier"] == {
         "reviewed": 2,
         "corrected": 1,
+        "rejected": 0,
         "teacher_error_rate": 0.5,
     }
     lines = [
@@ -135,3 +136,49 @@ def test_unfinished_version_is_rebuilt(pack, tmp_path):
     store.put_bytes("datasets/finance/t1/train.jsonl", b"half written\n")
     stage_finish(cfg, store, Console(quiet=True))
     assert b"half written" not in store.get_bytes("datasets/finance/t1/train.jsonl")
+
+
+def test_rejected_record_leaves_the_splits_for_the_quarantine(pack, tmp_path):
+    records = _records()
+    cfg, store = _prepare(tmp_path, records)
+    base = {"task": "query_classifier", "input_sha256": "", "reviewer": "ann", "notes": ""}
+    base |= {"reviewed_at": "t", "file": "web"}
+    first = base | {"id": records[2]["id"], "verdict": "accept", "output": records[2]["output"]}
+    store_reviews(store, "finance", "t1", [first])
+    # a later decision on the same item wins, even within the same second
+    reject = first | {"verdict": "reject", "notes": "ambiguous query"}
+    store_reviews(store, "finance", "t1", [reject])
+    manifest = stage_finish(cfg, store, Console(quiet=True))
+    assert manifest["counts"]["records"] == 59
+    assert manifest["review"]["rejected"] == 1
+    assert manifest["review"]["tasks"]["query_classifier"] == {
+        "reviewed": 1,
+        "corrected": 0,
+        "rejected": 1,
+        "teacher_error_rate": 0.0,
+    }
+    prefix = "datasets/finance/t1/"
+    ids = {
+        json.loads(x)["id"]
+        for s in ("train", "val", "test")
+        for x in store.get_bytes(f"{prefix}{s}.jsonl").splitlines()
+    }
+    assert records[2]["id"] not in ids and len(ids) == 59
+    quarantine = [json.loads(x) for x in store.get_bytes(prefix + "quarantine.jsonl").splitlines()]
+    row = next(q for q in quarantine if q["id"] == records[2]["id"])
+    assert row["reason"] == "review: rejected" and row["raw"] == records[2]["output"]
+    assert row["review"]["notes"] == "ambiguous query"
+
+
+def test_reject_verdict_imports_from_csv(pack, tmp_path):
+    csv_path, _ = export_review(_records(), tmp_path, per_task=2, seed=0)
+    with open(csv_path, encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    rows[0] |= {"verdict": "Reject", "notes": "not a finance query"}
+    with open(csv_path, "w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    reviews, problems = parse_review(csv_path, pack, reviewer="bob")
+    assert problems == []
+    assert [(r["verdict"], r["output"]) for r in reviews] == [("reject", rows[0]["teacher_output"])]

@@ -1,0 +1,1 @@
+"""The review web page (`mkd review serve`): list items, accept, correct or reject each one."""
