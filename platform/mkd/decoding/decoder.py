@@ -17,6 +17,7 @@ from __future__ import annotations
 import inspect
 import itertools
 import json
+import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -121,10 +122,14 @@ class ConstrainedDecoder:
                 cache, mask, positions = _select_rows(keep, cache, mask, positions)
                 rows = live
             chunks = [self._take_feed(seqs[i]) for i in rows]
+            chunks, deferred = _narrow(chunks)
             extra = _rows_of(forward_kwargs, rows, len(seqs))
             logits, cache, mask = self._forward(chunks, cache, mask, positions, extra)
             for j, i in enumerate(rows):
                 seqs[i].forwards += 1
+                if j in deferred:  # the rest of a long forced run goes in with the next forward
+                    seqs[i].feed = deferred[j]
+                    continue
                 self._choose(seqs[i], logits[j])
         return [self._result(s) for s in seqs]
 
@@ -336,6 +341,18 @@ class ConstrainedDecoder:
         except json.JSONDecodeError as exc:
             return DecodeResult(text, None, f"unparseable JSON: {exc}", s.forwards, s.tokens)
         return DecodeResult(text, value, None, s.forwards, s.tokens)
+
+
+def _narrow(chunks: list[list[int]]) -> tuple[list[list[int]], dict[int, list[int]]]:
+    """Cap a batch forward's width at the median row's chunk: the widest chunk sets the width
+    of every row (right-aligned padding) and of the cache, so one row's long forced run would
+    multiply the whole batch's compute. Longer chunks keep their tail for the next forward.
+    Returns (chunks to feed now, row -> tokens deferred)."""
+    if len(chunks) < 2:
+        return chunks, {}
+    width = max(1, statistics.median_high(len(c) for c in chunks))
+    deferred = {j: c[width:] for j, c in enumerate(chunks) if len(c) > width}
+    return [c[:width] for c in chunks], deferred
 
 
 def _unwrite(s: _Seq, n: int) -> None:
