@@ -87,3 +87,28 @@ def test_a_hand_back_is_spent_only_where_a_token_can_span_the_forced_end(tokeniz
     head = b'{"mention":"implicit","currency'
     # `":` before a code was trained as `":"` + `IN`: that hand-back stays
     assert decoder._may_merge(currency, currency.walk(currency.start, head), b'":')
+
+
+ANSWERS = [
+    ("currency_identifier", '{"mention":"implicit","currency":"INR","symbol":"₹"}'),
+    ("currency_identifier", '{"mention":"none","currency":null,"symbol":null}'),
+    ("entity_extractor", '[{"name":"Apple","type":"COMPANY"},{"name":"net sales","type":"METRIC"}]'),
+    ("date_interpretation", '[{"phrase":"last year","date_period":"YEAR","start":"2025-01-01","end":"2025-12-31"}]'),
+    ("query_classifier", '{"category":"SCREEN"}'),
+]  # fmt: skip
+
+
+def test_jump_forward_halves_the_forwards_of_a_model_writing_its_trained_tokens(tokenizer):
+    """The issue's target (>= 2x fewer forwards than token by token) on SmolLM2's real
+    tokenizer, with a model that writes what training fed it, one answer at a time."""
+    prompt = tokenizer("Query: q\nTask: t", add_special_tokens=False)["input_ids"]
+    spent = {True: 0, False: 0}
+    for task, answer in ANSWERS:
+        target = prompt + tokenizer(answer, add_special_tokens=False)["input_ids"]
+        for jump in spent:
+            model = ScriptedModel(target, len(tokenizer), tokenizer.eos_token_id)
+            decoder = ConstrainedDecoder(model, tokenizer, jump_forward=jump)
+            [result] = decoder.decode([prompt], [PACK.task(task).output_schema], [64])
+            assert result.ok and result.text == answer
+            spent[jump] += result.forwards
+    assert spent[False] >= 2 * spent[True], spent
