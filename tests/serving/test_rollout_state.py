@@ -261,3 +261,13 @@ def test_mkd_models_show_and_list_display_the_rollback(store, tmp_path):
         app, ["models", "list", "finance-student", "-c", str(cfg)], env={"COLUMNS": "250"}
     )
     assert listed.exit_code == 0 and "rolled back" in listed.output
+
+
+def test_registry_rollback_skips_a_version_serving_rolled_back(store):
+    registry = Registry(open_store(store))
+    registry.register("finance-student", {"gates": {"passed": True, "failed": []}})
+    for v in (1, 2, 3):
+        registry.promote(f"finance-student:{v}", "production")
+    registry.mark_rolled_back("finance-student", 2, "error rate 0.50")
+    event = registry.rollback("finance-student", reason="v3 regressed")
+    assert event["version"] == 1 and event["rolled_back"] == 3
