@@ -201,7 +201,8 @@ def rollout_status(
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         s = httpx.get(url.rstrip("/") + "/v1/rollout", headers=headers, timeout=10).json()
         console.print(f"effective weights: {s['effective_weights']}")
-        console.print(f"rolled back: {s['rolled_back']} {s['rollback_reason'] or ''}")
+        by = f" (decided by router {s['rolled_back_by']})" if s.get("rolled_back_by") else ""
+        console.print(f"rolled back: {s['rolled_back']} {s['rollback_reason'] or ''}{by}")
         console.print(f"window: {s['window']}")
 
 
