@@ -184,6 +184,8 @@ class Router:
         self.student_id = _student_identity(self.args)
         self._synced = False  # the shared state has this replica's clear id
         self._poller: asyncio.Task | None = None
+        self._first_sync: asyncio.Task | None = None
+        self._sync_wait_until = 0.0
         self._reports: set[asyncio.Task] = set()
         self.reconfigure(self.args.router.user_config.model_dump())
 
@@ -412,13 +414,18 @@ class Router:
     # --- the shared rollout state (serving.rollout_state) --------------------------------------
 
     async def _sync_state(self) -> None:
-        """Start the poller once; until the first read has landed, wait for it (a restarted
-        replica must know about a rollback before it routes its first request)."""
+        """Start the poller once; until the first read has landed, wait for it, for at most 2 s
+        after this replica's first request (a restarted replica must know about a rollback
+        before it routes; an unreachable state must not slow every request down)."""
         if self._poller is None:
-            self._poller = asyncio.get_running_loop().create_task(self._poll())
-        if not self._synced:
+            loop = asyncio.get_running_loop()
+            self._poller = loop.create_task(self._poll())
+            self._first_sync = loop.create_task(self._refresh())
+            self._sync_wait_until = time.monotonic() + 2.0
+        remaining = self._sync_wait_until - time.monotonic()
+        if not self._synced and self._first_sync is not None and remaining > 0:
             try:
-                await asyncio.wait_for(self._refresh(), 2.0)
+                await asyncio.wait_for(asyncio.shield(self._first_sync), remaining)
             except Exception as exc:  # route with what this replica knows; the poller retries
                 log.warning("shared rollout state not read yet", exc_info=exc)
 

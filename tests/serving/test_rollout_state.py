@@ -271,3 +271,55 @@ def test_registry_rollback_skips_a_version_serving_rolled_back(store):
     registry.mark_rolled_back("finance-student", 2, "error rate 0.50")
     event = registry.rollback("finance-student", reason="v3 regressed")
     assert event["version"] == 1 and event["rolled_back"] == 3
+
+
+def test_mkd_rollout_set_refuses_a_rolled_back_version_naming_the_reason(store, monkeypatch):
+    from serving import control
+
+    Registry(open_store(store)).mark_rolled_back("finance-student", 1, "error rate 0.50")
+    deployed = {"applications": [{"name": "mkd", "import_path": "serving.app:build_app",
+                                  "args": {"student": {"version": "finance-student:1"},
+                                           "store": store.model_dump()},
+                                  "deployments": [{"name": "Router", "user_config": {}}]}]}  # fmt: skip
+    applied = []
+    monkeypatch.setattr(control, "current_config", lambda _url: deployed)
+    monkeypatch.setattr(
+        control,
+        "update_live_config",
+        lambda url, dep, changes: (
+            applied.append(changes)
+            or {"mode": "split", "student_weight": 0.1, "task_overrides": {}}
+        ),
+    )
+    runner = CliRunner()
+    env = {"COLUMNS": "300"}
+    refused = runner.invoke(app, ["rollout", "set", "--weight", "0.1"], env=env)
+    assert refused.exit_code == 1 and "error rate 0.50" in refused.output and not applied
+    assert runner.invoke(app, ["rollout", "set", "--weight", "0"], env=env).exit_code == 0
+    forced = runner.invoke(app, ["rollout", "set", "--weight", "0.1", "--force"], env=env)
+    assert forced.exit_code == 0 and "FORCED" in forced.output and "rolled back" in forced.output
+
+
+class _UnreachableState(LocalRolloutState):
+    """A state whose reads never answer (an actor that cannot be reached)."""
+
+    async def snapshot(self) -> dict:
+        await asyncio.sleep(3600)
+        return {}
+
+
+def test_an_unreachable_state_delays_only_the_first_two_seconds_of_a_replica():
+    import time
+
+    router = _router(_UnreachableState())
+
+    async def two_requests() -> tuple[float, float]:
+        t0 = time.monotonic()
+        await router._sync_state()
+        t1 = time.monotonic()
+        await router._sync_state()
+        return t1 - t0, time.monotonic() - t1
+
+    first, second = asyncio.run(two_requests())
+    assert 1.5 < first < 3 and second < 0.1
+    assert router._weight("query_classifier") == ("split", 1.0), "it routes with what it knows"
