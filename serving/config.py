@@ -182,6 +182,21 @@ class RollbackPolicy(Section):
     max_error_rate: float = Field(
         0.1, ge=0, le=1, description="Share of student attempts that raised or timed out."
     )
+    max_p95_s: float = Field(
+        10.0,
+        gt=0,
+        description="Latency gate, absolute bound: the student is rolled back when its p95 "
+        "latency (seconds per student call, over the window's last `window` calls, once "
+        "`min_samples` are in) exceeds this AND max_latency_ratio x the teacher's p95. The "
+        "default suits a CPU student (seconds per answer); GPU cluster: 1.0.",
+    )
+    max_latency_ratio: float = Field(
+        2.0,
+        ge=1,
+        description="Latency gate, relative bound: student p95 over teacher p95 (teacher calls in "
+        "the same window). Applies only when the window holds teacher samples; without any, "
+        "max_p95_s alone decides. Cluster: 2.0 (a remote teacher takes ~1 s).",
+    )
 
 
 class RouterConfig(Section):
@@ -272,7 +287,19 @@ class LimitArgs(Section):
 
 
 class RouterArgs(Section):
-    num_replicas: int = Field(1, ge=1, description="Router replicas (each keeps its own window).")
+    num_replicas: int = Field(
+        1,
+        ge=1,
+        description="Router replicas. Each keeps its own window; a rollback any of them decides "
+        "is shared by all (serving.rollout_state).",
+    )
+    state_poll_s: float = Field(
+        0.5,
+        gt=0,
+        le=10,
+        description="How often each Router replica reads the shared rollout state (a rollback "
+        "another replica decided reaches this one within it).",
+    )
     ray_actor_options: dict[str, Any] = Field(
         default_factory=lambda: {"num_cpus": 0.1}, description="Ray actor options per replica."
     )

@@ -5,9 +5,10 @@ weight above 0); the Student applies the same rule when it starts (mkd.release).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
-from mkd.release import GateVerdict, require_gates
+from mkd.release import GateVerdict, require_gates, require_not_rolled_back
 
 from serving.config import AppArgs, RouterConfig
 
@@ -35,13 +36,16 @@ def mark_shadow_only(app: dict[str, Any]) -> bool:
 def check_student_version(
     app: dict[str, Any], router: RouterConfig, force: bool, action: str
 ) -> GateVerdict | None:
-    """The gate verdict of the app's registry version when `router` sends it user traffic.
+    """The gate verdict of the app's registry version when `router` sends it user traffic
+    (its `rolled_back` set to the reason when serving rolled it back and it was forced).
 
     Returns None when there is nothing to check (no registry version, or no student traffic).
 
     Raises:
         mkd.release.GatesNotPassed: the version's gates did not pass and neither `force` nor
             args.student.allow_unpromoted allows it; the message names the failed gates.
+        mkd.release.RolledBack: serving rolled the version back (registry mark), not forced;
+            the message names the reason.
         mkd.registry.RegistryError: the version cannot be resolved in args.store.
     """
     from mkd.registry import Registry
@@ -51,4 +55,7 @@ def check_student_version(
     if not args.student.version or not router.student_takes_traffic(args.tasks):
         return None
     mv = Registry(open_store(args.store)).resolve(args.student.version)
-    return require_gates(mv, action, force or args.student.allow_unpromoted)
+    forced = force or args.student.allow_unpromoted
+    verdict = require_gates(mv, action, forced)
+    reason = require_not_rolled_back(mv, action, forced)
+    return replace(verdict, rolled_back=reason) if reason else verdict

@@ -4,7 +4,9 @@ Per request: check auth and limits (a 4xx naming the problem), pick a route per 
 `RouterConfig` (split by weight, sticky per X-MKD-User; shadow; per-task overrides), call the
 student with a timeout and fall back to the teacher on failure, timeout or a schema-invalid answer.
 Mirrored (split) and shadow pairs are scored with the task's scorer; the sliding-window monitor
-rolls the student back to weight 0 when a gate fails.
+rolls the student back to weight 0 when a gate fails. The rollback decision is shared by every
+Router replica and survives a replica restart (serving.rollout_state), and the rolled-back
+registry version is marked in the registry (mkd.registry.Registry.mark_rolled_back).
 """
 
 import asyncio
@@ -44,6 +46,7 @@ from serving.protocol import (
 from serving.readiness import readiness
 from serving.request_ids import RequestIdMiddleware, current_request_id
 from serving.rollout import RollbackMonitor, route_point, takes_student
+from serving.rollout_state import RolloutState, applies, default_state
 
 log = logging.getLogger("ray.serve")
 READY_TIMEOUT_S = 5.0  # per readiness check; Kubernetes' probe timeout must be larger
@@ -110,6 +113,41 @@ async def _resolve(response: Any) -> Any:
     return await response
 
 
+def _replica_identity() -> tuple[str | None, str]:
+    """(application name, replica id) inside a Serve replica; (None, pid-<pid>) elsewhere."""
+    try:
+        ctx = serve.get_replica_context()
+    except Exception:  # not in a replica (unit tests build the Router directly)
+        return None, f"pid-{os.getpid()}"
+    return ctx.app_name, str(ctx.replica_id)
+
+
+def _student_identity(args: AppArgs) -> str:
+    """What a rollback is about: the registry reference, else the model files. A new student
+    (another version or model) starts without the old one's rollback."""
+    s = args.student
+    return s.version or f"{s.base_uri}|{s.adapter or ''}|{sorted(s.task_adapters.items())}"
+
+
+def _mark_rolled_back(args: AppArgs, ref: str, loaded: str | None, reason: str, by: str) -> None:
+    """Mark the loaded version (the Student's `name:N` label, else `ref` resolved) rolled back."""
+    from mkd.registry import Registry, RegistryError, parse_ref
+    from mkd.storage import open_store
+
+    registry = Registry(open_store(args.store))
+    try:
+        parsed = parse_ref(loaded or "", pinned=True)
+        version = parsed.version
+        name = parsed.name
+    except RegistryError:
+        version = None
+    if version is None:
+        mv = registry.resolve(ref)
+        name, version = mv.name, mv.version
+    registry.mark_rolled_back(name, version, reason, by=f"router {by}")
+    log.warning("registry: %s:%s marked rolled back (%s)", name, version, reason)
+
+
 def _guard_hook(args: AppArgs) -> GuardHook | None:
     """The same guard chain the labeling job runs, built from the app's `guards` section."""
     if not args.guards.enabled:
@@ -134,7 +172,9 @@ def _feedback_writer(args: AppArgs, metrics: RouterMetrics) -> FeedbackWriter | 
 class Router:
     """Ingress deployment; live settings arrive through reconfigure(user_config)."""
 
-    def __init__(self, student: Any, teacher: Any, args: dict) -> None:
+    def __init__(
+        self, student: Any, teacher: Any, args: dict, rollout_state: RolloutState | None = None
+    ) -> None:
         self.args = AppArgs.model_validate(args)
         self.student, self.teacher = student, teacher
         self.pack = load_pack(self.args.pack)
@@ -148,8 +188,17 @@ class Router:
         self.config = RouterConfig()
         self.monitor = RollbackMonitor(self.config.rollback)
         self.rolled_back: str | None = None
+        self.rolled_back_by: str | None = None
         self.last_gate_failure: str | None = None
         self.capture = _feedback_writer(self.args, self.metrics)
+        app_name, self.replica_name = _replica_identity()
+        self.state: RolloutState = rollout_state or default_state(app_name)
+        self.student_id = _student_identity(self.args)
+        self._synced = False  # the shared state has this replica's clear id
+        self._poller: asyncio.Task | None = None
+        self._first_sync: asyncio.Task | None = None
+        self._sync_wait_until = 0.0
+        self._reports: set[asyncio.Task] = set()
         self.reconfigure(self.args.router.user_config.model_dump())
 
     # --- live configuration -------------------------------------------------------------------
@@ -165,7 +214,9 @@ class Router:
             if self.rolled_back:
                 log.warning("rollback cleared (rollback_clear_id=%s)", new.rollback_clear_id)
             self.monitor = RollbackMonitor(new.rollback)
-            self.rolled_back = None
+            self.rolled_back = self.rolled_back_by = None
+            if self._synced:  # before the first sync, that sync sends the id in force
+                self.state.clear_nowait(new.rollback_clear_id)
         elif self.monitor.policy != new.rollback:
             self.monitor = self.monitor.with_policy(new.rollback)
         self.config = new
@@ -265,6 +316,7 @@ class Router:
     ) -> dict[str, TaskResponse]:
         """Answer `tasks` for one query: student batch and teacher call run concurrently."""
         started = time.perf_counter()
+        await self._sync_state()
         if self.guards is not None:
             query = self.guards.check_request(tasks[0], query)
         plan = self._plan(tasks, point, forced)
@@ -322,11 +374,13 @@ class Router:
         """Student answers per task; None where the teacher must answer instead (counted)."""
         if not tasks:
             return {}
+        started = time.perf_counter()
         response = self.student.answer_many.remote(tasks, query, context)
         try:
             results = await asyncio.wait_for(_resolve(response), self.config.student_timeout_s)
         except TimeoutError:
             response.cancel()
+            self.monitor.record_latency("student", time.perf_counter() - started)
             return {t: self._student_failed(t, "timeout", "error") for t in tasks}
         except BackPressureError:  # the Student's queue is full: capacity, not the student's fault
             for t in tasks:
@@ -335,6 +389,7 @@ class Router:
         except Exception as exc:  # the replica raised or died: the teacher answers
             log.warning("request %s: student failed", current_request_id(), exc_info=exc)
             return {t: self._student_failed(t, "error", "error") for t in tasks}
+        self.monitor.record_latency("student", time.perf_counter() - started)
         out: dict[str, dict | None] = {}
         for task, res in zip(tasks, results, strict=True):
             if res.get("error") or self.pack.task(task).schema_errors(res.get("output")):
@@ -358,6 +413,7 @@ class Router:
     async def _teacher(self, tasks: list[str], query: str, context: dict | None) -> dict[str, dict]:
         if not tasks:
             return {}
+        started = time.perf_counter()
         try:
             results = await self.teacher.answer_many.remote(tasks, query, context)
         except Exception as exc:  # details (a replica traceback) go to the log, not the client
@@ -368,7 +424,104 @@ class Router:
                 "teacher_unavailable",
                 f"the teacher could not answer (request {rid}; see the router log)",
             ) from None
+        self.monitor.record_latency("teacher", time.perf_counter() - started)
         return dict(zip(tasks, results, strict=True))
+
+    # --- the shared rollout state (serving.rollout_state) --------------------------------------
+
+    async def _sync_state(self) -> None:
+        """Start the poller once; until the first read has landed, wait for it, for at most 2 s
+        after this replica's first request (a restarted replica must know about a rollback
+        before it routes; an unreachable state must not slow every request down)."""
+        if self._poller is None:
+            loop = asyncio.get_running_loop()
+            self._poller = loop.create_task(self._poll())
+            self._first_sync = loop.create_task(self._refresh())
+            self._sync_wait_until = time.monotonic() + 2.0
+        remaining = self._sync_wait_until - time.monotonic()
+        if not self._synced and self._first_sync is not None and remaining > 0:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._first_sync), remaining)
+            except Exception as exc:  # route with what this replica knows; the poller retries
+                log.warning("shared rollout state not read yet", exc_info=exc)
+
+    async def _poll(self) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(self._refresh(), 5.0)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("shared rollout state: read failed", exc_info=exc)
+            await asyncio.sleep(self.args.router.state_poll_s)
+
+    async def _refresh(self) -> None:
+        if not self._synced:
+            self.state.clear_nowait(self.config.rollback_clear_id)  # no-op for the id in force
+        snapshot = await self.state.snapshot()
+        self._synced = True
+        self._apply_state(snapshot)
+
+    def _apply_state(self, snapshot: dict) -> None:
+        """Adopt a rollback the state holds for this student and clear id (the first reason
+        wins); re-report this replica's own when the state lost it. Lifting happens only
+        through a new rollback_clear_id (reconfigure)."""
+        shared = applies(snapshot, self.config.rollback_clear_id, self.student_id)
+        if shared is not None:
+            if self.rolled_back != shared["reason"] or self.rolled_back_by != shared["by"]:
+                if not self.rolled_back:
+                    log.warning(
+                        "rollback decided by router %s: student weight set to 0 (%s)",
+                        shared["by"],
+                        shared["reason"],
+                    )
+                self.rolled_back, self.rolled_back_by = shared["reason"], shared["by"]
+                self._publish_weights()
+        elif self.rolled_back and snapshot.get("clear_id") in (None, self.config.rollback_clear_id):
+            self._report(self.rolled_back)
+
+    def _report(self, reason: str) -> None:
+        coro = self._report_async(reason)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # a synchronous caller (unit tests): run it to the end now
+            asyncio.run(coro)
+            return
+        task = loop.create_task(coro)
+        self._reports.add(task)
+        task.add_done_callback(self._reports.discard)
+
+    async def _report_async(self, reason: str) -> None:
+        clear_id = self.config.rollback_clear_id
+        if not self._synced:  # the state must know this replica's clear id first
+            self.state.clear_nowait(clear_id)
+            self._synced = True
+        try:
+            snapshot = await self.state.report(clear_id, self.student_id, reason, self.replica_name)
+        except Exception as exc:
+            log.error("shared rollout state: report failed (the poller retries)", exc_info=exc)
+            return
+        self._apply_state(snapshot)
+        shared = applies(snapshot, clear_id, self.student_id)
+        if shared is not None and shared["by"] == self.replica_name and self.args.student.version:
+            await self._mark_registry(shared["reason"])
+
+    async def _mark_registry(self, reason: str) -> None:
+        """Mark the registry version as rolled back (the next deploy refuses it unless forced)."""
+        ref = self.args.student.version
+        loaded = None
+        if self.student is not None:
+            try:
+                info = await asyncio.wait_for(_resolve(self.student.info.remote()), 10)
+                loaded = info.get("version")
+            except Exception:  # the student may be what is failing: resolve the reference
+                loaded = None
+        try:
+            await asyncio.to_thread(
+                _mark_rolled_back, self.args, ref, loaded, reason, self.replica_name
+            )
+        except Exception as exc:
+            log.error("could not mark %s rolled back in the registry", ref, exc_info=exc)
 
     # --- background: mirror, shadow, rollback -------------------------------------------------
 
@@ -441,10 +594,11 @@ class Router:
         self.last_gate_failure = reason
         canary_on = any(self._weight(t)[1] > 0 for t in self.tasks)
         if canary_on and not self.rolled_back:
-            self.rolled_back = reason
+            self.rolled_back, self.rolled_back_by = reason, self.replica_name
             self.metrics.rollbacks.inc()
             log.warning("automatic rollback: student weight set to 0 (%s)", reason)
             self._publish_weights()
+            self._report(reason)
 
     # --- endpoints ----------------------------------------------------------------------------
 
@@ -473,8 +627,14 @@ class Router:
 
     @app.get("/v1/rollout")
     async def rollout_status(self, request: Request) -> dict:
-        """Mode, weights in force, rollback state and the window's figures."""
+        """Mode, weights in force, rollback state (this replica's and the shared one) and the
+        window's figures."""
         self._authorize(request)
+        await self._sync_state()
+        try:
+            shared = await asyncio.wait_for(self.state.snapshot(), 5)
+        except Exception as exc:
+            shared = {"error": f"shared rollout state unavailable ({type(exc).__name__})"}
         return {
             "mode": self.config.mode,
             "student_weight": self.config.student_weight,
@@ -482,9 +642,11 @@ class Router:
             "task_overrides": {k: v.model_dump() for k, v in self.config.task_overrides.items()},
             "rolled_back": self.rolled_back is not None,
             "rollback_reason": self.rolled_back,
+            "rolled_back_by": self.rolled_back_by,
+            "shared_state": shared,
             "last_gate_failure": self.last_gate_failure,
             "window": self.monitor.stats().as_dict(),
-            "router": {"pid": os.getpid(), "replica": str(serve.get_replica_context().replica_id)},
+            "router": {"pid": os.getpid(), "replica": self.replica_name},
             "student": await self._student_info(),
         }
 

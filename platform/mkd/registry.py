@@ -5,7 +5,9 @@ Layout in the store:
     registry/<name>/<version>/...             the version's files, each written put-if-absent
     registry/<name>/<version>/manifest.json   written LAST: a version without it does not exist
     registry/<name>/stages.json               stage of every version + the log of every change,
-                                              replaced only by compare-and-swap on its ETag
+                                              + `rolled_back` (version -> {reason, at, by}: the
+                                              serving Router's automatic rollbacks), replaced
+                                              only by compare-and-swap on its ETag
 
 A failed export leaves a claim and maybe some files, never a manifest: it is invisible, and
 its number is simply skipped. Two concurrent promotions both re-read and retry on a lost
@@ -53,6 +55,7 @@ class ModelVersion:
     version: int
     stage: str
     manifest: dict[str, Any]
+    rolled_back: dict[str, Any] | None = None  # {reason, at, by} once serving rolled it back
 
     @property
     def ref(self) -> str:
@@ -136,15 +139,21 @@ class Registry:
             raise RegistryError(
                 f"model {name}:{version} does not exist (versions: {have or 'none'})"
             ) from None
-        stage = self._state(name)[0]["stages"].get(str(version), "candidate")
-        return ModelVersion(name, version, stage, manifest)
+        state = self._state(name)[0]
+        stage = state["stages"].get(str(version), "candidate")
+        return ModelVersion(name, version, stage, manifest, _rolled_back(state, version))
 
     def list(self, name: str) -> list[ModelVersion]:
-        stages = self._state(name)[0]["stages"]
+        state = self._state(name)[0]
+        stages = state["stages"]
         out = []
         for v in self.versions(name):
             manifest = self.store.get_json(version_prefix(name, v) + "manifest.json")
-            out.append(ModelVersion(name, v, stages.get(str(v), "candidate"), manifest))
+            out.append(
+                ModelVersion(
+                    name, v, stages.get(str(v), "candidate"), manifest, _rolled_back(state, v)
+                )
+            )
         return out
 
     def history(self, name: str) -> list[dict[str, Any]]:
@@ -207,17 +216,21 @@ class Registry:
         self, ref: str, stage: str, reason: str = "", force: bool = False
     ) -> dict[str, Any]:
         """Move a version to `stage`; a version whose gates did not pass (failed, or no gate
-        results) is refused for candidate/canary/production unless forced with a reason.
+        results) is refused for candidate/canary/production, and one that serving rolled back
+        for canary/production, unless forced with a reason.
 
         Returns the logged event.
         """
-        from mkd.release import require_gates
+        from mkd.release import require_gates, require_not_rolled_back
 
         _check_stage(stage)
         mv = self.resolve(ref)
         if stage in GATED_STAGES:
             verdict = require_gates(mv, f"promoting it to {stage}", force)
-            if not verdict.passed and not reason.strip():
+            rolled_back = stage in EXCLUSIVE_STAGES and require_not_rolled_back(
+                mv, f"promoting it to {stage}", force
+            )
+            if (not verdict.passed or rolled_back) and not reason.strip():
                 raise RegistryError(f"{mv.ref}: a forced promotion must give a reason")
         return self._change(mv.name, mv.version, stage, "promote", reason, force)
 
@@ -240,6 +253,33 @@ class Registry:
             state["stages"][str(current)] = "archived"
             if self._apply(name, state, etag, event, previous, stage):
                 return event
+        raise RegistryError(f"model {name!r}: too many concurrent changes, try again")
+
+    def mark_rolled_back(
+        self, name: str, version: int, reason: str, by: str = ""
+    ) -> dict[str, Any]:
+        """Record that serving rolled `name:version` back automatically (the Router's gate
+        failure as `reason`); its stage is unchanged. The first mark wins (several routers may
+        report one rollback); the next deploy with student traffic refuses the version unless
+        forced (mkd.release.require_not_rolled_back). Returns the mark in force."""
+        self.get(name, version)  # RegistryError when it does not exist
+        for _ in range(_MAX_CAS_RETRIES):
+            state, etag = self._state(name)
+            marks = state.setdefault("rolled_back", {})
+            if str(version) in marks:
+                return marks[str(version)]
+            stage = state["stages"].get(str(version), "candidate")
+            event = _event(name, version, stage, "rolled_back", reason, False, state)
+            event["by"] = by or event["by"]
+            marks[str(version)] = {"reason": reason, "at": event["at"], "by": event["by"]}
+            state["log"].append(event)
+            data = json.dumps(state, indent=2, ensure_ascii=False).encode()
+            try:
+                self.store.put_if_match(f"registry/{name}/stages.json", data, etag)
+            except PreconditionFailed:
+                time.sleep(0.01)
+                continue
+            return marks[str(version)]
         raise RegistryError(f"model {name!r}: too many concurrent changes, try again")
 
     # -- internals -----------------------------------------------------------------------------
@@ -298,16 +338,27 @@ class Registry:
         return True
 
 
+def _rolled_back(state: dict, version: int) -> dict[str, Any] | None:
+    return (state.get("rolled_back") or {}).get(str(version))
+
+
 def _holder(state: dict, stage: str) -> int | None:
     found = [int(v) for v, s in state["stages"].items() if s == stage]
     return max(found) if found else None
 
 
 def _previous_holder(state: dict, stage: str, current: int) -> int | None:
-    """The last version before `current` that entered `stage` and was not rejected since."""
+    """The last version before `current` that entered `stage` and was neither rejected nor rolled
+    back by serving since."""
     for event in reversed(state["log"]):
         v = event["version"]
-        if event["to"] == stage and v != current and state["stages"].get(str(v)) != "rejected":
+        if (
+            event["to"] == stage
+            and event["action"] != "rolled_back"
+            and v != current
+            and state["stages"].get(str(v)) != "rejected"
+            and _rolled_back(state, v) is None
+        ):
             return v
     return None
 

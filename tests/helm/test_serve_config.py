@@ -108,6 +108,28 @@ def test_canary_values_give_the_expected_router_user_config(rendered_ci):
     assert config.rollback.window == 200 and config.rollback.max_error_rate == 0.02
 
 
+def test_every_rollback_policy_field_has_a_chart_value_including_the_latency_gate(
+    render, rendered_ci
+):
+    from serving.config import RollbackPolicy
+
+    shipped = yaml.safe_load(SERVE_YAML.read_text())["applications"][0]
+    default = _deployment(_serve_config(objects_of(render()))["applications"][0], "Router")
+    assert set(default["user_config"]["rollback"]) == set(RollbackPolicy.model_fields)
+    assert set(_deployment(shipped, "Router")["user_config"]["rollback"]) == set(
+        RollbackPolicy.model_fields
+    )
+    policy = RouterConfig.model_validate(default["user_config"]).rollback
+    assert (policy.max_p95_s, policy.max_latency_ratio) == (1.0, 2.0)  # GPU cluster
+    cpu = _deployment(_serve_config(rendered_ci["cpu-dev.yaml"])["applications"][0], "Router")
+    assert RouterConfig.model_validate(cpu["user_config"]).rollback.max_p95_s == 10.0
+    values = h.parse_set_string("serving.rollout.rollback.maxP95S=0.5")
+    tight = _deployment(
+        _serve_config(objects_of(render(values=values)))["applications"][0], "Router"
+    )
+    assert RouterConfig.model_validate(tight["user_config"]).rollback.max_p95_s == 0.5
+
+
 def test_shadow_values_keep_the_teacher_answering(rendered_ci):
     router = _deployment(_serve_config(rendered_ci["shadow.yaml"])["applications"][0], "Router")
     config = RouterConfig.model_validate(router["user_config"])

@@ -35,6 +35,8 @@ rollback:
   min_agreement_samples: {{ $r.rollback.minAgreementSamples }}
   max_fallback_rate: {{ $r.rollback.maxFallbackRate | float64 }}
   max_error_rate: {{ $r.rollback.maxErrorRate | float64 }}
+  max_p95_s: {{ $r.rollback.maxP95S | float64 }}
+  max_latency_ratio: {{ $r.rollback.maxLatencyRatio | float64 }}
 rollback_clear_id: {{ $r.rollbackClearId | default "" | quote }}
 {{- end }}
 

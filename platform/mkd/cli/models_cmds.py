@@ -83,7 +83,8 @@ def list_cmd(
             agree = sum(t["agreement"] for t in tasks.values()) / len(tasks) if tasks else None
             gates = {True: "[green]passed[/]", False: "[red]failed[/]"}.get(mv.gates_passed, "-")
             table.add_row(
-                mv.ref, m.get("variant", "-"), mv.stage, gates,
+                mv.ref, m.get("variant", "-"),
+                mv.stage + (" [red](rolled back)[/]" if mv.rolled_back else ""), gates,
                 "-" if agree is None else f"{agree:.3f}", _size(m.get("size_bytes")),
                 str(m.get("training_run", "-")), m.get("created_at", "-"),
             )  # fmt: skip
@@ -105,6 +106,12 @@ def show_cmd(
     except RegistryError as exc:
         fail(str(exc))
     console.print(f"[bold]{mv.ref}[/] stage [bold]{mv.stage}[/]")
+    if mv.rolled_back:
+        mark = mv.rolled_back
+        console.print(
+            f"[red]rolled_back[/] at {mark.get('at')} by {mark.get('by')}: {mark.get('reason')}",
+            highlight=False,
+        )
     console.print_json(json.dumps(mv.manifest, default=str))
     for e in registry.history(mv.name):
         if e["version"] == mv.version or e.get("displaced") == mv.version:

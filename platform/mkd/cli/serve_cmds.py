@@ -65,7 +65,8 @@ def serve(
     """Start a local Ray cluster on 127.0.0.1, deploy the app, block with a status line.
 
     A registry version that the Router sends traffic to from the start (split mode, weight > 0)
-    must have passed its gates, unless --force; in shadow any version is served.
+    must have passed its gates and not have been rolled back by serving (registry mark), unless
+    --force; in shadow any version is served.
     Example: mkd serve -c configs/serve.yaml --version finance-student@candidate
     """
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
@@ -143,7 +144,7 @@ def _check_gates_before_deploy(app_entry: dict, force: bool) -> None:
             fail(str(exc))
         console.print(f"[yellow]FORCED[/] without a gate record: {exc}")
         return
-    if verdict is not None and not verdict.passed:
+    if verdict is not None and not verdict.clean:
         console.print(f"[yellow]FORCED[/]: serving {verdict.ref} with student traffic, "
                       f"{verdict.describe()}")  # fmt: skip
 
@@ -200,7 +201,8 @@ def rollout_status(
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         s = httpx.get(url.rstrip("/") + "/v1/rollout", headers=headers, timeout=10).json()
         console.print(f"effective weights: {s['effective_weights']}")
-        console.print(f"rolled back: {s['rolled_back']} {s['rollback_reason'] or ''}")
+        by = f" (decided by router {s['rolled_back_by']})" if s.get("rolled_back_by") else ""
+        console.print(f"rolled back: {s['rolled_back']} {s['rollback_reason'] or ''}{by}")
         console.print(f"window: {s['window']}")
 
 
@@ -222,8 +224,9 @@ def rollout_set(
 ) -> None:
     """Change the live routing without restarting anything.
 
-    Student traffic (split mode, weight > 0) for a registry version whose gates did not pass is
-    refused, naming the failed gates, unless --force; shadow and weight 0 always apply.
+    Student traffic (split mode, weight > 0) for a registry version whose gates did not pass, or
+    that serving rolled back (registry mark), is refused, naming the failed gates or the rollback
+    reason, unless --force; shadow and weight 0 always apply.
     Example: mkd rollout set --weight 0.1      mkd rollout set --mode shadow
     """
     from serving import control
@@ -304,7 +307,7 @@ def _check_gates_before_weight(deployed: dict, live: dict, force: bool) -> None:
             fail(str(exc))
         console.print(f"[yellow]FORCED[/] without a gate record: {exc}")
         return
-    if verdict is not None and not verdict.passed:
+    if verdict is not None and not verdict.clean:
         console.print(f"[yellow]FORCED[/]: {verdict.ref} takes traffic, {verdict.describe()}")
 
 
