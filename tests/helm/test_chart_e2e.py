@@ -178,7 +178,7 @@ def replica_pids(dashboard: str) -> dict[str, list[tuple[str, int]]]:
 
 
 @pytest.fixture(scope="module")
-def bucket(s3_server) -> Iterator[str]:
+def bucket(s3_server, tmp_path_factory) -> Iterator[str]:
     """A bucket whose registry holds the tiny student twice: :1 gates passed, :2 gates failed."""
     from serving.tiny import build_tiny_student
 
@@ -191,7 +191,7 @@ def bucket(s3_server) -> Iterator[str]:
         s3=S3Settings(endpoint_url=s3_server.endpoint_url, region="us-east-1",
                       access_key_id=s3_server.access_key, secret_access_key=s3_server.secret_key),
     )  # fmt: skip
-    student = build_tiny_student(Path(f"/tmp/mkd-e2e-student-{name}"))
+    student = build_tiny_student(tmp_path_factory.mktemp("tiny-student"))
     files = {f"master/{p.name}": p for p in student.iterdir() if p.is_file()}
     registry = Registry(open_store(store))
     registry.register("finance-student", {"gates": {"passed": True, "failed": []}}, files=files)
