@@ -128,3 +128,11 @@ def test_every_model_reference_in_the_docs_parses():
         except RegistryError as exc:
             bad[ref] = f"{where}: {exc}"
     assert not bad, bad
+
+
+def test_cpu_dev_asks_no_deployment_for_a_gpu(rendered_ci):
+    """Helm merges maps: cpu-dev's rayActorOptions must delete the default's num_gpus, or the
+    Student waits forever for a GPU that a CPU-only cluster never has."""
+    args = _app(rendered_ci["cpu-dev.yaml"])["args"]
+    for options in (args["student"], args["teacher"], args["router"]):
+        assert not options["ray_actor_options"].get("num_gpus"), options

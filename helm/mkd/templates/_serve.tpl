@@ -1,8 +1,10 @@
 {{/*
 The Serve config (Ray ServeDeploySchema) of the RayService: the structure of configs/serve.yaml,
 filled from values.serving.* (args validate as serving.config.AppArgs, the Router's user_config as
-serving.config.RouterConfig). Only the Router's user_config carries rollout settings, so a change of
-serving.rollout.* reconfigures the running routers in place: no new cluster, no replica restart.
+serving.config.RouterConfig). The Router's user_config carries the rollout settings, so a change of
+serving.rollout.* reconfigures the running routers in place: no new cluster, no replica restart;
+except a change across "the student takes traffic", which also flips args.student.shadow_only
+and so (args are part of Serve's code version) replaces every replica once (docs/rollout.md).
 */}}
 
 {{/* The Router's user_config (serving.config.RouterConfig): everything a rollout step changes. */}}

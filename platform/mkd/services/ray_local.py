@@ -108,24 +108,33 @@ def _processes_under(temp_dir: Path, address: str) -> list[int]:
 
 
 def start_ray_cluster(
-    num_cpus: int = 2, object_store_mb: int = 600, timeout: float = 240, attempts: int = 3
+    num_cpus: int = 2,
+    object_store_mb: int = 600,
+    timeout: float = 240,
+    attempts: int = 3,
+    extra_env: dict[str, str] | None = None,
 ) -> RayCluster:
     """`ray start --head` on 127.0.0.1 with every port chosen free, in a private temp dir.
+
+    `extra_env` is added to the environment of `ray start`, which every Ray process of the
+    cluster (raylet, workers, Serve replicas) inherits: what a pod spec's `env` gives its Ray.
 
     Ray gives its raylet a fixed 30 s to register; on a saturated machine that can pass, so a
     failed start is cleaned up (its processes killed by PID) and tried again on fresh ports.
     """
     for attempt in range(1, attempts + 1):
         try:
-            return _start_once(num_cpus, object_store_mb, timeout)
+            return _start_once(num_cpus, object_store_mb, timeout, extra_env or {})
         except RuntimeError:
             if attempt == attempts:
                 raise
     raise AssertionError("unreachable")
 
 
-def _start_once(num_cpus: int, object_store_mb: int, timeout: float) -> RayCluster:
-    env = loopback_env()
+def _start_once(
+    num_cpus: int, object_store_mb: int, timeout: float, extra_env: dict[str, str]
+) -> RayCluster:
+    env = {**loopback_env(), **extra_env, **LOOPBACK_ENV}
     temp_dir = Path(tempfile.mkdtemp(prefix="mkdray", dir="/tmp"))
     (gcs, dash, client, agent_http, agent_grpc, metrics, runtime_env, node_mgr, obj_mgr,
      serve_http) = free_ports(10)  # fmt: skip
