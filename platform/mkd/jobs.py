@@ -15,6 +15,7 @@ the submitting client, whatever version the image has installed, and nothing els
 from __future__ import annotations
 
 import asyncio
+import importlib
 import importlib.util
 import os
 import re
@@ -84,6 +85,15 @@ def available_stages() -> list[str]:
     """Stage modules of the ray_jobs package (files not starting with an underscore)."""
     folder = PROJECT_MODULES["ray_jobs"]
     return sorted(p.stem for p in folder.glob("*.py") if not p.name.startswith("_"))
+
+
+def run_stage_here(stage: str, argv: Sequence[str]) -> int:
+    """Run a stage's `main(argv)` in this process (`mkd label`, `mkd data build`); its exit code.
+
+    The module is named by its import path, as RayJob entrypoints name it: mkd imports no
+    ray_jobs module itself (the import contracts in pyproject.toml).
+    """
+    return importlib.import_module(stage_module(stage)).main(list(argv))
 
 
 def is_local_address(address: str) -> bool:
