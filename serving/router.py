@@ -22,13 +22,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from mkd.records import canonical_json
 from mkd.scoring import score_item
+from mkd.serve.config import AppArgs, RouterConfig
 from mkd.tasks import load_pack
 from pydantic import BaseModel, ValidationError
 from ray import serve
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from serving.body import read_limited_body
-from serving.config import AppArgs, RouterConfig
 from serving.metrics import RouterMetrics
 from serving.protocol import (
     AnalyzeResponse,

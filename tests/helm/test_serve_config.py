@@ -11,9 +11,9 @@ import helm_python as h
 import pytest
 import yaml
 from mkd.config.loader import parse_config
+from mkd.serve.config import AppArgs, RouterConfig, StudentLiveConfig
 from ray.serve.schema import ServeDeploySchema
 
-from serving.config import AppArgs, RouterConfig, StudentLiveConfig
 from tests.helm.conftest import CI_VALUES, objects_of
 
 SERVE_YAML = Path(__file__).parents[2] / "configs" / "serve.yaml"

@@ -8,8 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from mkd.release import GateVerdict, require_gates
-
-from serving.config import AppArgs, RouterConfig
+from mkd.serve.config import AppArgs, RouterConfig
 
 
 def initial_router_config(app: dict[str, Any]) -> RouterConfig:
