@@ -17,11 +17,14 @@ LABEL org.opencontainers.image.source="https://github.com/mkd-project/mkd" \
 # user's conda Python, so nothing here needs root.
 USER 1000:100
 WORKDIR /home/ray/mkd
-COPY --chown=1000:100 pyproject.toml README.md ./
+COPY --chown=1000:100 pyproject.toml setup.py MANIFEST.in README.md ./
 COPY --chown=1000:100 constraints ./constraints
 COPY --chown=1000:100 platform ./platform
 COPY --chown=1000:100 ray_jobs ./ray_jobs
 COPY --chown=1000:100 serving ./serving
+# The chart and configs become package data of mkd in the installed wheel (setup.py).
+COPY --chown=1000:100 helm ./helm
+COPY --chown=1000:100 configs ./configs
 
 # torch first and from the CPU index, as scripts/setup.sh does, so the package's torch range is
 # already met and nothing pulls a CUDA build; Ray pinned to the base image's own version so pip

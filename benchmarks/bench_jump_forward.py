@@ -17,9 +17,9 @@ from pathlib import Path
 
 def _engine(store: Path, name: str, version: str):
     import torch
+    from mkd.serve.config import StudentArgs
     from mkd.tasks import load_pack
 
-    from serving.config import StudentArgs
     from serving.student import TransformersEngine, resolve_source
 
     torch.set_num_threads(1)

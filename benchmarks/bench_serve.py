@@ -44,9 +44,9 @@ def pct(values: list[float], q: float) -> float:
 
 def forwards_per_answer(model_uri: str, n_queries: int) -> dict:
     """Mean forwards per answer over the four tasks, with and without jump-forward (in-process)."""
+    from mkd.serve.config import StudentArgs
     from mkd.tasks import load_pack
 
-    from serving.config import StudentArgs
     from serving.student import StudentItem, TransformersEngine, resolve_source
 
     pack = load_pack("finance")
@@ -148,10 +148,9 @@ def serve_figures(model_uri: str, n: int) -> dict:
     """Deploy configs/serve.yaml (student weight 1, teacher with 1 s latency) and time it."""
     import httpx
     import ray
+    from mkd.serve import control
     from mkd.services.ray_local import start_ray_cluster
     from ray import serve
-
-    from serving import control
 
     cluster = start_ray_cluster()
     try:

@@ -22,8 +22,8 @@ class GatesFailed(RuntimeError):
 
 
 def stage(cfg: PipelineConfig, store: Store, console: Console) -> None:
-    from mkd.cli.eval_cmds import print_report
     from mkd.evaluation.job import run_evaluation
+    from mkd.tables import print_report
 
     outcome = run_evaluation(cfg)
     print_report(outcome.report)

@@ -9,9 +9,9 @@
     applications:
       - name: mkd
         import_path: serving.app:build_app
-        args: {...}                       # serving.config.AppArgs
+        args: {...}                       # mkd.serve.config.AppArgs
         deployments:
-          - {name: Router, user_config: {...}}   # serving.config.RouterConfig, live
+          - {name: Router, user_config: {...}}   # mkd.serve.config.RouterConfig, live
 
 Deployments: Student (engine + @serve.batch), Teacher (a TeacherBackend), Router (ingress).
 """
@@ -20,10 +20,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from mkd.serve.config import AppArgs, StudentLiveConfig
 from pydantic import ValidationError
 from ray.serve import Application
 
-from serving.config import AppArgs, StudentLiveConfig
 from serving.router import Router
 from serving.student import Student
 from serving.teacher import Teacher
@@ -47,7 +47,7 @@ def parse_args(args: dict[str, Any] | AppArgs | None) -> AppArgs:
 
 
 def build_app(args: dict[str, Any] | AppArgs | None = None) -> Application:
-    """The MKD Serve application from `args` (see serving.config.AppArgs).
+    """The MKD Serve application from `args` (see mkd.serve.config.AppArgs).
 
     Raises:
         AppArgsError: when `args` does not validate.

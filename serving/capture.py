@@ -21,9 +21,8 @@ import uuid
 from collections import deque
 from typing import Any
 
+from mkd.serve.config import CaptureArgs
 from mkd.storage import Store
-
-from serving.config import CaptureArgs
 
 log = logging.getLogger("mkd.serving.capture")
 

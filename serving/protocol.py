@@ -95,7 +95,7 @@ def check_query(limits: Any, query: str, context: Any, field: str = "input") -> 
     """Refuse an empty or oversized query and a context that breaks the limits (ApiError).
 
     Args:
-        limits: serving.config.LimitArgs.
+        limits: mkd.serve.config.LimitArgs.
         query: the text to answer.
         context: the request's context object (None when absent).
         field: how the query is named in messages (input, messages[-1].content).

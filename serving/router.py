@@ -24,6 +24,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from mkd.records import canonical_json
 from mkd.scoring import score_item
+from mkd.serve.config import AppArgs, RouterConfig
 from mkd.tasks import load_pack
 from pydantic import BaseModel, ValidationError
 from ray import serve
@@ -32,7 +33,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from serving.body import read_limited_body
 from serving.capture import FeedbackWriter, feedback_entry
-from serving.config import AppArgs, RouterConfig
 from serving.metrics import RouterMetrics
 from serving.protocol import (
     AnalyzeResponse,

@@ -18,10 +18,10 @@ from typing import Any, Protocol
 
 from mkd.config.store import StoreConfig
 from mkd.records import canonical_json
+from mkd.serve.config import StudentArgs, StudentLiveConfig
 from mkd.tasks import TaskPack, load_pack, student_messages
 from ray import serve
 
-from serving.config import StudentArgs, StudentLiveConfig
 from serving.metrics import StudentMetrics
 
 log = logging.getLogger("ray.serve")

@@ -13,11 +13,10 @@ import os
 import time
 from typing import Any
 
+from mkd.serve.config import ServeTeacherArgs
 from mkd.tasks import TaskPack, load_pack
 from mkd.teachers.base import LabelRequest, LabelResult, TeacherBackend
 from ray import serve
-
-from serving.config import ServeTeacherArgs
 
 
 class StubTeacher:

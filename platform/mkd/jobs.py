@@ -4,11 +4,19 @@
 (`working_dir`: a staging directory holding only `pipeline.yaml`) in the job's runtime_env, so the
 cluster needs nothing but Ray and the dependencies in its image. The job runs
 `python -m ray_jobs.<stage> -c pipeline.yaml` on the head node; its exit status becomes ours.
+
+What is shipped is the three packages as this interpreter imports them, located by import spec:
+the checkout's platform/mkd, ray_jobs/ and serving/ in a source checkout or editable install,
+the site-packages copies when mkd is installed from a wheel. Either way the job runs the code of
+the submitting client, whatever version the image has installed, and nothing else of a checkout
+(tests, docs, stores, models) is uploaded.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib
+import importlib.util
 import os
 import re
 import shlex
@@ -27,13 +35,22 @@ import yaml
 
 from mkd.k8s.render import STAGE_ALIASES
 
-_ROOT = Path(__file__).resolve().parents[2]  # platform/mkd/jobs.py -> repository root
-# Code shipped with every job: the packages a stage may import from this checkout.
-PROJECT_MODULES = {
-    "mkd": Path(__file__).resolve().parent,
-    "ray_jobs": _ROOT / "ray_jobs",
-    "serving": _ROOT / "serving",
-}
+
+def package_dir(name: str) -> Path:
+    """Where the top-level package `name` is imported from (found, not imported).
+
+    Raises:
+        ModuleNotFoundError: `name` is not importable, or not a regular package.
+    """
+    spec = importlib.util.find_spec(name)
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    if not locations:
+        raise ModuleNotFoundError(f"{name} is not an importable package", name=name)
+    return Path(locations[0]).resolve()
+
+
+# Code shipped with every job: the packages a stage may import, wherever they are installed.
+PROJECT_MODULES = {name: package_dir(name) for name in ("mkd", "ray_jobs", "serving")}
 _EXCLUDES = ["__pycache__", "*.pyc", "*.gguf", "*.safetensors"]
 _LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 # Driver exit code when the job ended without one (stopped, or failed before the driver ran).
@@ -52,7 +69,7 @@ class JobOutcome:
 
 
 def stage_module(stage: str) -> str:
-    """`ray_jobs.<stage>` for a stage that exists in this checkout (`eval` means `evaluate`).
+    """`ray_jobs.<stage>` for a stage that exists in the installed ray_jobs (`eval` means `evaluate`).
 
     Raises:
         ValueError: no such stage; the message lists the stages that exist.
@@ -60,14 +77,23 @@ def stage_module(stage: str) -> str:
     name = STAGE_ALIASES.get(stage, stage)
     available = available_stages()
     if name not in available:
-        raise ValueError(f"unknown stage {stage!r}; this checkout has: {', '.join(available)}")
+        raise ValueError(f"unknown stage {stage!r}; ray_jobs has: {', '.join(available)}")
     return f"ray_jobs.{name}"
 
 
 def available_stages() -> list[str]:
-    """Stage modules under ray_jobs/ (files not starting with an underscore)."""
+    """Stage modules of the ray_jobs package (files not starting with an underscore)."""
     folder = PROJECT_MODULES["ray_jobs"]
     return sorted(p.stem for p in folder.glob("*.py") if not p.name.startswith("_"))
+
+
+def run_stage_here(stage: str, argv: Sequence[str]) -> int:
+    """Run a stage's `main(argv)` in this process (`mkd label`, `mkd data build`); its exit code.
+
+    The module is named by its import path, as RayJob entrypoints name it: mkd imports no
+    ray_jobs module itself (the import contracts in pyproject.toml).
+    """
+    return importlib.import_module(stage_module(stage)).main(list(argv))
 
 
 def is_local_address(address: str) -> bool:

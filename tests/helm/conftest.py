@@ -9,9 +9,10 @@ from typing import Any
 
 import jsonschema
 import pytest
-from mkd.k8s.render import DEFAULT_CHART, load_values, render_chart
+from mkd.assets import chart_dir
+from mkd.k8s.render import load_values, render_chart
 
-CHART = DEFAULT_CHART
+CHART = chart_dir()
 CI_VALUES = sorted((CHART / "ci").glob("*.yaml"))
 CRDS = Path(__file__).parent / "crds"
 NAMESPACE = "mkd-test"

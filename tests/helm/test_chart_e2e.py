@@ -36,11 +36,7 @@ from mkd import metrics
 from mkd.config.store import S3Settings, StoreConfig
 from mkd.k8s.render import load_values
 from mkd.registry import Registry
-from mkd.services.ray_local import RayCluster, start_ray_cluster
-from mkd.storage import open_store
-from prometheus_client.parser import text_string_to_metric_families
-
-from serving.control import (
+from mkd.serve.control import (
     ServeControlError,
     deploy,
     failure_report,
@@ -48,6 +44,10 @@ from serving.control import (
     status,
     with_http_port,
 )
+from mkd.services.ray_local import RayCluster, start_ray_cluster
+from mkd.storage import open_store
+from prometheus_client.parser import text_string_to_metric_families
+
 from tests.helm.conftest import CHART, objects_of
 
 pytestmark = [pytest.mark.chart_e2e, pytest.mark.integration]

@@ -11,9 +11,9 @@ import helm_python as h
 import pytest
 import yaml
 from mkd.config.loader import parse_config
+from mkd.serve.config import AppArgs, RouterConfig, StudentLiveConfig
 from ray.serve.schema import ServeDeploySchema
 
-from serving.config import AppArgs, RouterConfig, StudentLiveConfig
 from tests.helm.conftest import CI_VALUES, objects_of
 
 SERVE_YAML = Path(__file__).parents[2] / "configs" / "serve.yaml"
@@ -111,7 +111,7 @@ def test_canary_values_give_the_expected_router_user_config(rendered_ci):
 def test_every_rollback_policy_field_has_a_chart_value_including_the_latency_gate(
     render, rendered_ci
 ):
-    from serving.config import RollbackPolicy
+    from mkd.serve.config import RollbackPolicy
 
     shipped = yaml.safe_load(SERVE_YAML.read_text())["applications"][0]
     default = _deployment(_serve_config(objects_of(render()))["applications"][0], "Router")

@@ -13,8 +13,8 @@ import pytest
 import yaml
 from mkd.config.loader import parse_config
 from mkd.registry import PINNED_REF_PATTERN, RegistryError, parse_ref
+from mkd.serve.config import AppArgs
 
-from serving.config import AppArgs
 from tests.helm.conftest import CHART, CI_VALUES, objects_of
 
 ROOT = Path(__file__).parents[2]

@@ -62,7 +62,7 @@ def test_stage_names_come_from_ray_jobs_and_eval_means_evaluate():
     stages = available_stages()
     assert "label" in stages and not any(s.startswith("_") for s in stages)
     assert stage_module("label") == "ray_jobs.label"
-    with pytest.raises(ValueError, match=r"unknown stage 'lable'; this checkout has: .*label"):
+    with pytest.raises(ValueError, match=r"unknown stage 'lable'; ray_jobs has: .*label"):
         stage_module("lable")
 
 

@@ -30,7 +30,7 @@ def tiny_student(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def app_config(port: int, student_dir: Path, **router: object) -> dict:
     """configs/serve.yaml with the tiny student, a free HTTP port, auth on, small windows."""
-    from serving.control import deployment_entry, load_serve_config, mkd_app, with_http_port
+    from mkd.serve.control import deployment_entry, load_serve_config, mkd_app, with_http_port
 
     config = with_http_port(load_serve_config(SERVE_YAML), port)
     app = mkd_app(config)
@@ -64,12 +64,12 @@ class ServedApp:
         self.headers = {"Authorization": f"Bearer {TOKEN}"}
 
     def set_router(self, **changes: object) -> None:
-        from serving.control import update_live_config
+        from mkd.serve.control import update_live_config
 
         update_live_config(self.cluster.dashboard_url, "Router", changes)
 
     def set_student(self, **changes: object) -> None:
-        from serving.control import update_live_config
+        from mkd.serve.control import update_live_config
 
         update_live_config(self.cluster.dashboard_url, "Student", changes)
 
@@ -105,7 +105,7 @@ class ServedApp:
 @pytest.fixture(scope="session")
 def served_app(ray_cluster, tiny_student: Path) -> Iterator[ServedApp]:
     """The MKD app on the session cluster (deployed once; tests steer it through user_config)."""
-    from serving.control import deploy, shutdown, wait_running
+    from mkd.serve.control import deploy, shutdown, wait_running
 
     config = app_config(ray_cluster.serve_http_port, tiny_student)
     deploy(ray_cluster.dashboard_url, config)

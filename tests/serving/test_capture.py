@@ -11,10 +11,10 @@ import asyncio
 import datetime as dt
 
 from mkd.config.store import StoreConfig
+from mkd.serve.config import CaptureArgs
 from mkd.storage import open_store
 
 from serving.capture import FeedbackWriter, feedback_entry, feedback_key, read_feedback
-from serving.config import CaptureArgs
 from serving.router import Router
 from tests.serving.test_router_guards import FakeHandle
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 import yaml
+from mkd.serve.config import LimitArgs, RouterConfig
+from mkd.serve.control import load_serve_config, mkd_app, validate_serve_config
 
 from serving.app import AppArgsError, parse_args
-from serving.config import LimitArgs, RouterConfig
-from serving.control import load_serve_config, mkd_app, validate_serve_config
 from serving.protocol import ApiError, ErrorResponse, check_query
 
 from .conftest import SERVE_YAML

@@ -6,9 +6,9 @@ import json
 
 import pytest
 from mkd.records import canonical_json
+from mkd.serve.config import StudentArgs
 from mkd.tasks import load_pack
 
-from serving.config import StudentArgs
 from serving.student import StudentItem, make_engine
 
 PACK = load_pack("finance")

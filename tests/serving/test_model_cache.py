@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from mkd.config.store import StoreConfig
 from mkd.registry import Registry
+from mkd.serve.config import StudentArgs
 from mkd.storage import open_store
 
-from serving.config import StudentArgs
 from serving.model_cache import CacheError, cache_root
 from serving.student import resolve_source
 

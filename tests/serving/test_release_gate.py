@@ -7,11 +7,11 @@ import pytest
 from mkd.config.store import StoreConfig
 from mkd.registry import Registry
 from mkd.release import GatesNotPassed
+from mkd.serve.config import RouterConfig, StudentArgs
+from mkd.serve.release_gate import check_student_version, initial_router_config, mark_shadow_only
 from mkd.storage import open_store
 from pydantic import ValidationError
 
-from serving.config import RouterConfig, StudentArgs
-from serving.release_gate import check_student_version, initial_router_config, mark_shadow_only
 from serving.student import resolve_source
 
 FAILED = {"passed": False, "failed": ["date_interpretation/agreement", "entity_extractor/items"]}

@@ -4,10 +4,10 @@ policy changes keep the rollback and the window's samples."""
 from __future__ import annotations
 
 from mkd.cli.main import app
+from mkd.serve import control
+from mkd.serve.config import RollbackPolicy
 from typer.testing import CliRunner
 
-from serving import control
-from serving.config import RollbackPolicy
 from serving.rollout import RollbackMonitor
 from serving.router import Router
 

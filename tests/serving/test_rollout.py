@@ -6,12 +6,12 @@ import random
 
 from hypothesis import given
 from hypothesis import strategies as st
+from mkd.serve.config import RollbackPolicy, RouterConfig, TaskOverride
+from mkd.serve.plan import rollout_plan
 
-from serving.config import RollbackPolicy, RouterConfig, TaskOverride
 from serving.rollout import (
     RollbackMonitor,
     cohort_point,
-    rollout_plan,
     route_point,
     takes_student,
 )

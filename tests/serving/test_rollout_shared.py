@@ -55,7 +55,7 @@ class TwoRouters:
         return seen
 
     def policy(self, **changes: object) -> dict:
-        from serving.control import deployment_entry, mkd_app
+        from mkd.serve.control import deployment_entry, mkd_app
 
         live = deployment_entry(mkd_app(self.app.config), "Router")["user_config"]
         return {**live["rollback"], **changes}
@@ -66,9 +66,8 @@ def two_routers(served_app, tiny_student: Path, tmp_path_factory) -> Iterator[Tw
     """The session's app redeployed with num_replicas=2 Routers and the tiny student served as
     a registry version (gates passed); the session's config back afterwards."""
     from mkd.registry import Registry
+    from mkd.serve.control import deploy, deployment_entry, mkd_app, wait_running
     from mkd.storage import open_store
-
-    from serving.control import deploy, deployment_entry, mkd_app, wait_running
 
     store_uri = f"file://{tmp_path_factory.mktemp('registry')}/store"
     files = {

@@ -11,11 +11,11 @@ from mkd.cli.main import app
 from mkd.config.store import StoreConfig
 from mkd.registry import Registry, RegistryError
 from mkd.release import RolledBack
+from mkd.serve.config import RollbackPolicy
+from mkd.serve.release_gate import check_student_version, initial_router_config
 from mkd.storage import open_store
 from typer.testing import CliRunner
 
-from serving.config import RollbackPolicy
-from serving.release_gate import check_student_version, initial_router_config
 from serving.rollout import RollbackMonitor, p95
 from serving.rollout_state import LocalRolloutState, RolloutStateCore, applies
 from serving.router import Router

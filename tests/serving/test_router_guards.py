@@ -92,9 +92,9 @@ def test_guards_off_passes_answers_through() -> None:
 
 
 def test_teacher_api_key_comes_from_the_replica_environment(monkeypatch) -> None:
+    from mkd.serve.config import ServeTeacherArgs
     from mkd.tasks import load_pack
 
-    from serving.config import ServeTeacherArgs
     from serving.teacher import build_backend
 
     monkeypatch.setenv("MKD_TEST_TEACHER_KEY", "sk-from-secret")

@@ -1,13 +1,13 @@
 {{/*
 The Serve config (Ray ServeDeploySchema) of the RayService: the structure of configs/serve.yaml,
-filled from values.serving.* (args validate as serving.config.AppArgs, the Router's user_config as
-serving.config.RouterConfig). The Router's user_config carries the rollout settings, so a change of
+filled from values.serving.* (args validate as mkd.serve.config.AppArgs, the Router's user_config as
+mkd.serve.config.RouterConfig). The Router's user_config carries the rollout settings, so a change of
 serving.rollout.* reconfigures the running routers in place: no new cluster, no replica restart;
 except a change across "the student takes traffic", which also flips args.student.shadow_only
 and so (args are part of Serve's code version) replaces every replica once (docs/rollout.md).
 */}}
 
-{{/* The Router's user_config (serving.config.RouterConfig): everything a rollout step changes. */}}
+{{/* The Router's user_config (mkd.serve.config.RouterConfig): everything a rollout step changes. */}}
 {{- define "mkd.routerUserConfig" -}}
 {{- $r := .Values.serving.rollout -}}
 mode: {{ $r.mode }}
@@ -44,7 +44,7 @@ rollback_clear_id: {{ $r.rollbackClearId | default "" | quote }}
 
 {{/*
 "true" when the Router starts with user traffic for the student (split mode with a weight above 0,
-globally or in a task override): serving.config.RouterConfig.student_takes_traffic, in Helm.
+globally or in a task override): mkd.serve.config.RouterConfig.student_takes_traffic, in Helm.
 */}}
 {{- define "mkd.studentTakesTraffic" -}}
 {{- $r := .Values.serving.rollout -}}
@@ -59,7 +59,7 @@ globally or in a task override): serving.config.RouterConfig.student_takes_traff
 {{- end }}
 
 {{/*
-The builder's args (serving.config.AppArgs). The store comes from mkd.storeConfig, as the RayJobs'
+The builder's args (mkd.serve.config.AppArgs). The store comes from mkd.storeConfig, as the RayJobs'
 does. student.shadow_only lets the Student load a version whose gates did not pass only while it
 takes no user traffic; student.allow_unpromoted (serving.student.allowUnpromoted) forces it.
 */}}

@@ -36,9 +36,9 @@ def label(config: Path = CONFIG) -> None:
 
     Example: mkd label -c configs/pipeline.yaml
     """
-    from ray_jobs.label import main
+    from mkd.jobs import run_stage_here
 
-    raise typer.Exit(main(["-c", str(config)]))
+    raise typer.Exit(run_stage_here("label", ["-c", str(config)]))
 
 
 @data_app.command("build")
@@ -47,9 +47,9 @@ def build(config: Path = CONFIG) -> None:
 
     Example: mkd data build -c configs/pipeline.yaml
     """
-    from ray_jobs.build_data import main
+    from mkd.jobs import run_stage_here
 
-    raise typer.Exit(main(["-c", str(config)]))
+    raise typer.Exit(run_stage_here("build_data", ["-c", str(config)]))
 
 
 @data_app.command("import-logs")

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import typer
-from rich.table import Table
 
 from mkd.cli.console import console, fail
 from mkd.config import ConfigError, PipelineConfig, load_config
 from mkd.progress import item_progress
 from mkd.records import RecordError
 from mkd.registry import RegistryError
+from mkd.tables import print_report
 
 CONFIG = typer.Option(None, "--config", "-c", help="Pipeline YAML (default: embedded defaults).")
 
@@ -96,40 +95,9 @@ def eval_cmd(
             outcome = run_evaluation(cfg, progress=progress)
     except (RegistryError, FileNotFoundError, ValueError) as exc:
         fail(str(exc))
-    print_report(outcome.report)
+    print_report(outcome.report, console)
     console.print(f"report: {outcome.report_uri}", highlight=False)
     if outcome.version:
         console.print(f"registry: {outcome.version.ref} is now [bold]{outcome.version.stage}[/]")
     if not outcome.passed:
         fail("gates failed: the candidate is rejected")
-
-
-def print_report(report: dict[str, Any]) -> None:
-    """The per-task table, the gates and the before/after table."""
-    from mkd.evaluation.report import DETAIL_HEADER, ROLE_TITLES, detail_rows, score_table
-
-    header, rows = score_table(report)
-    console.print(_table(f"score per task ({report['dataset']} {report['split']})", header, rows))
-    student = report["models"].get("student")
-    if student:
-        console.print(_table("student per task", DETAIL_HEADER, detail_rows(student)))
-    if report.get("gates"):
-        for g in report["gates"]["results"]:
-            mark = "[green]pass[/]" if g["passed"] else "[bold red]FAIL[/]"
-            op = "<=" if g["check"] == "violation_rate" else ">="
-            console.print(
-                f"  {mark} {g['task']}: {g['check']} {g['value']:.3f} {op} {g['threshold']:.3f}"
-            )
-    ba = report.get("before_after") or []
-    if ba:
-        head = [ROLE_TITLES.get(h, h) for h in ba[0]]
-        console.print(_table("before / after", head, [list(r.values()) for r in ba]))
-
-
-def _table(title: str, header: list[str], rows: list[list[str]]) -> Table:
-    table = Table(title=title)
-    for i, col in enumerate(header):
-        table.add_column(col, justify="left" if i == 0 else "right")
-    for row in rows:
-        table.add_row(*row)
-    return table

@@ -70,10 +70,10 @@ def serve(
     Example: mkd serve -c configs/serve.yaml --version finance-student@candidate
     """
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    from mkd.serve import control
     from mkd.services.ports import free_ports
     from mkd.services.ray_local import start_ray_cluster
     from mkd.services.signals import sigterm_as_interrupt
-    from serving import control
 
     try:
         cfg = control.load_serve_config(config)
@@ -117,7 +117,7 @@ def _logs_dir() -> Path:
 
 def _deploy_and_watch(cluster: RayCluster, cfg: dict, port: int) -> None:
     """Deploy `cfg` on `cluster`, wait until it is RUNNING, then show the status line forever."""
-    from serving import control
+    from mkd.serve import control
 
     control.deploy(cluster.dashboard_url, cfg)
     with console.status("deploying (loading the student) ..."):
@@ -132,7 +132,11 @@ def _deploy_and_watch(cluster: RayCluster, cfg: dict, port: int) -> None:
 def _check_gates_before_deploy(app_entry: dict, force: bool) -> None:
     """Refuse (exit 1, failed gates named) before a cluster starts; mark shadow-only starts."""
     from mkd.registry import RegistryError
-    from serving.release_gate import check_student_version, initial_router_config, mark_shadow_only
+    from mkd.serve.release_gate import (
+        check_student_version,
+        initial_router_config,
+        mark_shadow_only,
+    )
 
     mark_shadow_only(app_entry)
     try:
@@ -181,7 +185,7 @@ def rollout_status(
 
     Example: mkd rollout status --dashboard http://127.0.0.1:8265
     """
-    from serving import control
+    from mkd.serve import control
 
     try:
         config = control.current_config(dashboard)
@@ -229,7 +233,7 @@ def rollout_set(
     reason, unless --force; shadow and weight 0 always apply.
     Example: mkd rollout set --weight 0.1      mkd rollout set --mode shadow
     """
-    from serving import control
+    from mkd.serve import control
 
     if weight is None and mode is None:
         fail("give --weight and/or --mode")
@@ -277,7 +281,7 @@ def rollout_clear(dashboard: str = DASHBOARD) -> None:
     """
     import uuid
 
-    from serving import control
+    from mkd.serve import control
 
     clear_id = f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{uuid.uuid4().hex[:6]}"
     try:
@@ -294,8 +298,8 @@ def _check_gates_before_weight(deployed: dict, live: dict, force: bool) -> None:
     from pydantic import ValidationError
 
     from mkd.registry import RegistryError
-    from serving.config import RouterConfig
-    from serving.release_gate import check_student_version
+    from mkd.serve.config import RouterConfig
+    from mkd.serve.release_gate import check_student_version
 
     try:
         router = RouterConfig.model_validate(live)
@@ -321,9 +325,9 @@ def rollout_plan_cmd(
 
     Example: mkd rollout plan -c configs/serve.yaml
     """
-    from serving import control
-    from serving.config import RouterConfig
-    from serving.rollout import rollout_plan
+    from mkd.serve import control
+    from mkd.serve.config import RouterConfig
+    from mkd.serve.plan import rollout_plan
 
     live = control.deployment_entry(control.mkd_app(control.load_serve_config(config)), "Router")
     stages = rollout_plan(RouterConfig.model_validate(live.get("user_config") or {}))

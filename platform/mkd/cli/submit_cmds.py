@@ -216,20 +216,20 @@ def k8s_render(
     set_values: list[str] = typer.Option([], "--set", help="Helm --set expression (repeatable)."),
     release: str = typer.Option("mkd", "--release", help="Helm release name the job belongs to."),
     namespace: str = typer.Option("default", "-n", "--namespace", help="Target namespace."),
-    chart: Path | None = typer.Option(None, "--chart", help="Chart directory (default: helm/mkd)."),
+    chart: Path | None = typer.Option(
+        None, "--chart", help="Chart directory (default: the chart shipped with mkd)."
+    ),
 ) -> None:
     """Print the RayJob manifest of a stage from the Helm chart, for kubectl apply or GitOps.
 
     The job mounts the release's ConfigMap (<release>-mkd-config), so install the chart first.
     Example: mkd k8s render train -f helm/mkd/ci/gpu-prod.yaml --set jobs.runId=r2 | kubectl apply -f -
     """
-    from mkd.k8s.render import DEFAULT_CHART, load_values, render_stage_job, to_yaml
+    from mkd.k8s.render import load_values, render_stage_job, to_yaml
 
     try:
         merged = load_values(values, set_values)
-        job = render_stage_job(
-            stage, merged, chart=chart or DEFAULT_CHART, release=release, namespace=namespace
-        )
+        job = render_stage_job(stage, merged, chart=chart, release=release, namespace=namespace)
     except (ValueError, FileNotFoundError, RuntimeError) as exc:
         fail(str(exc))
     except Exception as exc:  # helm_python's HelmError family: refused values, template errors

@@ -7,10 +7,9 @@ from typing import Any
 
 import yaml
 
+from mkd.assets import chart_dir
 from mkd.config.loader import deep_merge
 
-# The chart lives beside the package in a checkout: <repo>/helm/mkd (platform/mkd/k8s -> repo).
-DEFAULT_CHART = Path(__file__).resolve().parents[3] / "helm" / "mkd"
 # One RayJob per stage, in pipeline order (each a ray_jobs module), plus the whole pipeline.
 STAGES = ("augment", "label", "dataset", "train", "evaluate", "export")
 PIPELINE = "pipeline"
@@ -54,17 +53,20 @@ def load_values(files: list[Path], sets: list[str] | None = None) -> dict[str, A
 def render_chart(
     values: dict[str, Any] | None = None,
     *,
-    chart: Path = DEFAULT_CHART,
+    chart: Path | None = None,
     release: str = "mkd",
     namespace: str = "default",
 ) -> dict[str, list[dict[str, Any]]]:
     """Render the chart; returns template path -> its Kubernetes objects (NOTES.txt left out).
 
+    `chart` defaults to the chart shipped with mkd (`mkd.assets.chart_dir()`).
+
     Raises:
         helm_python.HelmValuesError: values refused by values.schema.json (the message names the key).
         FileNotFoundError: no chart at `chart`.
     """
-    if not (Path(chart) / "Chart.yaml").is_file():
+    chart = chart_dir() if chart is None else Path(chart)
+    if not (chart / "Chart.yaml").is_file():
         raise FileNotFoundError(f"no Helm chart at {chart} (expected {chart}/Chart.yaml)")
     h = _helm()
     with h.Chart.load(str(chart)) as loaded:
@@ -80,7 +82,7 @@ def render_stage_job(
     stage: str,
     values: dict[str, Any] | None = None,
     *,
-    chart: Path = DEFAULT_CHART,
+    chart: Path | None = None,
     release: str = "mkd",
     namespace: str = "default",
 ) -> dict[str, Any]:
@@ -90,6 +92,7 @@ def render_stage_job(
     apply the ConfigMap from `render_chart` beside it.
     """
     stage = canonical_stage(stage)
+    chart = chart_dir() if chart is None else Path(chart)
     values = deep_merge(values or {}, {"jobs": {stage: {"enabled": True}}})
     docs = render_chart(values, chart=chart, release=release, namespace=namespace)
     jobs = docs.get(f"{Path(chart).name}/templates/rayjob-{stage}.yaml") or docs.get(

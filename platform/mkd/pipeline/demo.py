@@ -94,7 +94,7 @@ def run_demo(
         run_stages(stages, ctx, fresh=fresh)
         write_summary(ctx, workdir)
         with contextlib.suppress(Exception):
-            from serving import control
+            from mkd.serve import control
 
             control.shutdown(ctx.services["dashboard_url"])
     return ctx

@@ -7,21 +7,19 @@ import json
 import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import httpx
 
+from mkd.assets import config_file
 from mkd.pipeline.runner import PipelineContext
-
-SERVE_CONFIG = Path(__file__).resolve().parents[3] / "configs" / "serve.yaml"
 
 
 def serve_config(ctx: PipelineContext, version: str, teacher_url: str, port: int) -> dict[str, Any]:
     """configs/serve.yaml with this run's student version, teacher endpoint, store and guards."""
-    from serving.control import load_serve_config, mkd_app, with_http_port
+    from mkd.serve.control import load_serve_config, mkd_app, with_http_port
 
-    config = with_http_port(load_serve_config(SERVE_CONFIG), port)
+    config = with_http_port(load_serve_config(config_file("serve.yaml")), port)
     args = mkd_app(config)["args"]
     # deployed in shadow: any version loads; the canary step below asks canary_decision first
     args["student"] |= {"version": version, "model_uri": None, "adapter": None}
@@ -119,7 +117,7 @@ def canary_decision(ctx: PipelineContext, version: str) -> tuple[bool, str]:
 def serve_and_roll_out(ctx: PipelineContext) -> dict[str, Any]:
     """Shadow first (teacher answers, student scored beside it), then a canary when the version's
     gates passed (or the run was forced); a rejected version stays in shadow."""
-    from serving import control
+    from mkd.serve import control
 
     dashboard = ctx.services["dashboard_url"]
     port = ctx.services["serve_port"]

@@ -123,13 +123,13 @@ class _Dashboard:
         self.updates: list[dict] = []
 
     def install(self, monkeypatch) -> _Dashboard:
-        monkeypatch.setattr("serving.control.current_config", lambda _url: self.config)
+        monkeypatch.setattr("mkd.serve.control.current_config", lambda _url: self.config)
 
         def update(_url, deployment, changes):
             self.updates.append(changes)
             return {"mode": "split", "student_weight": 0, "task_overrides": {}, **changes}
 
-        monkeypatch.setattr("serving.control.update_live_config", update)
+        monkeypatch.setattr("mkd.serve.control.update_live_config", update)
         return self
 
 

@@ -6,10 +6,9 @@ from pathlib import Path
 
 import pytest
 from mkd.cli.main import app
+from mkd.serve import control
 from mkd.services.ray_local import RayCluster
 from typer.testing import CliRunner
-
-from serving import control
 
 REPLICA_ERROR = (
     "The deployment failed to start 3 times in a row. Error:\n"

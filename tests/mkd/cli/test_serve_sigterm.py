@@ -25,7 +25,7 @@ SCRIPT = """
 import json, sys
 from pathlib import Path
 import mkd.services.ray_local as ray_local
-from serving import control
+from mkd.serve import control
 from mkd.cli.serve_cmds import serve
 
 real_start = ray_local.start_ray_cluster

@@ -6,7 +6,7 @@ import argparse
 
 from rich.console import Console
 
-from mkd.cli.console import task_score_table
+from mkd.tables import task_score_table
 from mkd.tasks import load_pack
 from mkd.teachers.reference.evaluate import evaluate_gold
 

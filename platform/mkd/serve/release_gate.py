@@ -9,8 +9,7 @@ from dataclasses import replace
 from typing import Any
 
 from mkd.release import GateVerdict, require_gates, require_not_rolled_back
-
-from serving.config import AppArgs, RouterConfig
+from mkd.serve.config import AppArgs, RouterConfig
 
 
 def initial_router_config(app: dict[str, Any]) -> RouterConfig:

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import yaml
 
-from serving.config import AppArgs, RouterConfig, StudentLiveConfig
+from mkd.serve.config import AppArgs, RouterConfig, StudentLiveConfig
 
 APP_NAME = "mkd"
 API = "/api/serve/applications/"

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from pydantic import Field, field_validator, model_validator
+
 from mkd.config.base import Section
 from mkd.config.guards import GuardsConfig
 from mkd.config.store import StoreConfig
@@ -16,7 +18,6 @@ from mkd.config.teacher import TeacherConfig
 from mkd.models.uris import DEFAULT_STUDENT_URI
 from mkd.registry import REF_FORMS, RegistryError, parse_ref
 from mkd.tasks import load_pack
-from pydantic import Field, field_validator, model_validator
 
 ALL_TASKS = ["query_classifier", "entity_extractor", "currency_identifier", "date_interpretation"]
 
