@@ -163,7 +163,9 @@ def test_a_changed_benchmark_is_refused(store, cfg) -> None:
 
 def test_version_names_follow_the_latest_rule(store, cfg) -> None:
     for v in ("v1", "v2", "v9"):
-        store.put_json(f"datasets/finance/{v}/manifest.json", {"created_at": "2026-01-01T00:00:00Z"})
+        store.put_json(
+            f"datasets/finance/{v}/manifest.json", {"created_at": "2026-01-01T00:00:00Z"}
+        )
     assert next_version_name(store, "finance", "v9") == "v10"
     assert resolve_versions(cfg, store) == ("v9", "v10")
     store.put_json("datasets/finance/v10/manifest.json", {"created_at": "2026-01-01T00:00:00Z"})
