@@ -42,6 +42,12 @@ class LoopConfig(Section):
         description="Share of the new query families held out in test_new.jsonl; the rest is "
         "split into train/val by data.splits' train:val ratio.",
     )
+    min_new_items: int = Field(
+        1,
+        ge=0,
+        description="Fewer new records than this (feedback and imports, after skips) and the "
+        "loop stops before building a version: nothing to learn from yet (0: always build).",
+    )
     serve_dashboard: str | None = Field(
         None,
         description="Ray dashboard URL of the running Serve app (http://HEAD:8265): the "

@@ -48,6 +48,10 @@ BENCHMARK = "test.jsonl"
 NEW_ITEMS = "test_new.jsonl"
 
 
+class NothingNew(RuntimeError):
+    """Fewer new records than loop.min_new_items: no version is built."""
+
+
 def next_version_name(store: Store, dataset: str, parent: str) -> str:
     """The name after `parent`: its trailing number plus one (v9 -> v10), past every finished
     version sharing its stem; `parent` without a number gets `-2`."""
@@ -250,6 +254,12 @@ def build_next_version(
     imported = [r for r in imported if normalise_text(r["input"]) not in parent_queries]
     added, import_duplicates = merge_imports(fb.records, imported)
     new = fb.records + added
+    if len(new) < cfg.loop.min_new_items:
+        raise NothingNew(
+            f"{len(new)} new record(s) since {name}/{parent} (feedback: {fb.entries} entries, "
+            f"{fb.in_parent} already in {parent}, {len(fb.quarantine)} quarantined; imports: "
+            f"{len(added)}), loop.min_new_items is {cfg.loop.min_new_items}: no version built"
+        )
 
     carried = parent_splits.get("train", []) + parent_splits.get("val", [])
     previous_new = parent_splits.get("test_new", [])
