@@ -9,7 +9,12 @@ from pathlib import Path
 import pytest
 from mkd.config import parse_config
 from mkd.data.manifest import build_manifest, dataset_prefix, write_version
-from mkd.data.next_version import build_next_version, next_version_name, resolve_versions
+from mkd.data.next_version import (
+    NothingNew,
+    build_next_version,
+    next_version_name,
+    resolve_versions,
+)
 from mkd.data.prompts_io import to_jsonl
 from mkd.data.splits import family_overlap
 from mkd.storage import open_store
@@ -143,6 +148,9 @@ def test_benchmark_never_changes_down_the_lineage(store, cfg) -> None:
     # nothing new since v2 read the log: v3 is v2 with last turn's new items in train/val
     parent, child = resolve_versions(cfg, store)
     assert (parent, child) == ("v2", "v3")
+    with pytest.raises(NothingNew, match="0 new record"):  # loop.min_new_items: 1
+        build_next_version(cfg, store, parent, child, Console(quiet=True))
+    cfg.loop.min_new_items = 0
     manifest = build_next_version(cfg, store, parent, child, Console(quiet=True))
     assert manifest["feedback"]["entries"] == 0
     assert manifest["benchmark"]["origin"] == "finance/v1"
