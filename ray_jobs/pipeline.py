@@ -1,5 +1,6 @@
 """Every stage in order, resuming finished ones: augment -> label -> review -> dataset -> train ->
-evaluate -> export.
+evaluate -> export; with `loop.enabled: true` in the config, one turn of the improvement loop
+instead (ray_jobs.loop, docs/loop.md), so the chart's pipeline RayJob and its CronJob run it.
 
     python -m ray_jobs.pipeline -c configs/pipeline.yaml [--until STAGE] [--fresh]
 
@@ -26,6 +27,12 @@ def stage(args: argparse.Namespace) -> StageFn:
 
     def run(cfg: PipelineConfig, store: Store, console: Console) -> None:
         from mkd.pipeline.cluster import gates_passed, run_pipeline
+
+        if cfg.loop.enabled:  # the improvement loop instead of the build (docs/loop.md)
+            from ray_jobs.loop import run_loop_job
+
+            run_loop_job(cfg, store, console, fresh=args.fresh)
+            return
 
         ctx = run_pipeline(cfg, store, console, fresh=args.fresh, until=args.until)
         reused = [name for name, (_, was_reused) in ctx.timings.items() if was_reused]

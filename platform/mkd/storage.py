@@ -37,6 +37,7 @@ STORE_AREAS = (
     "registry",  # model versions and their stages (mkd.registry)
     "pipelines",  # pipeline runner state, one document per pipeline (mkd.pipeline.runner)
     "feedback",  # teacher answers the serving Router obtained (serving/capture.py)
+    "loops",  # `mkd loop` reports: v(N) vs v(N+1) (mkd.pipeline.loop_report)
 )
 
 

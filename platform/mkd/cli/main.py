@@ -13,6 +13,7 @@ from mkd.cli import (
     data_cmds,
     eval_cmds,
     guards_cmds,
+    loop_cmds,
     models_cmds,
     pipeline_cmds,
     quality_cmds,
@@ -75,3 +76,4 @@ serve_cmds.register(app)
 eval_cmds.register(app)
 models_cmds.register(app)
 pipeline_cmds.register(app)
+loop_cmds.register(app)

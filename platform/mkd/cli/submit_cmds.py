@@ -94,7 +94,9 @@ def submit(
         None, "--until", help="pipeline only: stop after this stage (e.g. dataset)."
     ),
     fresh: bool = typer.Option(
-        False, "--fresh", help="pipeline only: rerun every stage instead of reusing finished ones."
+        False,
+        "--fresh",
+        help="pipeline and loop: rerun every stage instead of reusing finished ones.",
     ),
 ) -> None:
     """Run a pipeline stage on a Ray cluster through the Job Submission API.
@@ -138,7 +140,7 @@ def submit(
 def _pipeline_args(stage: str, until: str | None, fresh: bool) -> list[str]:
     """The pipeline's own options; refused for a single stage, which has none of them."""
     args = [*(["--until", until] if until else []), *(["--fresh"] if fresh else [])]
-    if args and stage != "pipeline":
+    if args and stage != "pipeline" and not (stage == "loop" and not until):
         fail(f"--until and --fresh apply to `mkd submit pipeline`, not to {stage!r}")
     if until:
         from mkd.pipeline.cluster import stage_names

@@ -72,7 +72,11 @@ class EvaluationConfig(Section):
         description="Dataset `NAME/VERSION` in the store. None: the candidate run's dataset, "
         "else the newest version of data.dataset.",
     )
-    split: Literal["test", "val", "train"] = Field("test", description="Split to evaluate on.")
+    split: Literal["test", "val", "train", "test_new"] = Field(
+        "test",
+        description="Split to evaluate on. test_new: the new items of a dataset `mkd loop` built "
+        "(test is its fixed benchmark).",
+    )
     max_items_per_task: int | None = Field(
         40,
         ge=1,

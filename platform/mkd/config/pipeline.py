@@ -10,6 +10,7 @@ from mkd.config.demo import DemoConfig
 from mkd.config.evaluation import EvaluationConfig
 from mkd.config.export import ExportConfig
 from mkd.config.guards import GuardsConfig
+from mkd.config.loop import LoopConfig
 from mkd.config.store import StoreConfig
 from mkd.config.teacher import TeacherConfig
 from mkd.config.training import TrainingConfig
@@ -39,6 +40,7 @@ class PipelineConfig(Section):
     guards: GuardsConfig = Field(default_factory=GuardsConfig)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     export: ExportConfig = Field(default_factory=ExportConfig)
+    loop: LoopConfig = Field(default_factory=LoopConfig)
 
     @field_validator("tasks")
     @classmethod

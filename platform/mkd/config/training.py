@@ -126,6 +126,13 @@ class TrainingConfig(Section):
     deepspeed_stage: Literal[0, 2, 3] = Field(
         0, description="DeepSpeed ZeRO stage for multi-GPU (0 = off; 2 or 3 on GPU clusters)."
     )
+    init_adapter: str | None = Field(
+        None,
+        description="Warm start: load this registry version's LoRA weights (NAME:VERSION or "
+        "NAME@STAGE, an adapter variant) before training, instead of fresh LoRA weights. Its "
+        "rank and target modules must match `lora`. Recorded in the run's manifest. None: a "
+        "fresh adapter. `mkd loop` sets it to the current version.",
+    )
     lora: LoraSettings = Field(default_factory=LoraSettings)
     optimizer: OptimizerSettings = Field(default_factory=OptimizerSettings)
     mixing: MixingSettings = Field(default_factory=MixingSettings)

@@ -166,6 +166,12 @@ def _hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def query_family(query: str) -> str:
+    """The family of a query from outside the curated set (logs, feedback): one per normalised
+    query, so the same question never sits in two splits, whatever its task or source."""
+    return f"q-{_hash(normalise_text(query))[:16]}"
+
+
 def to_log_record(
     line: dict, raw: str, name: str, number: int, cfg: LogImportConfig, pack: TaskPack
 ) -> dict:
@@ -178,7 +184,7 @@ def to_log_record(
         "id": f"{prompt_id}:{task}",
         "prompt_id": prompt_id,
         # one family per distinct query, so the same question never sits in two splits
-        "family": f"log-{_hash(normalise_text(query))[:16]}",
+        "family": query_family(query),
         "source": f"log:{name}",
         "input": query,
         "task": task,

@@ -65,12 +65,18 @@ def build_manifest(
         },
         "counts": {
             "records": len(everything),
-            "prompts": len({r["prompt_id"] for r in everything}),
-            "families": len({r["family"] for r in everything}),
+            "prompts": len({r.get("prompt_id") or r.get("id") or r["input"] for r in everything}),
+            "families": len({r.get("family") or r.get("id") or r["input"] for r in everything}),
             "splits": {s: len(recs) for s, recs in splits.items()},
             "tasks": dict(sorted(Counter(r["task"] for r in everything).items())),
             "labels": label_counts(everything),
-            "sources": dict(sorted(Counter(r["source"].split("/")[0] for r in everything).items())),
+            "sources": dict(
+                sorted(
+                    Counter(
+                        (r.get("source") or "unknown").split("/")[0] for r in everything
+                    ).items()
+                )
+            ),
         },
         **extra,
     }

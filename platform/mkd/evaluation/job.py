@@ -359,7 +359,12 @@ def register_adapter(
         "eval": {"report": store.uri_for(f"evals/{report['id']}/report.json"), "tasks": student},
         "gates": gates,
         "git_commit": git_commit(),
-        "lineage": {"run_id": run_id, "base_model": spec.base_uri, "dataset": dataset},
+        "lineage": {
+            "run_id": run_id,
+            "base_model": spec.base_uri,
+            "dataset": dataset,
+            **({"init_adapter": ini} if (ini := candidate.lineage.get("init_adapter")) else {}),
+        },
     }
     return registry.register(
         name, manifest, files, stage=stage, reason=reason,

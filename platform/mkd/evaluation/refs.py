@@ -126,6 +126,8 @@ class ModelResolver:
         base = run_base_uri(manifest, self.cfg.training.base_model)
         spec = ModelSpec(f"run:{run_id}", base, str(adapter), prompt, self.cfg.evaluation.dtype)
         lineage = {"run_id": run_id, "base_model": base, "dataset": run_dataset(manifest)}
+        if manifest.get("init_adapter"):  # warm-started: the version it continued from
+            lineage["init_adapter"] = manifest["init_adapter"].get("ref")
         return ResolvedModel(f"run:{run_id}", "local", spec, lineage, dir_size(adapter))
 
     def _registry(self, ref: str, prompt: PromptStyle) -> ResolvedModel:

@@ -148,3 +148,30 @@ def serve_and_roll_out(ctx: PipelineContext) -> dict[str, Any]:
     }
     ctx.console.print(f"canary replay at weight {live['student_weight']} ({why}): {canary}")
     return out | {"canary": canary, "router": router_status(url), "weight": live["student_weight"]}
+
+
+def deploy_shadow(
+    dashboard_url: str, version: str, app_name: str = "mkd", timeout: float = 900
+) -> dict[str, Any]:
+    """Put registry `version` behind the running app's Router in shadow (the teacher answers every
+    request, the student runs beside it and is scored): the deployed Serve config with
+    args.student.version replaced and the Router set to shadow with no per-task exception. Shadow
+    takes any version, gates passed or not (mkd.release). Returns the Router's live config."""
+    from serving import control
+    from serving.config import RouterConfig
+    from serving.release_gate import mark_shadow_only
+
+    config = control.current_config(dashboard_url)
+    app = control.mkd_app(config, app_name)
+    student = app.setdefault("args", {}).setdefault("student", {})
+    student |= {"version": version, "model_uri": None, "adapter": None}
+    router = control.deployment_entry(app, "Router")
+    live = {**(router.get("user_config") or {}), "mode": "shadow", "student_weight": 0.0}
+    router["user_config"] = RouterConfig.model_validate(live | {"task_overrides": {}}).model_dump(
+        mode="json"
+    )
+    if mark_shadow_only(app):  # cannot happen: shadow everywhere; refuse rather than go live
+        raise control.ServeControlError("the shadow config still routes traffic to the student")
+    control.deploy(dashboard_url, config)
+    control.wait_running(dashboard_url, app_name, timeout)
+    return router["user_config"]

@@ -31,6 +31,7 @@ class PipelineContext:
     services: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, tuple[float, bool]] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)  # this run's start (deadlines)
+    state_name: str | None = None  # pipelines/<this>/state.json; None: the config's name
 
     def output(self, stage: str, key: str) -> Any:
         return self.outputs[stage][key]
@@ -55,7 +56,7 @@ def fingerprint(stage: Stage, ctx: PipelineContext) -> str:
 
 
 def _state_key(ctx: PipelineContext) -> str:
-    return f"pipelines/{ctx.cfg.name}/state.json"
+    return f"pipelines/{ctx.state_name or ctx.cfg.name}/state.json"
 
 
 def load_state(ctx: PipelineContext) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from mkd.training.inputs import (
 )
 from mkd.training.outputs import run_key
 from mkd.training.sessions import PROGRESS_ACTOR_PREFIX
+from mkd.training.warm_start import WarmStartError, resolve_init_adapter
 
 # What Ray Train workers need in their environment on a loopback cluster.
 WORKER_ENV_KEYS = ("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "HF_HUB_OFFLINE", "TOKENIZERS_PARALLELISM",
@@ -38,6 +39,7 @@ class RunPlan:
     dataset: DatasetInput
     tasks: list[str]
     seed: int
+    init_adapter: dict[str, Any] | None = None  # the checked warm start (warm_start.py)
 
 
 def new_run_id(cfg: PipelineConfig) -> str:
@@ -66,7 +68,11 @@ def plan_run(cfg: PipelineConfig, store: Any, resume: str | None = None) -> RunP
     dataset.train = [r for r in dataset.train if r.task in tasks and r.output is not None]
     dataset.val = [r for r in dataset.val if r.task in tasks and r.output is not None]
     seed = t.seed if t.seed is not None else cfg.seed
-    return RunPlan(resume or new_run_id(cfg), cfg, dataset, sorted(tasks), seed)
+    try:
+        init = resolve_init_adapter(t, store)
+    except WarmStartError as exc:
+        raise TrainingInputError(str(exc)) from None
+    return RunPlan(resume or new_run_id(cfg), cfg, dataset, sorted(tasks), seed, init)
 
 
 def _worker_env(cfg: Any) -> dict[str, str]:
@@ -99,6 +105,8 @@ def make_trainer(plan: RunPlan, store: Any) -> Any:
         "seed": plan.seed,
         "train": [r.model_dump(exclude_none=True) for r in plan.dataset.train],
         "val": [r.model_dump(exclude_none=True) for r in plan.dataset.val],
+        "init_adapter": plan.init_adapter,
+        "store": plan.cfg.store.model_dump(mode="json") if plan.init_adapter else None,
     }
     return TorchTrainer(
         train_worker,
@@ -230,6 +238,7 @@ def run_training(
             "tasks": plan.tasks,
             "seed": plan.seed,
             "backend": t.backend,
+            "init_adapter": plan.init_adapter,
             "budget_minutes": t.budget_minutes,
             "checkpoints": store.uri_for(run_key(plan.run_id, "ray")),
             "wall_seconds": round(time.time() - started, 2),

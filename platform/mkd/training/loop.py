@@ -37,6 +37,8 @@ class LoopInputs:
     seed: int
     train: list[dict[str, Any]]
     val: list[dict[str, Any]]
+    init_adapter: dict[str, Any] | None = None  # warm start (mkd.training.warm_start)
+    store: dict[str, Any] | None = None  # the store section, to download init_adapter
 
     @property
     def cfg(self) -> TrainingConfig:
@@ -158,6 +160,10 @@ def setup(inp: LoopInputs, session: Session) -> Trainer:
         from mkd.training.gpu import deepspeed_engine
 
         t.engine = deepspeed_engine(cfg, model, optimizer, session.world_size)
+    if inp.init_adapter:  # warm start; a checkpoint below (a resumed run) takes precedence
+        from mkd.training.warm_start import load_init_adapter
+
+        load_init_adapter(model, inp.init_adapter, inp.store or {})
     with session.latest_checkpoint() as ckpt:
         if ckpt:
             t.state = load_checkpoint(ckpt, model, optimizer, t.scheduler)

@@ -109,7 +109,7 @@ variable "store_areas" {
   type        = list(string)
   # Must equal mkd.storage.STORE_AREAS (tests/terraform/test_store_areas.py): an area the code
   # writes but this list omits is AccessDenied in the cluster.
-  default = ["datasets", "label-cache", "work", "reviews", "base-models", "runs", "evals", "registry", "pipelines", "feedback"]
+  default = ["datasets", "label-cache", "work", "reviews", "base-models", "runs", "evals", "registry", "pipelines", "feedback", "loops"]
 
   validation {
     condition     = length(var.store_areas) > 0 && alltrue([for a in var.store_areas : can(regex("^[a-z0-9][a-z0-9._-]*$", a))])

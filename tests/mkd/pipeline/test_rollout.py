@@ -50,3 +50,41 @@ def test_the_summary_row_reads_shadow_only_for_a_refused_canary() -> None:
     row = rollout_row(serve)
     assert row["student"] == "shadow only (finance-student:3)"
     assert row["change"].startswith("canary refused") and "routes teacher 8" in row["change"]
+
+
+def test_deploy_shadow_swaps_the_student_and_takes_it_out_of_traffic(monkeypatch) -> None:
+    """The loop's shadow deploy: the running app's student becomes the candidate, the Router
+    goes to shadow with no per-task exception (no student traffic, so no gate applies)."""
+    from mkd.pipeline.rollout import deploy_shadow
+
+    from serving import control
+
+    running = {
+        "applications": [
+            {
+                "name": "mkd",
+                "import_path": "serving.app:build_app",
+                "args": {"student": {"version": "finance-student@production"}},
+                "deployments": [
+                    {
+                        "name": "Router",
+                        "user_config": {
+                            "mode": "split",
+                            "student_weight": 0.5,
+                            "task_overrides": {"query_classifier": {"student_weight": 1.0}},
+                        },
+                    }
+                ],
+            }
+        ]
+    }
+    sent: list[dict] = []
+    monkeypatch.setattr(control, "current_config", lambda url: running)
+    monkeypatch.setattr(control, "deploy", lambda url, config: sent.append(config))
+    monkeypatch.setattr(control, "wait_running", lambda url, app, timeout: {})
+    live = deploy_shadow("http://127.0.0.1:8265", "finance-student:7")
+    app = control.mkd_app(sent[0])
+    assert app["args"]["student"]["version"] == "finance-student:7"
+    assert app["args"]["student"]["shadow_only"] is True
+    assert live["mode"] == "shadow" and live["student_weight"] == 0.0
+    assert live["task_overrides"] == {}

@@ -1,0 +1,145 @@
+"""`mkd loop` end to end: v1 + a registered version + feedback -> v2, warm-started candidate,
+comparison report, no Serve address (the deploy step says how instead)."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+import yaml
+from mkd.data.manifest import build_manifest, dataset_prefix, write_version
+from mkd.data.prompts_io import to_jsonl
+from mkd.registry import Registry
+from mkd.storage import open_store
+
+GOLD = Path(__file__).parents[3] / "platform/mkd/tasks/packs/finance/data/gold.jsonl"
+
+
+def gold_queries() -> list[list[dict]]:
+    groups: dict[str, list[dict]] = defaultdict(list)
+    for line in GOLD.read_text(encoding="utf-8").splitlines():
+        rec = json.loads(line)
+        groups[rec["id"].split("/")[0]].append(rec)
+    return list(groups.values())
+
+
+def seed_v1(store, groups: list[list[dict]]) -> None:
+    splits: dict[str, list[dict]] = {"train": [], "val": [], "test": []}
+    for i, group in enumerate(groups):
+        split = "test" if i % 5 == 4 else "val" if i % 5 == 3 else "train"
+        for rec in group:
+            qid = rec["id"].split("/")[0]
+            splits[split].append({**rec, "id": f"{qid}:{rec['task']}", "prompt_id": qid,
+                                  "family": qid})  # fmt: skip
+    files = {f"{s}.jsonl": to_jsonl(recs) for s, recs in splits.items()}
+    manifest = build_manifest("finance", "v1", files, splits, {"parent": None})
+    manifest["created_at"] = "2026-01-01T00:00:00Z"
+    write_version(store, dataset_prefix("finance", "v1"), files, manifest)
+
+
+def register_current(store, base: Path, tmp: Path) -> str:
+    """finance-student:1: a LoRA adapter (r 4, all-linear) on the tiny base, as the evaluation
+    registers one."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(1)
+    model = AutoModelForCausalLM.from_pretrained(base)
+    lora = LoraConfig(r=4, lora_alpha=8, target_modules="all-linear", init_lora_weights=False)
+    get_peft_model(model, lora).save_pretrained(tmp / "adapter")
+    files = {f"adapter/{p.name}": p for p in (tmp / "adapter").iterdir() if p.is_file()}
+    manifest = {"variant": "adapter", "base_model": {"uri": str(base)}, "dataset": "finance/v1",
+                "lineage": {"base_model": str(base), "dataset": "finance/v1"}}  # fmt: skip
+    return Registry(store).register("finance-student", manifest, files).ref
+
+
+def write_feedback(store, groups: list[list[dict]]) -> None:
+    from serving.capture import FeedbackWriter, feedback_entry
+    from serving.config import CaptureArgs
+
+    writer = FeedbackWriter(store, CaptureArgs(enabled=True), "finance")
+    for group in groups:
+        for r in group:
+            writer.add(
+                feedback_entry(
+                    task=r["task"], source="shadow", query=r["input"], context=r["context"],
+                    teacher={"output": json.loads(r["output"]), "version": "reference"},
+                    student={"output": None, "version": "finance-student:1"}, score=0.0,
+                    request_id=None,
+                )
+            )  # fmt: skip
+    writer.flush()
+
+
+@pytest.fixture(scope="module")
+def tiny_base(tmp_path_factory) -> Path:
+    from mkd.training.tiny import build_tiny_student
+
+    return build_tiny_student(
+        tmp_path_factory.mktemp("loop-base"), hidden=32, layers=1, max_positions=1024
+    )
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_mkd_loop_end_to_end(ray_cluster, tiny_base, tmp_path, monkeypatch) -> None:
+    from mkd.cli.main import app
+    from typer.testing import CliRunner
+
+    monkeypatch.setenv("MKD_CACHE_DIR", str(tmp_path / "cache"))
+    store = open_store(f"file://{tmp_path / 'store'}")
+    groups = gold_queries()
+    seed_v1(store, groups[:30])
+    current = register_current(store, tiny_base, tmp_path)
+    write_feedback(store, groups[30:60])
+    config = {
+        "store": {"uri": store.uri},
+        "teacher": {"backend": "reference"},
+        "guards": {"enabled": False},
+        "training": {"base_model": str(tiny_base), "max_steps": 2, "batch_size": 4,
+                     "eval_every": 0, "eval_batches": 1, "checkpoint_every": 2, "log_every": 1,
+                     "lora": {"r": 4, "alpha": 8}, "optimizer": {"warmup_steps": 1},
+                     "ray_address": ray_cluster.address, "scaling": {"torch_threads": 1}},
+        "evaluation": {"max_items_per_task": 2, "batch_size": 4, "max_new_tokens": 4,
+                       "compare_base": False, "latency_probe_items": 0},
+        "loop": {"new_test_fraction": 0.3},
+    }  # fmt: skip
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(yaml.safe_dump(config))
+
+    result = CliRunner().invoke(app, ["loop", "-c", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "deploy skipped" in result.output
+
+    v1, v2 = dataset_prefix("finance", "v1"), dataset_prefix("finance", "v2")
+    assert store.get_bytes(v2 + "test.jsonl") == store.get_bytes(v1 + "test.jsonl")
+    manifest = store.get_json(v2 + "manifest.json")
+    assert manifest["parent"] == "finance/v1" and manifest["new_items"]["records"] > 0
+
+    registry = Registry(store)
+    candidate = registry.resolve("finance-student")
+    assert candidate.version == 2 and candidate.stage in ("candidate", "rejected")
+    assert candidate.manifest["dataset"] == "finance/v2"
+    assert candidate.manifest["lineage"]["init_adapter"] == current
+    run = store.get_json(f"runs/{candidate.manifest['training_run']}/manifest.json")
+    assert run["init_adapter"]["ref"] == current
+
+    prefix = "loops/finance/finance-v2/"
+    report = store.get_json(prefix + "report.json")
+    assert report["models"] == {"current": current, "candidate": candidate.ref}
+    assert set(report["overall"]) == {"benchmark", "new"}
+    for by_set in report["tasks"].values():
+        for s in ("benchmark", "new"):
+            if s in by_set:
+                assert by_set[s]["current"]["count"] == by_set[s]["candidate"]["count"]
+    assert store.exists(prefix + "report.md") and store.exists(prefix + "report.png")
+    assert "v(N+1)" in store.get_bytes(prefix + "report.md").decode()
+
+    # the turn finished: the next run is a new turn, and with no new feedback it stops
+    again = CliRunner().invoke(app, ["loop", "-c", str(path)])
+    assert again.exit_code == 0, again.output
+    assert "nothing to do" in again.output
+    assert not store.exists(dataset_prefix("finance", "v3") + "manifest.json")
