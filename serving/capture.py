@@ -7,7 +7,7 @@ path; a background task writes batches as new objects (append-only, size-capped)
 loop in a thread. The query is the guarded one (PII redacted before any model saw it) and
 answers passed the output guards, so nothing here is raw user text.
 
-Layout: feedback/<pack>/<YYYY-MM-DD>/<HHMMSS>-<writer id>-<seq>.jsonl, one entry a line.
+The store layout and the reader are mkd.feedback (dataset builds read it; mkd never imports serving).
 """
 
 from __future__ import annotations
@@ -21,26 +21,11 @@ import uuid
 from collections import deque
 from typing import Any
 
+from mkd.feedback import PREFIX, day_of, feedback_key
 from mkd.serve.config import CaptureArgs
 from mkd.storage import Store
 
 log = logging.getLogger("mkd.serving.capture")
-
-PREFIX = "feedback/"
-SOURCES = ("shadow", "mirror", "fallback")
-
-
-def feedback_key(pack: str, when: dt.datetime, writer: str, seq: int) -> str:
-    return f"{PREFIX}{pack}/{when:%Y-%m-%d}/{when:%H%M%S}-{writer}-{seq:06d}.jsonl"
-
-
-def day_of(key: str) -> dt.date | None:
-    """The day folder of a feedback key, or None for a key outside the layout."""
-    parts = key.removeprefix(PREFIX).split("/")
-    try:
-        return dt.date.fromisoformat(parts[1]) if len(parts) == 3 else None
-    except ValueError:
-        return None
 
 
 class FeedbackWriter:
@@ -165,14 +150,3 @@ def feedback_entry(
         "score": score,
         "request_id": request_id,
     }
-
-
-def read_feedback(store: Store, pack: str, since: dt.date | None = None) -> list[dict]:
-    """Every captured entry of a pack (from `since` on), oldest object first."""
-    rows: list[dict] = []
-    for key in sorted(store.list(f"{PREFIX}{pack}/")):
-        day = day_of(key)
-        if day is None or (since is not None and day < since):
-            continue
-        rows += [json.loads(x) for x in store.get_bytes(key).splitlines() if x.strip()]
-    return rows

@@ -11,10 +11,11 @@ import asyncio
 import datetime as dt
 
 from mkd.config.store import StoreConfig
+from mkd.feedback import feedback_key, read_feedback
 from mkd.serve.config import CaptureArgs
 from mkd.storage import open_store
 
-from serving.capture import FeedbackWriter, feedback_entry, feedback_key, read_feedback
+from serving.capture import FeedbackWriter, feedback_entry
 from serving.router import Router
 from tests.serving.test_router_guards import FakeHandle
 

@@ -274,7 +274,7 @@ def test_registry_rollback_skips_a_version_serving_rolled_back(store):
 
 
 def test_mkd_rollout_set_refuses_a_rolled_back_version_naming_the_reason(store, monkeypatch):
-    from serving import control
+    from mkd.serve import control
 
     Registry(open_store(store)).mark_rolled_back("finance-student", 1, "error rate 0.50")
     deployed = {"applications": [{"name": "mkd", "import_path": "serving.app:build_app",

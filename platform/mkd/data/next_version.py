@@ -214,7 +214,7 @@ def build_next_version(
         RuntimeError: the parent's benchmark does not match its manifest, or families leak.
         mkd.data.manifest.VersionExists: `version` is already finished.
     """
-    from serving.capture import read_feedback
+    from mkd.feedback import read_feedback
 
     console = console or Console(stderr=True)
     name, pack = cfg.data.dataset, load_pack(cfg.pack)

@@ -157,9 +157,9 @@ def deploy_shadow(
     request, the student runs beside it and is scored): the deployed Serve config with
     args.student.version replaced and the Router set to shadow with no per-task exception. Shadow
     takes any version, gates passed or not (mkd.release). Returns the Router's live config."""
-    from serving import control
-    from serving.config import RouterConfig
-    from serving.release_gate import mark_shadow_only
+    from mkd.serve import control
+    from mkd.serve.config import RouterConfig
+    from mkd.serve.release_gate import mark_shadow_only
 
     config = control.current_config(dashboard_url)
     app = control.mkd_app(config, app_name)

@@ -50,8 +50,9 @@ def make_parent(store, groups: list[list[dict]], version: str = "v1") -> dict:
 
 def write_feedback(store, entries: list[dict]) -> None:
     """Entries through the Router's own writer (serving.capture.FeedbackWriter)."""
+    from mkd.serve.config import CaptureArgs
+
     from serving.capture import FeedbackWriter, feedback_entry
-    from serving.config import CaptureArgs
 
     writer = FeedbackWriter(store, CaptureArgs(enabled=True), "finance")
     for n, e in enumerate(entries):

@@ -57,8 +57,9 @@ def register_current(store, base: Path, tmp: Path) -> str:
 
 
 def write_feedback(store, groups: list[list[dict]]) -> None:
+    from mkd.serve.config import CaptureArgs
+
     from serving.capture import FeedbackWriter, feedback_entry
-    from serving.config import CaptureArgs
 
     writer = FeedbackWriter(store, CaptureArgs(enabled=True), "finance")
     for group in groups:

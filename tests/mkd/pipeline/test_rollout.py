@@ -56,8 +56,7 @@ def test_deploy_shadow_swaps_the_student_and_takes_it_out_of_traffic(monkeypatch
     """The loop's shadow deploy: the running app's student becomes the candidate, the Router
     goes to shadow with no per-task exception (no student traffic, so no gate applies)."""
     from mkd.pipeline.rollout import deploy_shadow
-
-    from serving import control
+    from mkd.serve import control
 
     running = {
         "applications": [
