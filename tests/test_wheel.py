@@ -112,7 +112,9 @@ def test_wheel_installs_and_runs_without_the_checkout(tmp_path: Path) -> None:
     for key in ("mkd", "ray_jobs", "serving", "chart", "serve_config"):
         assert _inside(probe[key], venv), f"{key} came from {probe[key]}, not the installed wheel"
     assert all(_inside(p, venv) for p in probe["project_modules"].values())
-    on_path = [p for p in probe["sys_path"] if p and _inside(p, ROOT)]
+    # the dependencies' venv may live inside the checkout (.venv, as scripts/setup.sh makes it)
+    deps_env = Path(sys.prefix).resolve()
+    on_path = [p for p in probe["sys_path"] if p and _inside(p, ROOT) and not _inside(p, deps_env)]
     assert not on_path, f"the checkout is on sys.path: {on_path}"
 
     mkd = str(venv / "bin" / "mkd")
