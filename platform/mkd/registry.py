@@ -273,13 +273,8 @@ class Registry:
             event["by"] = by or event["by"]
             marks[str(version)] = {"reason": reason, "at": event["at"], "by": event["by"]}
             state["log"].append(event)
-            data = json.dumps(state, indent=2, ensure_ascii=False).encode()
-            try:
-                self.store.put_if_match(f"registry/{name}/stages.json", data, etag)
-            except PreconditionFailed:
-                time.sleep(0.01)
-                continue
-            return marks[str(version)]
+            if self._write_state(name, state, etag):
+                return marks[str(version)]
         raise RegistryError(f"model {name!r}: too many concurrent changes, try again")
 
     # -- internals -----------------------------------------------------------------------------
@@ -329,6 +324,10 @@ class Registry:
                 event["displaced"] = holder
         state["stages"][str(version)] = stage
         state["log"].append(event)
+        return self._write_state(name, state, etag)
+
+    def _write_state(self, name: str, state: dict, etag: str | None) -> bool:
+        """Compare-and-swap stages.json; False (after a short pause) when another writer won."""
         data = json.dumps(state, indent=2, ensure_ascii=False).encode()
         try:
             self.store.put_if_match(f"registry/{name}/stages.json", data, etag)
