@@ -252,21 +252,23 @@ def import_log_lines(
                 )
                 continue
             record = guarded
-        key = (record["task"], normalise_text(record["input"]))
-        if key in seen:
-            first = seen[key]
-            if first["output"] == record["output"]:
-                result.duplicates += 1
-            else:
-                line_no = first["imported"]["line"]
-                reason = f"conflict: another answer than line {line_no} for the same query"
-                result.quarantine.append(
-                    _quarantine(name, number, raw, reason, task=record["task"])
-                )
-            continue
-        seen[key] = record
-        result.records.append(record)
+        first = repeat_of(seen, record)
+        if first is None:
+            result.records.append(record)
+        elif first["output"] == record["output"]:
+            result.duplicates += 1
+        else:
+            line_no = first["imported"]["line"]
+            reason = f"conflict: another answer than line {line_no} for the same query"
+            result.quarantine.append(_quarantine(name, number, raw, reason, task=record["task"]))
     return result
+
+
+def repeat_of(seen: dict[tuple[str, str], dict], record: dict) -> dict | None:
+    """The earlier record of the same task and normalised query, or None (then `record` is
+    remembered as the first): one rule for repeats in logs and in feedback."""
+    first = seen.setdefault((record["task"], normalise_text(record["input"])), record)
+    return None if first is record else first
 
 
 def imports_prefix(dataset: str, version: str) -> str:

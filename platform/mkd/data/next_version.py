@@ -34,7 +34,7 @@ from rich.console import Console
 from mkd.config.data import SplitConfig
 from mkd.config.pipeline import PipelineConfig
 from mkd.data.labeling import normalise
-from mkd.data.log_import import load_imports, merge_imports, query_family
+from mkd.data.log_import import load_imports, merge_imports, query_family, repeat_of
 from mkd.data.manifest import MANIFEST, build_manifest, dataset_prefix, write_version
 from mkd.data.near_dup import normalise_text
 from mkd.data.prompts_io import to_jsonl
@@ -160,19 +160,17 @@ def feedback_records(
         if query in parent_queries:
             result.in_parent += 1
             continue
-        key = (record["task"], query)
-        if key in seen:
-            if seen[key]["output"] == record["output"]:
-                result.duplicates += 1
-            else:
-                reason = (
-                    "conflict: another teacher answer than the entry of "
-                    f"{seen[key]['feedback']['ts']} for the same query"
-                )
-                result.quarantine.append(_fb_quarantine(entry, n, reason))
-            continue
-        seen[key] = record
-        result.records.append(record)
+        first = repeat_of(seen, record)
+        if first is None:
+            result.records.append(record)
+        elif first["output"] == record["output"]:
+            result.duplicates += 1
+        else:
+            reason = (
+                "conflict: another teacher answer than the entry of "
+                f"{first['feedback']['ts']} for the same query"
+            )
+            result.quarantine.append(_fb_quarantine(entry, n, reason))
     return result
 
 
