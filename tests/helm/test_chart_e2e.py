@@ -46,9 +46,9 @@ from mkd.serve.control import (
 )
 from mkd.services.ray_local import RayCluster, start_ray_cluster
 from mkd.storage import open_store
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.helm.conftest import CHART, objects_of
+from tests.serving.ray_metrics import wait_for_series
 
 pytestmark = [pytest.mark.chart_e2e, pytest.mark.integration]
 
@@ -281,32 +281,15 @@ def test_a_rerender_at_weight_025_moves_a_quarter_in_place(kuberay, s3_server, b
     assert replica_pids(dashboard) == before  # reconfigured in place: the same replicas
 
 
-def _mkd_samples(port: int) -> list:
-    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
-    return [
-        sample
-        for family in text_string_to_metric_families(text)
-        if family.name.startswith(metrics.RAY_NAMESPACE + "mkd_")
-        for sample in family.samples
-    ]
-
-
 def test_ray_metrics_port_exports_the_apps_series_per_deployment(kuberay):
     with _client(kuberay) as client:
         assert client.post(f"/v1/tasks/{TASK}", json={"input": "Bank assets"}).status_code == 200
     wanted = {
-        (metrics.REQUESTS.exported, "Router"),
-        (metrics.WEIGHT.exported, "Router"),
-        (metrics.STUDENT_BATCH_SIZE.exported + "_count", "Student"),
+        metrics.REQUESTS.exported: "Router",
+        metrics.WEIGHT.exported: "Router",
+        metrics.STUDENT_BATCH_SIZE.exported + "_count": "Student",
     }
-    deadline = time.monotonic() + 120  # replicas report every few seconds
-    while True:
-        samples = _mkd_samples(kuberay.cluster.metrics_export_port)
-        seen = {(s.name, s.labels.get("deployment")) for s in samples}
-        if wanted <= seen:
-            break
-        assert time.monotonic() < deadline, f"never exported: {wanted - seen}"
-        time.sleep(2)
+    samples = wait_for_series(kuberay.cluster.metrics_export_port, wanted)
     weights = [
         s
         for s in samples

@@ -3,40 +3,13 @@ tagged with their deployment, on a real local cluster."""
 
 from __future__ import annotations
 
-import time
-
 import httpx
 import pytest
 from mkd import metrics
-from prometheus_client.parser import text_string_to_metric_families
+
+from tests.serving.ray_metrics import wait_for_series
 
 pytestmark = pytest.mark.integration
-# Ray's metrics agent exports what replicas report every few seconds (metrics_report_interval_ms)
-EXPORT_TIMEOUT_S = 120
-
-
-def _mkd_samples(port: int) -> list:
-    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
-    return [
-        sample
-        for family in text_string_to_metric_families(text)
-        if family.name.startswith(metrics.RAY_NAMESPACE + "mkd_")
-        for sample in family.samples
-    ]
-
-
-def _wait_for(port: int, wanted: dict[str, str]) -> list:
-    """Poll until every name in `wanted` has a sample tagged deployment=wanted[name]."""
-    deadline = time.monotonic() + EXPORT_TIMEOUT_S
-    while True:
-        samples = _mkd_samples(port)
-        seen = {(s.name, s.labels.get("deployment")) for s in samples}
-        if all((name, dep) in seen for name, dep in wanted.items()):
-            return samples
-        if time.monotonic() > deadline:
-            names = sorted({s.name for s in samples})
-            raise AssertionError(f"never exported: {wanted}; mkd series seen: {names}")
-        time.sleep(2)
 
 
 def test_router_and_student_metrics_reach_rays_metrics_port(served_app):
@@ -51,7 +24,7 @@ def test_router_and_student_metrics_reach_rays_metrics_port(served_app):
     served_app.set_router(student_weight=0.0)
 
     port = served_app.cluster.metrics_export_port
-    samples = _wait_for(
+    samples = wait_for_series(
         port,
         {
             metrics.REQUESTS.exported: "Router",

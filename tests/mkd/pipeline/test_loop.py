@@ -3,40 +3,15 @@ comparison report, no Serve address (the deploy step says how instead)."""
 
 from __future__ import annotations
 
-import json
-from collections import defaultdict
 from pathlib import Path
 
 import pytest
 import yaml
-from mkd.data.manifest import build_manifest, dataset_prefix, write_version
-from mkd.data.prompts_io import to_jsonl
+from mkd.data.manifest import dataset_prefix
 from mkd.registry import Registry
 from mkd.storage import open_store
 
-GOLD = Path(__file__).parents[3] / "platform/mkd/tasks/packs/finance/data/gold.jsonl"
-
-
-def gold_queries() -> list[list[dict]]:
-    groups: dict[str, list[dict]] = defaultdict(list)
-    for line in GOLD.read_text(encoding="utf-8").splitlines():
-        rec = json.loads(line)
-        groups[rec["id"].split("/")[0]].append(rec)
-    return list(groups.values())
-
-
-def seed_v1(store, groups: list[list[dict]]) -> None:
-    splits: dict[str, list[dict]] = {"train": [], "val": [], "test": []}
-    for i, group in enumerate(groups):
-        split = "test" if i % 5 == 4 else "val" if i % 5 == 3 else "train"
-        for rec in group:
-            qid = rec["id"].split("/")[0]
-            splits[split].append({**rec, "id": f"{qid}:{rec['task']}", "prompt_id": qid,
-                                  "family": qid})  # fmt: skip
-    files = {f"{s}.jsonl": to_jsonl(recs) for s, recs in splits.items()}
-    manifest = build_manifest("finance", "v1", files, splits, {"parent": None})
-    manifest["created_at"] = "2026-01-01T00:00:00Z"
-    write_version(store, dataset_prefix("finance", "v1"), files, manifest)
+from tests.mkd.lineage_data import as_feedback, gold_queries, make_parent, write_feedback
 
 
 def register_current(store, base: Path, tmp: Path) -> str:
@@ -54,25 +29,6 @@ def register_current(store, base: Path, tmp: Path) -> str:
     manifest = {"variant": "adapter", "base_model": {"uri": str(base)}, "dataset": "finance/v1",
                 "lineage": {"base_model": str(base), "dataset": "finance/v1"}}  # fmt: skip
     return Registry(store).register("finance-student", manifest, files).ref
-
-
-def write_feedback(store, groups: list[list[dict]]) -> None:
-    from mkd.serve.config import CaptureArgs
-
-    from serving.capture import FeedbackWriter, feedback_entry
-
-    writer = FeedbackWriter(store, CaptureArgs(enabled=True), "finance")
-    for group in groups:
-        for r in group:
-            writer.add(
-                feedback_entry(
-                    task=r["task"], source="shadow", query=r["input"], context=r["context"],
-                    teacher={"output": json.loads(r["output"]), "version": "reference"},
-                    student={"output": None, "version": "finance-student:1"}, score=0.0,
-                    request_id=None,
-                )
-            )  # fmt: skip
-    writer.flush()
 
 
 @pytest.fixture(scope="module")
@@ -93,9 +49,9 @@ def test_mkd_loop_end_to_end(ray_cluster, tiny_base, tmp_path, monkeypatch) -> N
     monkeypatch.setenv("MKD_CACHE_DIR", str(tmp_path / "cache"))
     store = open_store(f"file://{tmp_path / 'store'}")
     groups = gold_queries()
-    seed_v1(store, groups[:30])
+    make_parent(store, groups[:30])
     current = register_current(store, tiny_base, tmp_path)
-    write_feedback(store, groups[30:60])
+    write_feedback(store, [e for g in groups[30:60] for e in as_feedback(g)])
     config = {
         "store": {"uri": store.uri},
         "teacher": {"backend": "reference"},

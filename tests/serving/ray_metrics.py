@@ -1,0 +1,36 @@
+"""Reading the mkd_* series off Ray's metrics export port (what the chart's monitors scrape)."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+from mkd import metrics
+from prometheus_client.parser import text_string_to_metric_families
+
+# Ray's metrics agent exports what replicas report every few seconds (metrics_report_interval_ms)
+EXPORT_TIMEOUT_S = 120
+
+
+def mkd_samples(port: int) -> list:
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    return [
+        sample
+        for family in text_string_to_metric_families(text)
+        if family.name.startswith(metrics.RAY_NAMESPACE + "mkd_")
+        for sample in family.samples
+    ]
+
+
+def wait_for_series(port: int, wanted: dict[str, str]) -> list:
+    """Poll until every name in `wanted` has a sample tagged deployment=wanted[name]."""
+    deadline = time.monotonic() + EXPORT_TIMEOUT_S
+    while True:
+        samples = mkd_samples(port)
+        seen = {(s.name, s.labels.get("deployment")) for s in samples}
+        if all((name, dep) in seen for name, dep in wanted.items()):
+            return samples
+        if time.monotonic() > deadline:
+            names = sorted({s.name for s in samples})
+            raise AssertionError(f"never exported: {wanted}; mkd series seen: {names}")
+        time.sleep(2)
