@@ -150,6 +150,13 @@ def review_serve(
     disagreements: int = typer.Option(
         20, "--disagreements", help="Most student-teacher disagreements to list."
     ),
+    refresh_s: float = typer.Option(
+        30.0,
+        "--refresh-s",
+        min=0.0,
+        help="Re-read the items from the store at most this often (a new evaluation or new "
+        "labels appear on the index; items are only appended).",
+    ),
 ) -> None:
     """A review web page: sampled labels, the latest evaluation's largest student-teacher
     disagreements and guard-flagged items; accept (a), correct (c) or reject (r) each. Decisions
@@ -164,7 +171,7 @@ def review_serve(
         token = resolve_token(token_env, host, no_auth)
     except AuthRefused as exc:
         fail(str(exc), code=2)
-    ctx = review_context(cfg, store, per_task, disagreements, token_env)
+    ctx = review_context(cfg, store, per_task, disagreements, token_env, refresh_s)
     for problem in ctx.problems:
         console.print(f"[yellow]note[/] {problem}", highlight=False)
     console.print(

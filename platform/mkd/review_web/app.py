@@ -7,7 +7,9 @@ GET /healthz. Forms are urlencoded and parsed here (no multipart dependency).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from urllib.parse import parse_qs
 
 from fastapi import FastAPI, Request
@@ -31,8 +33,23 @@ MAX_FORM_BYTES = 256 * 1024
 
 
 @dataclass
+class ItemSnapshot:
+    """The items as the store holds them now, with the evaluation they came from."""
+
+    items: list[ReviewItem]
+    eval_id: str | None
+    problems: tuple[str, ...]
+
+
+@dataclass
 class ReviewContext:
-    """What the app serves: the items of one dataset version and where decisions go."""
+    """What the app serves: the items of one dataset version and where decisions go.
+
+    With `reload`, the item list follows the store while the page runs (a new evaluation, more
+    labeled records): at most every `refresh_s` seconds, the index re-reads it. A listed item
+    keeps its number (its answers are updated) and new items are appended, so the numbers a
+    reviewer has open keep meaning the same item.
+    """
 
     store: Store
     pack: TaskPack
@@ -43,6 +60,25 @@ class ReviewContext:
     problems: tuple[str, ...] = ()
     token_env: str = "MKD_SERVE_TOKEN"
     default_reviewer: str = ""
+    reload: Callable[[], ItemSnapshot] | None = None
+    refresh_s: float = 30.0
+    _loaded_at: float = field(default_factory=time.monotonic)
+
+    def refresh(self) -> int:
+        """Re-read the items when due (listed ones updated in place, new ones appended);
+        returns how many were appended."""
+        if self.reload is None or time.monotonic() - self._loaded_at < self.refresh_s:
+            return 0
+        snapshot = self.reload()
+        self._loaded_at = time.monotonic()
+        position = {item.id: n for n, item in enumerate(self.items)}
+        new = [item for item in snapshot.items if item.id not in position]
+        for item in snapshot.items:  # a listed item keeps its number, with fresh answers
+            if item.id in position:
+                self.items[position[item.id]] = item
+        self.items.extend(new)
+        self.eval_id, self.problems = snapshot.eval_id, snapshot.problems
+        return len(new)
 
 
 async def _form(request: Request) -> dict[str, str]:
@@ -136,6 +172,7 @@ def create_app(ctx: ReviewContext, token: str | None) -> FastAPI:
         caller = auth.caller(request)
         if caller is None:
             return to_login()
+        ctx.refresh()
         decisions = latest_decisions(ctx.store, ctx.dataset, ctx.version)
         open_items = [n for n, it in enumerate(ctx.items, 1) if it.id not in decisions]
         return page(

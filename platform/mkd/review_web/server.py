@@ -7,7 +7,7 @@ import os
 from mkd.config import PipelineConfig
 from mkd.data.build import work_prefix
 from mkd.data.manifest import dataset_prefix
-from mkd.review_web.app import ReviewContext, create_app
+from mkd.review_web.app import ItemSnapshot, ReviewContext, create_app
 from mkd.review_web.items import collect_items, load_source
 from mkd.storage import Store
 from mkd.tasks import load_pack
@@ -25,24 +25,32 @@ def review_context(
     per_task: int | None = None,
     disagreements: int = 20,
     token_env: str = "MKD_SERVE_TOKEN",
+    refresh_s: float = 30.0,
 ) -> ReviewContext:
-    """The items of the configured dataset version (see mkd.review_web.items)."""
+    """The items of the configured dataset version (see mkd.review_web.items), re-read from the
+    store at most every `refresh_s` seconds while the page runs."""
     pack = load_pack(cfg.pack)
-    source = load_source(
-        store, work_prefix(cfg), dataset_prefix(cfg.data.dataset, cfg.data.version)
-    )
     n = cfg.data.review_sample_per_task if per_task is None else per_task
-    items = collect_items(pack, source, n, disagreements, cfg.seed)
+    ds_prefix = dataset_prefix(cfg.data.dataset, cfg.data.version)
+
+    def snapshot() -> ItemSnapshot:
+        source = load_source(store, work_prefix(cfg), ds_prefix)
+        items = collect_items(pack, source, n, disagreements, cfg.seed)
+        return ItemSnapshot(items, source.eval_id, tuple(source.problems))
+
+    first = snapshot()
     return ReviewContext(
         store=store,
         pack=pack,
         dataset=cfg.data.dataset,
         version=cfg.data.version,
-        items=items,
-        eval_id=source.eval_id,
-        problems=tuple(source.problems),
+        items=first.items,
+        eval_id=first.eval_id,
+        problems=first.problems,
         token_env=token_env,
         default_reviewer=os.environ.get("USER", ""),
+        reload=snapshot,
+        refresh_s=refresh_s,
     )
 
 

@@ -130,3 +130,25 @@ def test_cli_refuses_to_serve_without_a_token(tmp_path, monkeypatch):
         app, ["review", "serve", "-c", str(config), "--no-auth", "--host", "0.0.0.0"]
     )
     assert result.exit_code == 2 and "--no-auth is only allowed" in result.output
+
+
+def test_the_index_picks_up_a_new_evaluation_and_keeps_item_numbers(review_store):
+    """Started before any evaluation: a report written while the page runs adds its
+    disagreements at the end; the items already listed keep their numbers."""
+    rs = review_store
+    saved = {key: rs.store.get_bytes(key) for key in rs.store.list("evals/")}
+    for key in saved:
+        rs.store.delete(key)
+    ctx = review_context(rs.cfg, rs.store, disagreements=5, refresh_s=0.0)
+    before = [item.id for item in ctx.items]
+    assert ctx.eval_id is None and all("disagreement" not in i.kinds for i in ctx.items)
+    client = TestClient(create_app(ctx, TOKEN), follow_redirects=False)
+    _login(client)
+    for key, data in saved.items():
+        rs.store.put_bytes(key, data)
+    index = client.get("/")
+    assert index.status_code == 200
+    assert [item.id for item in ctx.items][: len(before)] == before
+    assert ctx.eval_id == rs.eval_id
+    assert any("disagreement" in item.kinds for item in ctx.items)
+    assert all(item.student is not None for item in ctx.items if "guard" not in item.kinds)

@@ -1,7 +1,8 @@
 """The review page in a real headless Chromium (selenium + Debian's chromedriver): log in,
 accept with the keyboard, correct (an invalid then a valid answer), reject; the build applies it.
 
-MKD_REVIEW_SCREENSHOT=PATH also saves a screenshot of the item page (docs/images/review-page.png).
+MKD_REVIEW_SCREENSHOTS=DIR also saves the screenshots docs/review.md shows (review-index.png,
+review-page.png, review-error.png; DIR is docs/images for the docs).
 """
 
 from __future__ import annotations
@@ -104,6 +105,12 @@ def _wait_url(driver, url: str) -> None:
     WebDriverWait(driver, 15).until(ec.url_to_be(url))
 
 
+def _screenshot(driver, name: str) -> None:
+    if folder := os.environ.get("MKD_REVIEW_SCREENSHOTS"):
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(Path(folder) / name))
+
+
 def test_review_in_headless_chromium(server: str, driver, review_store: ReviewStore):
     from selenium.webdriver.common.by import By
 
@@ -136,6 +143,7 @@ def test_review_in_headless_chromium(server: str, driver, review_store: ReviewSt
     _ctrl_enter(driver)
     error = driver.find_element(By.ID, "errors")
     assert "not valid JSON" in error.text
+    _screenshot(driver, "review-error.png")
     assert driver.current_url == server + "/items/2/decide"
     assert len(load_overrides(review_store.store, "finance", "r1")) == 1
     editor = driver.find_element(By.ID, "editor")
@@ -146,14 +154,15 @@ def test_review_in_headless_chromium(server: str, driver, review_store: ReviewSt
 
     # 3: rejected with `r`; `k` goes back and shows the decision
     third = driver.find_element(By.ID, "item-id").text
-    if shot := os.environ.get("MKD_REVIEW_SCREENSHOT"):
-        Path(shot).parent.mkdir(parents=True, exist_ok=True)
-        driver.save_screenshot(shot)
+    _screenshot(driver, "review-page.png")
     _keys(driver, "r")
     _wait_url(driver, server + "/items/4")
     _keys(driver, "k")
     _wait_url(driver, server + "/items/3")
     assert "reject" in driver.find_element(By.ID, "decided").text
+    driver.get(server + "/")
+    _wait_url(driver, server + "/")
+    _screenshot(driver, "review-index.png")
 
     rows = load_overrides(review_store.store, "finance", "r1")
     assert [(r["id"], r["verdict"], r["reviewer"]) for r in rows] == [
