@@ -298,6 +298,32 @@ def test_ray_metrics_port_exports_the_apps_series_per_deployment(kuberay):
     assert {s.labels["task"]: s.value for s in weights}[TASK] == 0.25
 
 
+def test_the_loops_shadow_deploy_puts_a_rejected_candidate_beside_the_teacher(kuberay):
+    """mkd loop's deploy step against the running app (issue 21): the candidate (here the version
+    whose gates failed: shadow takes any) replaces the student, the teacher answers every
+    request and the student is scored beside it."""
+    from mkd.pipeline.rollout import deploy_shadow
+
+    dashboard = kuberay.cluster.dashboard_url
+    live = deploy_shadow(dashboard, FAILED, APP, timeout=240)
+    assert (live["mode"], live["student_weight"]) == ("shadow", 0.0)
+    assert wait_app(dashboard, {"RUNNING"})["status"] == "RUNNING"
+    with _client(kuberay) as client:
+        deadline = time.monotonic() + 120
+        while (state := client.get("/v1/rollout").json())["student"]["version"] != FAILED:
+            assert time.monotonic() < deadline, state
+            time.sleep(0.5)
+        assert state["mode"] == "shadow", state
+        for i in range(6):
+            r = client.post(f"/v1/tasks/{TASK}", json={"input": f"Top banks by assets #{i}"})
+            assert r.status_code == 200, r.text
+            assert r.json()["route"] == "teacher", r.json()
+        # the student answered beside the teacher and was scored (on one Router replica or more)
+        while not client.get("/v1/rollout").json()["window"]["agreement_samples"]:
+            assert time.monotonic() < deadline + 60, "no shadow comparison was scored"
+            time.sleep(0.5)
+
+
 def test_a_render_at_a_version_whose_gates_failed_is_refused_at_deploy(kuberay, s3_server, bucket):
     values = chart_values(s3_server.endpoint_url, bucket, FAILED)
     kuberay.apply(render(values, ["serving.rollout.studentWeight=0.25"]))
