@@ -9,6 +9,7 @@ from pathlib import Path
 
 from mkd.data.manifest import build_manifest, dataset_prefix, write_version
 from mkd.data.prompts_io import to_jsonl
+from mkd.registry import Registry
 
 GOLD = Path(__file__).parents[2] / "platform/mkd/tasks/packs/finance/data/gold.jsonl"
 
@@ -63,3 +64,20 @@ def as_feedback(group: list[dict]) -> list[dict]:
          "teacher_output": json.loads(r["output"])}
         for r in group
     ]  # fmt: skip
+
+
+def register_current(store, base: Path, tmp: Path) -> str:
+    """finance-student:1: a LoRA adapter (r 4, all-linear) on the tiny base, as the evaluation
+    registers one."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(1)
+    model = AutoModelForCausalLM.from_pretrained(base)
+    lora = LoraConfig(r=4, lora_alpha=8, target_modules="all-linear", init_lora_weights=False)
+    get_peft_model(model, lora).save_pretrained(tmp / "adapter")
+    files = {f"adapter/{p.name}": p for p in (tmp / "adapter").iterdir() if p.is_file()}
+    manifest = {"variant": "adapter", "base_model": {"uri": str(base)}, "dataset": "finance/v1",
+                "lineage": {"base_model": str(base), "dataset": "finance/v1"}}  # fmt: skip
+    return Registry(store).register("finance-student", manifest, files).ref

@@ -3,41 +3,19 @@ comparison report, no Serve address (the deploy step says how instead)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import yaml
 from mkd.data.manifest import dataset_prefix
 from mkd.registry import Registry
 from mkd.storage import open_store
 
-from tests.mkd.lineage_data import as_feedback, gold_queries, make_parent, write_feedback
-
-
-def register_current(store, base: Path, tmp: Path) -> str:
-    """finance-student:1: a LoRA adapter (r 4, all-linear) on the tiny base, as the evaluation
-    registers one."""
-    import torch
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM
-
-    torch.manual_seed(1)
-    model = AutoModelForCausalLM.from_pretrained(base)
-    lora = LoraConfig(r=4, lora_alpha=8, target_modules="all-linear", init_lora_weights=False)
-    get_peft_model(model, lora).save_pretrained(tmp / "adapter")
-    files = {f"adapter/{p.name}": p for p in (tmp / "adapter").iterdir() if p.is_file()}
-    manifest = {"variant": "adapter", "base_model": {"uri": str(base)}, "dataset": "finance/v1",
-                "lineage": {"base_model": str(base), "dataset": "finance/v1"}}  # fmt: skip
-    return Registry(store).register("finance-student", manifest, files).ref
-
-
-@pytest.fixture(scope="module")
-def tiny_base(tmp_path_factory) -> Path:
-    from mkd.training.tiny import build_tiny_student
-
-    return build_tiny_student(
-        tmp_path_factory.mktemp("loop-base"), hidden=32, layers=1, max_positions=1024
-    )
+from tests.mkd.lineage_data import (
+    as_feedback,
+    gold_queries,
+    make_parent,
+    register_current,
+    write_feedback,
+)
 
 
 @pytest.mark.integration
