@@ -53,6 +53,11 @@ def chart():
         ),
         ({"jobs": {"submissionMode": "Batch"}}, "/jobs/submissionMode", "value must be one of"),
         ({"serving": {"rollot": {}}}, "/serving", "additional properties 'rollot' not allowed"),
+        (  # the camelCase names before issue 18 (docs/serving.md lists old -> new)
+            {"serving": {"rollout": {"studentWeight": 0.1}}},
+            "/serving/rollout",
+            "additional properties 'studentWeight' not allowed",
+        ),
         (
             {"serviceAccount": {"irsaRoleArn": "my-role"}},
             "/serviceAccount/irsaRoleArn",
