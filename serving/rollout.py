@@ -1,4 +1,4 @@
-"""Canary decisions and the sliding-window rollback policy: pure logic, no Ray, no I/O.
+"""The sliding-window rollback policy: pure logic, no Ray, no I/O (routing: serving.policy).
 
 The router records every student attempt (ok, fallback = the teacher answered instead, error =
 the student raised or timed out) and every agreement score of a mirrored/shadow pair. `check()`
@@ -11,9 +11,7 @@ serving.rollout_state.
 
 from __future__ import annotations
 
-import hashlib
 import math
-import random
 from collections import deque
 from dataclasses import dataclass
 from typing import Literal
@@ -30,29 +28,6 @@ def p95(samples: list[float] | deque[float]) -> float | None:
         return None
     ordered = sorted(samples)
     return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
-
-
-def cohort_point(sticky_value: str) -> float:
-    """A stable point in [0, 1) for a user: the same user always falls on the same side.
-
-    Raising the weight only adds users to the canary (a user below 0.05 is also below 0.25).
-    """
-    digest = hashlib.sha256(sticky_value.encode("utf-8")).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64
-
-
-def route_point(sticky_value: str | None, rng: random.Random) -> float:
-    """The request's point in [0, 1): fixed per user when sticky, fresh otherwise.
-
-    One point serves every task of a request, so /v1/analyze goes to one side as a whole
-    (and stays batched in the student) unless per-task weights differ.
-    """
-    return cohort_point(sticky_value) if sticky_value else rng.random()
-
-
-def takes_student(weight: float, point: float) -> bool:
-    """True when a request at `point` goes to the student at canary `weight`."""
-    return weight >= 1 or point < weight
 
 
 @dataclass(frozen=True)

@@ -80,7 +80,7 @@ def chart_values(s3_endpoint: str, bucket: str, version: str) -> dict[str, Any]:
             # The tiny student's random answers never agree with the teacher (the agreement gate
             # would roll it back: tests/serving covers rollback) and invent entity names that the
             # output guard rightly blocks (as tests/serving/conftest.py does).
-            "rollout": {"mode": "split", "studentWeight": 1.0, "mirrorFraction": 0.0},
+            "rollout": {"mode": "split", "student_weight": 1.0, "mirror_fraction": 0.0},
             "extraArgs": {"guards": {"enabled": False}},
         },
     }  # fmt: skip
@@ -261,7 +261,7 @@ def test_a_rerender_at_weight_025_moves_a_quarter_in_place(kuberay, s3_server, b
     before = replica_pids(dashboard)
     assert set(before) == {"Router", "Student", "Teacher"}
     values = chart_values(s3_server.endpoint_url, bucket, PASSED)
-    objects = render(values, ["serving.rollout.studentWeight=0.25"])
+    objects = render(values, ["serving.rollout.student_weight=0.25"])
     config = kuberay.apply(objects)
     router = next(d for d in config["applications"][0]["deployments"] if d["name"] == "Router")
     assert router["user_config"]["student_weight"] == 0.25
@@ -326,7 +326,7 @@ def test_the_loops_shadow_deploy_puts_a_rejected_candidate_beside_the_teacher(ku
 
 def test_a_render_at_a_version_whose_gates_failed_is_refused_at_deploy(kuberay, s3_server, bucket):
     values = chart_values(s3_server.endpoint_url, bucket, FAILED)
-    kuberay.apply(render(values, ["serving.rollout.studentWeight=0.25"]))
+    kuberay.apply(render(values, ["serving.rollout.student_weight=0.25"]))
     app = wait_app(kuberay.cluster.dashboard_url, {"DEPLOY_FAILED"}, timeout=240)
     report = failure_report(app)
     assert f"{FAILED} failed its gates: {', '.join(FAILED_GATES)}" in report, report

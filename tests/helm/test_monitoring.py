@@ -125,10 +125,10 @@ def test_alert_thresholds_come_from_values_and_the_rollback_gate(render):
         return {r["alert"]: r for g in spec["groups"] for r in g["rules"]}
 
     default = rules({})
-    assert "< 0.8" in default["MKDAgreementBelowGate"]["expr"]  # serving's minAgreement gate
+    assert "< 0.8" in default["MKDAgreementBelowGate"]["expr"]  # serving's min_agreement gate
     changed = rules(
         {
-            "serving": {"rollout": {"rollback": {"minAgreement": 0.7}}},
+            "serving": {"rollout": {"rollback": {"min_agreement": 0.7}}},
             "monitoring": {
                 "podMonitor": {"enabled": True},
                 "alerts": {"fallbackRate": 0.05, "p99LatencySeconds": 1, "for": "2m"},

@@ -84,11 +84,11 @@ def _diff(a: Any, b: Any, path: str = "") -> list[str]:
 @pytest.mark.parametrize("base", ["defaults", "canary.yaml"])
 def test_student_weight_set_changes_only_the_router_user_config(render, base):
     """Should change nothing but Router.user_config.student_weight when `--set
-    serving.rollout.studentWeight=0.25` is applied (KubeRay then reconfigures in place)."""
+    serving.rollout.student_weight=0.25` is applied (KubeRay then reconfigures in place)."""
     files = [] if base == "defaults" else [p for p in CI_VALUES if p.name == base]
     before = render(files=files)
     # Exactly what `helm upgrade --set` parses (a decimal arrives as the string "0.25").
-    after = render(values=h.parse_set_string("serving.rollout.studentWeight=0.25"), files=files)
+    after = render(values=h.parse_set_string("serving.rollout.student_weight=0.25"), files=files)
     diffs = _diff(objects_of(before), objects_of(after))
     rayservice = next(i for i, o in enumerate(objects_of(before)) if o["kind"] == "RayService")
     assert diffs == [f"/{rayservice}/spec/serveConfigV2"]
@@ -123,7 +123,7 @@ def test_every_rollback_policy_field_has_a_chart_value_including_the_latency_gat
     assert (policy.max_p95_s, policy.max_latency_ratio) == (1.0, 2.0)  # GPU cluster
     cpu = _deployment(_serve_config(rendered_ci["cpu-dev.yaml"])["applications"][0], "Router")
     assert RouterConfig.model_validate(cpu["user_config"]).rollback.max_p95_s == 10.0
-    values = h.parse_set_string("serving.rollout.rollback.maxP95S=0.5")
+    values = h.parse_set_string("serving.rollout.rollback.max_p95_s=0.5")
     tight = _deployment(
         _serve_config(objects_of(render(values=values)))["applications"][0], "Router"
     )
@@ -170,7 +170,7 @@ def test_extra_args_reach_the_builder(render):
 
 
 def test_rollback_clear_id_set_changes_only_the_router_clear_id(render):
-    """`--set serving.rollout.rollbackClearId=...` lifts a rollback live (the chart's form of
+    """`--set serving.rollout.rollback_clear_id=...` lifts a rollback live (the chart's form of
     `mkd rollout clear`): only Router.user_config.rollback_clear_id changes."""
     before = _serve_config(objects_of(render()))
     assert (
@@ -178,14 +178,14 @@ def test_rollback_clear_id_set_changes_only_the_router_clear_id(render):
     )
     after = _serve_config(
         objects_of(
-            render(values=h.parse_set_string("serving.rollout.rollbackClearId=2026-12-05-1"))
+            render(values=h.parse_set_string("serving.rollout.rollback_clear_id=2026-12-05-1"))
         )
     )
     assert _diff(before, after) == ["/applications/0/deployments/0/user_config/rollback_clear_id"]
     live = _deployment(after["applications"][0], "Router")["user_config"]
     assert RouterConfig.model_validate(live).rollback_clear_id == "2026-12-05-1"
-    with pytest.raises(Exception, match="rollbackClearId"):  # a bare number: --set-string
-        render(values=h.parse_set_string("serving.rollout.rollbackClearId=20261205"))
+    with pytest.raises(Exception, match="rollback_clear_id"):  # a bare number: --set-string
+        render(values=h.parse_set_string("serving.rollout.rollback_clear_id=20261205"))
 
 
 def test_capture_values_reach_the_router_args(render):

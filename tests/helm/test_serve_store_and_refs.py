@@ -77,12 +77,12 @@ def test_student_is_shadow_only_exactly_when_the_router_gives_it_no_traffic(
 @pytest.mark.parametrize(
     ("rollout", "shadow_only"),
     [
-        ({"mode": "split", "studentWeight": 0}, True),
-        ({"mode": "shadow", "studentWeight": 0.5}, True),
-        ({"mode": "split", "studentWeight": "0.05"}, False),
-        ({"taskOverrides": {"query_classifier": {"mode": "split", "studentWeight": 0.2}}}, False),
-        ({"mode": "split", "studentWeight": 0.1,
-          "taskOverrides": {"query_classifier": {"studentWeight": 0}}}, False),
+        ({"mode": "split", "student_weight": 0}, True),
+        ({"mode": "shadow", "student_weight": 0.5}, True),
+        ({"mode": "split", "student_weight": "0.05"}, False),
+        ({"task_overrides": {"query_classifier": {"mode": "split", "student_weight": 0.2}}}, False),
+        ({"mode": "split", "student_weight": 0.1,
+          "task_overrides": {"query_classifier": {"student_weight": 0}}}, False),
     ],
 )  # fmt: skip
 def test_shadow_only_is_derived_from_the_rollout_values(render, rollout, shadow_only):

@@ -21,13 +21,13 @@ def chart():
     ("values", "where", "why"),
     [
         (
-            {"serving": {"rollout": {"studentWeight": 1.5}}},
-            "/serving/rollout/studentWeight",
+            {"serving": {"rollout": {"student_weight": 1.5}}},
+            "/serving/rollout/student_weight",
             "maximum: got 1.5, want 1",
         ),
         (
-            {"serving": {"rollout": {"studentWeight": -0.1}}},
-            "/serving/rollout/studentWeight",
+            {"serving": {"rollout": {"student_weight": -0.1}}},
+            "/serving/rollout/student_weight",
             "minimum",
         ),
         (
@@ -38,8 +38,12 @@ def chart():
         ({"store": {"bucket": "MKD-Artifacts"}}, "/store/bucket", "does not match pattern"),
         ({"store": {"bucket": "ab"}}, "/store/bucket", "does not match pattern"),
         (
-            {"serving": {"rollout": {"taskOverrides": {"query_classifier": {"studentWeight": 2}}}}},
-            "/serving/rollout/taskOverrides/query_classifier/studentWeight",
+            {
+                "serving": {
+                    "rollout": {"task_overrides": {"query_classifier": {"student_weight": 2}}}
+                }
+            },
+            "/serving/rollout/task_overrides/query_classifier/student_weight",
             "maximum",
         ),
         (
@@ -49,6 +53,11 @@ def chart():
         ),
         ({"jobs": {"submissionMode": "Batch"}}, "/jobs/submissionMode", "value must be one of"),
         ({"serving": {"rollot": {}}}, "/serving", "additional properties 'rollot' not allowed"),
+        (  # the camelCase names before issue 18 (docs/serving.md lists old -> new)
+            {"serving": {"rollout": {"studentWeight": 0.1}}},
+            "/serving/rollout",
+            "additional properties 'studentWeight' not allowed",
+        ),
         (
             {"serviceAccount": {"irsaRoleArn": "my-role"}},
             "/serviceAccount/irsaRoleArn",
@@ -66,16 +75,16 @@ def test_bad_values_are_refused_with_the_key_named(chart, values, where, why):
 
 def test_install_refuses_bad_values_too(chart):
     """Should stop a render (what `helm install/upgrade` does) when a value breaks the schema."""
-    with pytest.raises(h.HelmValuesError, match="/serving/rollout/studentWeight"):
-        chart.render(h.parse_set_string("serving.rollout.studentWeight=1.5"), name="mkd")
+    with pytest.raises(h.HelmValuesError, match="/serving/rollout/student_weight"):
+        chart.render(h.parse_set_string("serving.rollout.student_weight=1.5"), name="mkd")
 
 
 @pytest.mark.parametrize(
     "expression",
     [
-        "serving.rollout.studentWeight=0.25",
-        "serving.rollout.studentWeight=1",
-        "serving.rollout.studentWeight=0",
+        "serving.rollout.student_weight=0.25",
+        "serving.rollout.student_weight=1",
+        "serving.rollout.student_weight=0",
     ],
 )
 def test_set_with_a_valid_weight_is_accepted(chart, expression):
@@ -138,4 +147,41 @@ def test_schema_file_is_valid_json_with_descriptions_for_rollout():
     schema = json.loads((CHART / "values.schema.json").read_text())
     rollout = schema["properties"]["serving"]["properties"]["rollout"]["properties"]
     assert rollout["mode"]["enum"] == ["split", "shadow"]
-    assert "description" in rollout["studentWeight"]
+    assert "description" in rollout["student_weight"]
+
+
+def test_committed_schema_matches_router_config():
+    """Should fail when serving.rollout in values.schema.json and RouterConfig drift apart (run
+    `python -m mkd.serve.schema` after changing the model)."""
+    from mkd.serve.schema import render
+
+    path = CHART / "values.schema.json"
+    assert path.read_text(encoding="utf-8") == render(path), "run: python -m mkd.serve.schema"
+
+
+def test_every_router_config_field_is_a_chart_value_with_its_own_name():
+    """Should list every live setting in values.yaml under RouterConfig's own (snake_case) names,
+    so that the chart passes serving.rollout through unchanged."""
+    from mkd.serve.config import RouterConfig
+
+    rollout = yaml.safe_load((CHART / "values.yaml").read_text())["serving"]["rollout"]
+    assert set(rollout) == set(RouterConfig.model_fields)
+    assert RouterConfig.model_validate(rollout).rollback.max_p95_s == 1.0  # GPU cluster default
+
+
+def test_schema_check_reports_drift(tmp_path, capsys):
+    """Should exit 1 on a schema whose serving.rollout differs, and rewrite it without --check."""
+    from mkd.serve.schema import main
+
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    schema["properties"]["serving"]["properties"]["rollout"]["properties"].pop("mode")
+    stale = tmp_path / "values.schema.json"
+    stale.write_text(json.dumps(schema))
+    assert main(["--schema", str(stale), "--check"]) == 1
+    assert main(["--schema", str(stale)]) == 0 and main(["--schema", str(stale), "--check"]) == 0
+    assert (
+        "mode"
+        in json.loads(stale.read_text())["properties"]["serving"]["properties"]["rollout"][
+            "properties"
+        ]
+    )

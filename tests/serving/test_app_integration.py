@@ -11,7 +11,7 @@ import httpx
 import pytest
 from mkd.tasks import load_pack
 
-from serving.rollout import cohort_point
+from serving.policy import cohort_point
 
 pytestmark = pytest.mark.integration
 TASKS = ["query_classifier", "entity_extractor", "currency_identifier", "date_interpretation"]

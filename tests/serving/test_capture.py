@@ -15,8 +15,8 @@ from mkd.feedback import feedback_key, read_feedback
 from mkd.serve.config import CaptureArgs
 from mkd.storage import open_store
 
+from serving.answering import Answerer
 from serving.capture import FeedbackWriter, feedback_entry
-from serving.router import Router
 from tests.serving.test_router_guards import FakeHandle
 
 TASK = "query_classifier"
@@ -79,8 +79,7 @@ def test_day_folders_past_the_retention_are_pruned(tmp_path) -> None:
     assert [r["input"] for r in read_feedback(store, "finance")] == ["q0"]
 
 
-def _router(tmp_path, student_answer, user_config: dict) -> Router:
-    cls = Router.func_or_class.__bases__[0]
+def _router(tmp_path, student_answer, user_config: dict) -> Answerer:
     args = {
         "guards": {"enabled": False},
         "store": {"uri": f"file://{tmp_path / 'store'}"},
@@ -88,14 +87,14 @@ def _router(tmp_path, student_answer, user_config: dict) -> Router:
         "router": {"user_config": user_config},
     }
     teacher = FakeHandle(lambda t, q: {"category": "LIST"})
-    return cls(FakeHandle(student_answer), teacher, args)
+    return Answerer.build(FakeHandle(student_answer), teacher, args)
 
 
-async def _serve(router: Router, queries: list[str]) -> list:
-    out = [(await router._answer([TASK], q, {"as_of": "2026-01-15"}, 0.0))[TASK] for q in queries]
+async def _serve(router: Answerer, queries: list[str]) -> list:
+    out = [(await router.answer([TASK], q, {"as_of": "2026-01-15"}, 0.0))[TASK] for q in queries]
     for _ in range(100):  # background shadow/mirror calls and the flush
         await asyncio.sleep(0.02)
-        if not router._background and not router.capture.pending:
+        if not router.background and not router.capture.pending:
             break
     return out
 

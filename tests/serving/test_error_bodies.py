@@ -8,10 +8,10 @@ import logging
 
 from starlette.requests import Request
 
-from serving import router as router_module
+from serving import ingress
 from serving.protocol import ApiError
 from serving.request_ids import current_request_id
-from serving.router import Router
+from serving.router import RouterIngress
 
 TRACEBACK = (
     "ray.exceptions.RayTaskError(TeacherError): ray::ServeReplica:mkd:Teacher.answer_many()\n"
@@ -39,11 +39,10 @@ class Handle:
         self.info = _Method(result)
 
 
-def _router(student, teacher) -> Router:
-    cls = Router.func_or_class.__bases__[0]  # the plain class under serve.deployment/ingress
+def _router(student, teacher) -> RouterIngress:
     args = {"guards": {"enabled": False}, "auth": {"token_env": None}}
     args["router"] = {"user_config": {"mode": "split", "student_weight": 0.0}}
-    return cls(Handle(student), Handle(teacher), args)
+    return RouterIngress(Handle(student), Handle(teacher), args)
 
 
 def _request(body: bytes, path: str = "/v1/tasks/query_classifier") -> Request:
@@ -61,9 +60,9 @@ async def _error_body(coro, request: Request) -> tuple[int, dict]:
     try:
         await coro
     except ApiError as exc:
-        response = await router_module._api_error(request, exc)
+        response = await ingress.api_error(request, exc)
     except Exception as exc:
-        response = await router_module._unexpected(request, exc)
+        response = await ingress.unexpected(request, exc)
     else:
         raise AssertionError("no error")
     return response.status_code, json.loads(response.body)

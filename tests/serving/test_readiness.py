@@ -12,7 +12,7 @@ from mkd.services.ports import free_ports
 
 from serving import router as router_module
 from serving.readiness import endpoint_reachable
-from serving.router import Router
+from serving.router import RouterIngress
 
 
 class _Call:
@@ -36,12 +36,11 @@ class Handle:
             setattr(self, name, _Call(result))
 
 
-def _router(student: Handle, teacher: Handle) -> Router:
-    cls = Router.func_or_class.__bases__[0]
-    return cls(student, teacher, {"guards": {"enabled": False}})
+def _router(student: Handle, teacher: Handle) -> RouterIngress:
+    return RouterIngress(student, teacher, {"guards": {"enabled": False}})
 
 
-def _probe(router: Router) -> tuple[int, dict]:
+def _probe(router: RouterIngress) -> tuple[int, dict]:
     response = asyncio.run(router.readyz())
     return response.status_code, json.loads(response.body)
 

@@ -8,35 +8,35 @@ from mkd.serve import control
 from mkd.serve.config import RollbackPolicy
 from typer.testing import CliRunner
 
+from serving.answering import Answerer
+from serving.canary import CanaryMonitor
 from serving.rollout import RollbackMonitor
-from serving.router import Router
 
 POLICY = {"window": 20, "min_samples": 10, "max_error_rate": 0.1, "max_fallback_rate": 0.2}
 
 
-def _router(**live) -> Router:
-    cls = Router.func_or_class.__bases__[0]
+def _router(**live) -> CanaryMonitor:
     user_config = {"mode": "split", "student_weight": 0.5, "rollback": POLICY, **live}
     args = {"guards": {"enabled": False}, "router": {"user_config": user_config}}
-    return cls(None, None, args)
+    return Answerer.build(None, None, args).canary
 
 
-def _live(router: Router, **changes) -> dict:
+def _live(router: CanaryMonitor, **changes) -> dict:
     return {**router.config.model_dump(mode="json"), **changes}
 
 
-def _fail_student(router: Router, n: int) -> None:
+def _fail_student(router: CanaryMonitor, n: int) -> None:
     for _ in range(n):
-        router._student_failed("query_classifier", "error", "error")
+        router.record("error")
 
 
 def test_a_weight_change_keeps_the_rollback_and_the_window() -> None:
     router = _router()
     _fail_student(router, 10)
-    assert router.rolled_back and router._weight("query_classifier") == ("split", 0.0)
+    assert router.rolled_back and router.weight("query_classifier") == ("split", 0.0)
     router.reconfigure(_live(router, student_weight=0.25))
     assert router.rolled_back, "a set must not clear the rollback"
-    assert router._weight("query_classifier")[1] == 0.0
+    assert router.weight("query_classifier")[1] == 0.0
     assert router.monitor.stats().attempts == 10
     router.reconfigure(_live(router, mode="shadow"))
     assert router.rolled_back and router.monitor.stats().attempts == 10
@@ -66,7 +66,7 @@ def test_a_new_clear_id_lifts_the_rollback_and_restarts_the_window() -> None:
     assert router.rolled_back
     router.reconfigure(_live(router, rollback_clear_id="2026-12-05T12:00Z"))
     assert router.rolled_back is None and router.monitor.stats().attempts == 0
-    assert router._weight("query_classifier") == ("split", 0.5)
+    assert router.weight("query_classifier") == ("split", 0.5)
     router.reconfigure(_live(router, student_weight=0.3))  # same id: nothing more is cleared
     _fail_student(router, 10)
     router.reconfigure(_live(router, student_weight=0.4))

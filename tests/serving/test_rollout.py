@@ -1,61 +1,11 @@
-"""Canary routing and the sliding-window rollback policy (pure logic)."""
+"""The sliding-window rollback policy (pure logic; routing: test_policy.py)."""
 
 from __future__ import annotations
 
-import random
-
-from hypothesis import given
-from hypothesis import strategies as st
-from mkd.serve.config import RollbackPolicy, RouterConfig, TaskOverride
+from mkd.serve.config import RollbackPolicy, RouterConfig
 from mkd.serve.plan import rollout_plan
 
-from serving.rollout import (
-    RollbackMonitor,
-    cohort_point,
-    route_point,
-    takes_student,
-)
-
-
-def test_split_share_follows_the_weight():
-    rng = random.Random(7)
-    share = sum(takes_student(0.25, route_point(None, rng)) for _ in range(4000)) / 4000
-    assert abs(share - 0.25) < 0.03
-
-
-def test_weights_zero_and_one_are_absolute():
-    rng = random.Random(1)
-    assert not any(takes_student(0.0, route_point(None, rng)) for _ in range(500))
-    assert all(takes_student(1.0, route_point(None, rng)) for _ in range(500))
-
-
-@given(st.text(min_size=1, max_size=40), st.floats(0, 1), st.floats(0, 1))
-def test_a_sticky_user_keeps_its_side_and_raising_the_weight_only_adds_users(user, w1, w2):
-    low, high = sorted((w1, w2))
-    rng = random.Random(0)
-    point = route_point(user, rng)
-    assert point == cohort_point(user) == route_point(user, random.Random(99))
-    if takes_student(low, point):
-        assert takes_student(high, point)
-
-
-def test_sticky_cohort_share_matches_the_weight():
-    share = sum(takes_student(0.1, cohort_point(f"user-{i}")) for i in range(5000)) / 5000
-    assert abs(share - 0.1) < 0.02
-
-
-def test_task_override_wins_over_the_global_setting():
-    cfg = RouterConfig(
-        mode="split",
-        student_weight=0.5,
-        task_overrides={
-            "date_interpretation": TaskOverride(mode="shadow"),
-            "entity_extractor": TaskOverride(student_weight=0.0),
-        },
-    )
-    assert cfg.for_task("query_classifier") == ("split", 0.5)
-    assert cfg.for_task("date_interpretation") == ("shadow", 0.5)
-    assert cfg.for_task("entity_extractor") == ("split", 0.0)
+from serving.rollout import RollbackMonitor
 
 
 def _monitor(**kw) -> RollbackMonitor:

@@ -16,9 +16,10 @@ from mkd.serve.release_gate import check_student_version, initial_router_config
 from mkd.storage import open_store
 from typer.testing import CliRunner
 
+from serving.answering import Answerer
+from serving.canary import CanaryMonitor
 from serving.rollout import RollbackMonitor, p95
 from serving.rollout_state import LocalRolloutState, RolloutStateCore, applies
-from serving.router import Router
 
 POLICY = {"window": 20, "min_samples": 10, "max_error_rate": 0.1, "max_fallback_rate": 0.2}
 
@@ -51,46 +52,45 @@ def test_a_new_clear_id_clears_once_and_stale_reports_are_ignored():
 # --- two Routers, one state ----------------------------------------------------------------------
 
 
-def _router(state: LocalRolloutState | None = None, **live) -> Router:
-    cls = Router.func_or_class.__bases__[0]
+def _router(state: LocalRolloutState | None = None, **live) -> CanaryMonitor:
     user_config = {"mode": "split", "student_weight": 1.0, "rollback": POLICY, **live}
     args = {"guards": {"enabled": False}, "router": {"user_config": user_config}}
-    return cls(None, None, args, rollout_state=state)
+    return Answerer.build(None, None, args, rollout_state=state).canary
 
 
-def _fail(router: Router, n: int) -> None:
+def _fail(router: CanaryMonitor, n: int) -> None:
     for _ in range(n):
-        router._student_failed("query_classifier", "error", "error")
+        router.record("error")
 
 
 def test_a_rollback_one_router_decides_reaches_the_other_and_a_restarted_one():
     state = LocalRolloutState()
     a, b = _router(state), _router(state)
     a.replica_name, b.replica_name = "router-a", "router-b"
-    asyncio.run(b._refresh())
+    asyncio.run(b.refresh())
     _fail(a, 10)
     assert a.rolled_back and a.rolled_back_by == "router-a"
     assert b.rolled_back is None and b.monitor.stats().attempts == 0
-    asyncio.run(b._refresh())  # what b's poller does every state_poll_s
+    asyncio.run(b.refresh())  # what b's poller does every state_poll_s
     assert b.rolled_back == a.rolled_back and b.rolled_back_by == "router-a"
-    assert b._weight("query_classifier") == ("split", 0.0)
+    assert b.weight("query_classifier") == ("split", 0.0)
     restarted = _router(state)  # a new replica: empty window, same state
-    asyncio.run(restarted._sync_state())  # the first request's wait
+    asyncio.run(restarted.sync_state())  # the first request's wait
     assert restarted.rolled_back == a.rolled_back
-    assert restarted._weight("entity_extractor")[1] == 0.0
+    assert restarted.weight("entity_extractor")[1] == 0.0
 
 
 def test_a_clear_on_every_router_lifts_the_shared_rollback():
     state = LocalRolloutState()
     a, b = _router(state), _router(state)
     for r in (a, b):
-        asyncio.run(r._refresh())
+        asyncio.run(r.refresh())
     _fail(a, 10)
-    asyncio.run(b._refresh())
+    asyncio.run(b.refresh())
     assert b.rolled_back
     for r in (a, b):  # Serve reconfigures every replica with the new id
         r.reconfigure({**r.config.model_dump(mode="json"), "rollback_clear_id": "c1"})
-        asyncio.run(r._refresh())
+        asyncio.run(r.refresh())
     assert a.rolled_back is None and b.rolled_back is None
     assert state.core.snapshot()["rollback"] is None
     assert _router(state, rollback_clear_id="c1").rolled_back is None
@@ -101,8 +101,8 @@ def test_a_weight_change_does_not_lift_a_shared_rollback():
     a, b = _router(state), _router(state)
     _fail(a, 10)
     b.reconfigure({**b.config.model_dump(mode="json"), "student_weight": 0.5})
-    asyncio.run(b._refresh())
-    assert b.rolled_back and b._weight("query_classifier")[1] == 0.0
+    asyncio.run(b.refresh())
+    assert b.rolled_back and b.weight("query_classifier")[1] == 0.0
 
 
 def test_a_lost_shared_state_is_reported_again():
@@ -112,8 +112,8 @@ def test_a_lost_shared_state_is_reported_again():
     state.core = RolloutStateCore()  # e.g. the actor was restarted
 
     async def poll_once() -> None:
-        await a._refresh()
-        await asyncio.gather(*a._reports)
+        await a.refresh()
+        await asyncio.gather(*a.reports)
 
     asyncio.run(poll_once())
     assert applies(state.core.snapshot(), "", a.student_id)["reason"] == a.rolled_back
@@ -174,7 +174,7 @@ def test_router_records_latency_and_rolls_a_slow_student_back():
     for _ in range(10):
         router.monitor.record("ok")
         router.monitor.record_latency("student", 2.0)
-    router._check_rollback()
+    router.check_rollback()
     assert router.rolled_back and "latency" in router.rolled_back
 
 
@@ -240,7 +240,7 @@ def test_the_router_marks_the_registry_version_it_rolled_back(store):
         "student": {"version": "finance-student@candidate"},
         "store": store.model_dump(),
     }
-    router = Router.func_or_class.__bases__[0](None, None, args, rollout_state=LocalRolloutState())
+    router = Answerer.build(None, None, args, rollout_state=LocalRolloutState()).canary
     _fail(router, 10)
     mv = Registry(open_store(store)).get("finance-student", 2)  # what @candidate resolves to
     assert mv.rolled_back and "error rate" in mv.rolled_back["reason"]
@@ -315,11 +315,11 @@ def test_an_unreachable_state_delays_only_the_first_two_seconds_of_a_replica():
 
     async def two_requests() -> tuple[float, float]:
         t0 = time.monotonic()
-        await router._sync_state()
+        await router.sync_state()
         t1 = time.monotonic()
-        await router._sync_state()
+        await router.sync_state()
         return t1 - t0, time.monotonic() - t1
 
     first, second = asyncio.run(two_requests())
     assert 1.5 < first < 3 and second < 0.1
-    assert router._weight("query_classifier") == ("split", 1.0), "it routes with what it knows"
+    assert router.weight("query_classifier") == ("split", 1.0), "it routes with what it knows"

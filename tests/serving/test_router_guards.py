@@ -10,8 +10,8 @@ import asyncio
 
 import pytest
 
+from serving.answering import Answerer
 from serving.protocol import ApiError
-from serving.router import Router
 
 
 class FakeHandle:
@@ -34,13 +34,11 @@ class FakeHandle:
 
 
 def make_router(student_answer, teacher_answer, weight: float = 1.0, guards: bool = True):
-    # serve.deployment wraps the class, serve.ingress subclasses it: take the plain Router.
-    cls = Router.func_or_class.__bases__[0]
     args = {
         "guards": {"enabled": guards},
         "router": {"user_config": {"mode": "split", "student_weight": weight}},
     }
-    return cls(FakeHandle(student_answer), FakeHandle(teacher_answer), args)
+    return Answerer.build(FakeHandle(student_answer), FakeHandle(teacher_answer), args)
 
 
 def hallucinating(task, query):
@@ -48,7 +46,7 @@ def hallucinating(task, query):
 
 
 def run(router, task, query, point=0.0):
-    return asyncio.run(router._answer([task], query, {}, point))[task]
+    return asyncio.run(router.answer([task], query, {}, point))[task]
 
 
 def test_hallucinated_entity_from_student_never_reaches_the_client() -> None:

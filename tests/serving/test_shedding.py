@@ -40,13 +40,13 @@ def test_a_full_student_queue_sheds_to_the_teacher_and_is_counted() -> None:
     router.student = FullQueue()
     task = "query_classifier"
     answers = [
-        asyncio.run(router._answer([task], f"Top banks by assets #{i}", {}, 0.0))[task]
+        asyncio.run(router.answer([task], f"Top banks by assets #{i}", {}, 0.0))[task]
         for i in range(3)
     ]
     assert [(a.route, a.output) for a in answers] == [("fallback", {"category": "LIST"})] * 3
     shed = router.metrics.fallbacks.local.labels(task, "shed")._value.get()
     assert shed == 3 and router.student.calls == 3
-    assert router.monitor.stats().attempts == 0  # load is not the student's failure
+    assert router.canary.monitor.stats().attempts == 0  # load is not the student's failure
 
 
 def test_the_student_deployment_gets_the_queue_cap() -> None:

@@ -1,45 +1,35 @@
 {{/*
 The Serve config (Ray ServeDeploySchema) of the RayService: the structure of configs/serve.yaml,
 filled from values.serving.* (args validate as mkd.serve.config.AppArgs, the Router's user_config as
-mkd.serve.config.RouterConfig). The Router's user_config carries the rollout settings, so a change of
-serving.rollout.* reconfigures the running routers in place: no new cluster, no replica restart;
-except a change across "the student takes traffic", which also flips args.student.shadow_only
+mkd.serve.config.RouterConfig). The Router's user_config carries the rollout settings
+(serving.rollout.*, RouterConfig's own snake_case names), so a change of them reconfigures the
+running routers in place: no new cluster, no replica restart; except a change across "the student takes traffic", which also flips args.student.shadow_only
 and so (args are part of Serve's code version) replaces every replica once (docs/rollout.md).
 */}}
 
-{{/* The Router's user_config (mkd.serve.config.RouterConfig): everything a rollout step changes. */}}
+{{/*
+The Router's user_config (mkd.serve.config.RouterConfig): serving.rollout as it is, the model's own
+names, so a field added to RouterConfig needs no template change (its schema is generated:
+python -m mkd.serve.schema). Only `--set`'s decimal strings become numbers again ("0.25" -> 0.25);
+rollback_clear_id stays a string whatever it looks like.
+*/}}
 {{- define "mkd.routerUserConfig" -}}
-{{- $r := .Values.serving.rollout -}}
-mode: {{ $r.mode }}
-student_weight: {{ $r.studentWeight | float64 }}
-task_overrides:
-  {{- if $r.taskOverrides }}
-  {{- range $task, $o := $r.taskOverrides }}
-  {{ $task }}:
-    {{- if $o.mode }}
-    mode: {{ $o.mode }}
-    {{- end }}
-    {{- if hasKey $o "studentWeight" }}
-    student_weight: {{ $o.studentWeight | float64 }}
-    {{- end }}
-  {{- end }}
-  {{- else }} {}
-  {{- end }}
-sticky_header: {{ $r.stickyHeader }}
-mirror_fraction: {{ $r.mirrorFraction | float64 }}
-student_timeout_s: {{ $r.studentTimeoutS | float64 }}
-shadow_concurrency: {{ $r.shadowConcurrency }}
-rollback:
-  enabled: {{ $r.rollback.enabled }}
-  window: {{ $r.rollback.window }}
-  min_samples: {{ $r.rollback.minSamples }}
-  min_agreement: {{ $r.rollback.minAgreement | float64 }}
-  min_agreement_samples: {{ $r.rollback.minAgreementSamples }}
-  max_fallback_rate: {{ $r.rollback.maxFallbackRate | float64 }}
-  max_error_rate: {{ $r.rollback.maxErrorRate | float64 }}
-  max_p95_s: {{ $r.rollback.maxP95S | float64 }}
-  max_latency_ratio: {{ $r.rollback.maxLatencyRatio | float64 }}
-rollback_clear_id: {{ $r.rollbackClearId | default "" | quote }}
+{{- toYaml (include "mkd.liveNumbers" .Values.serving.rollout | fromYaml) }}
+{{- end }}
+
+{{/* A copy of a values map with decimal strings (`--set x=0.25`) as numbers, maps walked. */}}
+{{- define "mkd.liveNumbers" -}}
+{{- $out := dict }}
+{{- range $key, $value := . }}
+{{- if kindIs "map" $value }}
+{{- $_ := set $out $key (include "mkd.liveNumbers" $value | fromYaml) }}
+{{- else if and (kindIs "string" $value) (ne $key "rollback_clear_id") (regexMatch "^[0-9]*\\.[0-9]+$" $value) }}
+{{- $_ := set $out $key ($value | float64) }}
+{{- else }}
+{{- $_ := set $out $key $value }}
+{{- end }}
+{{- end }}
+{{- toYaml $out }}
 {{- end }}
 
 {{/*
@@ -48,11 +38,11 @@ globally or in a task override): mkd.serve.config.RouterConfig.student_takes_tra
 */}}
 {{- define "mkd.studentTakesTraffic" -}}
 {{- $r := .Values.serving.rollout -}}
-{{- $takes := and (eq $r.mode "split") (gt ($r.studentWeight | float64) 0.0) -}}
-{{- range $task, $o := $r.taskOverrides }}
+{{- $takes := and (eq $r.mode "split") (gt ($r.student_weight | float64) 0.0) -}}
+{{- range $task, $o := $r.task_overrides }}
 {{- $mode := default $r.mode $o.mode }}
-{{- $w := $r.studentWeight }}
-{{- if hasKey $o "studentWeight" }}{{ $w = $o.studentWeight }}{{ end }}
+{{- $w := $r.student_weight }}
+{{- if and (hasKey $o "student_weight") (not (kindIs "invalid" $o.student_weight)) }}{{ $w = $o.student_weight }}{{ end }}
 {{- if and (eq $mode "split") (gt ($w | float64) 0.0) }}{{ $takes = true }}{{ end }}
 {{- end }}
 {{- $takes -}}

@@ -135,7 +135,7 @@ async def aguarded_answer(
 
 
 class RouterGuards:
-    """The router's guard hook (`serving.router.GuardHook`) over one GuardChain.
+    """The router's guard hook (`serving.answering.GuardHook`) over one GuardChain.
 
     Args:
         chain: the chain built from the same `guards` section the labeling job uses.

@@ -213,7 +213,9 @@ class RouterConfig(Section):
         default_factory=dict, description="Per-task mode/weight, e.g. {query_classifier: {...}}."
     )
     sticky_header: str = Field(
-        "X-MKD-User", description="Requests with the same value of this header take the same route."
+        "X-MKD-User",
+        pattern=r"^[A-Za-z0-9-]+$",
+        description="Requests with the same value of this header take the same route.",
     )
     mirror_fraction: float = Field(
         0.1,
