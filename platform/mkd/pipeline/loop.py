@@ -180,7 +180,7 @@ def deploy(ctx: PipelineContext) -> dict[str, Any]:
             "loop.serve_dashboard to the Serve cluster's dashboard (http://HEAD:8265) and run "
             f"`mkd loop` again (it resumes at this step), or `mkd serve --version {version}` "
             f"locally (shadow by default), or on Kubernetes set serving.student.version="
-            f"{version} with serving.router mode: shadow in the chart's values"
+            f"{version} with serving.rollout.mode=shadow in the chart's values"
         )
         ctx.console.print(f"[yellow]{how}[/]")
         return {"deployed": False, "version": version, "how": how}
