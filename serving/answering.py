@@ -139,24 +139,27 @@ class Answerer:
         failed = [t for t in to_student if student_out.get(t) is None]
         if failed:
             teacher_out.update(await self._teacher(failed, query, context))
-            for task in failed:
-                self._capture(task, "fallback", query, context, teacher_out[task], None, None)
         latency_ms = (time.perf_counter() - started) * 1000
-        responses = {}
+        responses, teacher_ok = {}, {}
         for task in tasks:
             if student_out.get(task) is not None:
                 answer, route = student_out[task], "student"
                 if policy.mirrors(canary.config, self.rng.random()):
                     self._spawn(self._mirror(task, query, context, answer))
             else:
-                answer, route = teacher_out[task], ("fallback" if task in failed else "teacher")
-                answer, route = self._guard_teacher_answer(task, query, answer, route)
+                teacher_ok[task] = self._teacher_answer_ok(task, query, teacher_out[task])
+                answer, route = self._guard_teacher_answer(
+                    task, teacher_out[task], "fallback" if task in failed else "teacher",
+                    teacher_ok[task],
+                )  # fmt: skip
+                if task in failed:
+                    self._capture(task, "fallback", query, context, teacher_out[task], None, None,
+                                  guard_ok=teacher_ok[task])  # fmt: skip
             responses[task] = self._response(task, answer, route, latency_ms)
         shadowed = [t for t in tasks if plan[t] == "shadow"]
         if shadowed:
-            self._spawn(
-                self._shadow(shadowed, query, context, {t: teacher_out[t] for t in shadowed})
-            )
+            answers = {t: (teacher_out[t], teacher_ok[t]) for t in shadowed}
+            self._spawn(self._shadow(shadowed, query, context, answers))
         return responses
 
     def _response(self, task: str, answer: dict, route: str, latency_ms: float) -> TaskResponse:
@@ -170,12 +173,17 @@ class Answerer:
             route=route, latency_ms=round(latency_ms, 2),
         )  # fmt: skip
 
+    def _teacher_answer_ok(self, task: str, query: str, answer: dict) -> bool:
+        """The output guards' verdict on a teacher answer (checked once: the response and the
+        feedback log both use it)."""
+        return self.guards is None or self.guards.check_answer(task, query, answer["output"])
+
     def _guard_teacher_answer(
-        self, task: str, query: str, answer: dict, route: str
+        self, task: str, answer: dict, route: str, ok: bool
     ) -> tuple[dict, str]:
         """Whichever model answers, the output guards apply: a failing teacher answer becomes
         the task's safe empty answer (never passed through)."""
-        if self.guards is None or self.guards.check_answer(task, query, answer["output"]):
+        if ok:
             return answer, route
         self.metrics.fallbacks.labels(task, "guard").inc()
         return {**answer, "output": self.guards.safe_empty(task)}, "fallback"
@@ -259,11 +267,15 @@ class Answerer:
         teacher: dict,
         student: dict | None,
         score: float | None,
+        guard_ok: bool | None = None,
     ) -> None:
-        """Queue a teacher answer for the feedback log (never blocks the request)."""
+        """Queue a teacher answer for the feedback log (never blocks the request); `guard_ok`
+        is the output guards' verdict where the response path already has it."""
         if self.capture is None:
             return
-        if self.guards is not None and not self.guards.check_answer(task, query, teacher["output"]):
+        if guard_ok is None:
+            guard_ok = self._teacher_answer_ok(task, query, teacher)
+        if not guard_ok:
             return  # a teacher answer the output guards refuse is no label
         entry = feedback_entry(
             task=task, source=source, query=query, context=context, teacher=teacher,
@@ -288,12 +300,17 @@ class Answerer:
         self._capture(task, "mirror", query, context, teacher[task], student, score)
 
     async def _shadow(
-        self, tasks: list[str], query: str, context: dict | None, teacher_answers: dict
+        self,
+        tasks: list[str],
+        query: str,
+        context: dict | None,
+        teacher_answers: dict[str, tuple[dict, bool]],
     ) -> None:
+        """The student beside the teacher's answers (each with its output-guard verdict)."""
         results = await self._student(tasks, query, context)
         for task in tasks:
-            teacher, student = teacher_answers[task], results.get(task)
+            (teacher, guard_ok), student = teacher_answers[task], results.get(task)
             score = None
             if student is not None:
                 score = self._agreement(task, teacher["output"], student["output"], "shadow")
-            self._capture(task, "shadow", query, context, teacher, student, score)
+            self._capture(task, "shadow", query, context, teacher, student, score, guard_ok)

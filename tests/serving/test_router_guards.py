@@ -104,3 +104,32 @@ def test_teacher_api_key_comes_from_the_replica_environment(monkeypatch) -> None
     monkeypatch.delenv("MKD_TEST_TEACHER_KEY")
     with pytest.raises(ValueError, match="MKD_TEST_TEACHER_KEY"):
         build_backend(args, load_pack("finance"))
+
+
+@pytest.mark.parametrize("mode", ["shadow", "fallback"])
+def test_each_teacher_answer_is_guarded_once_with_capture_on(tmp_path, mode) -> None:
+    """The response and the feedback log share one output-guard verdict per teacher answer."""
+    honest = lambda task, q: [{"name": "Infosys", "type": "COMPANY"}]  # noqa: E731
+    args = {
+        "guards": {"enabled": True},
+        "store": {"uri": f"file://{tmp_path / 'store'}"},
+        "capture": {"enabled": True, "flush_interval_s": 0.01},
+        "router": {"user_config": {"mode": "shadow" if mode == "shadow" else "split",
+                                   "student_weight": 0.0 if mode == "shadow" else 1.0}},
+    }  # fmt: skip
+    router = Answerer.build(FakeHandle(hallucinating), FakeHandle(honest), args)
+    checked: list[str] = []
+    check = router.guards.check_answer
+    router.guards.check_answer = lambda t, q, v: checked.append(repr(v)) or check(t, q, v)
+
+    async def serve() -> None:
+        await router.answer(["entity_extractor"], "Infosys revenue in FY24", {}, 0.0)
+        for _ in range(100):  # the background shadow call and the flush
+            await asyncio.sleep(0.02)
+            if not router.background and not router.capture.pending:
+                break
+
+    asyncio.run(serve())
+    teacher_checks = [v for v in checked if "Infosys" in v]
+    assert len(teacher_checks) == 1, checked
+    assert router.capture.written == 1
