@@ -20,6 +20,12 @@ WORKDIR = typer.Option(Path("mkd-demo"), "--workdir", help="Store, logs and the 
 FORCE = typer.Option(
     False, "--force", help="Canary the student even if its gates failed (the summary says so)."
 )
+LOOP = typer.Option(
+    False,
+    "--loop",
+    help="End with one turn of the improvement loop: new traffic in shadow is captured, v2 is "
+    "built from it and trained warm, and the summary compares v1 and v2 (demo.loop).",
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -33,6 +39,7 @@ def demo(
     fresh: bool = FRESH,
     workdir: Path = WORKDIR,
     force: bool = FORCE,
+    loop: bool = LOOP,
 ) -> None:
     """Distill the finance teacher into SmolLM2-135M end to end, with no network and no GPU.
 
@@ -42,9 +49,9 @@ def demo(
     shadow unless --force), and the before/after table. A re-run reuses finished stages;
     Ctrl-C stops cleanly and the next run resumes.
 
-    Example: mkd demo --profile quick
+    Example: mkd demo --profile quick [--loop]
     """
-    _run(_forced({}, force), profile, store, fresh, workdir)
+    _run(_forced({}, force, loop), profile, store, fresh, workdir)
 
 
 @pipeline_app.command("run")
@@ -55,6 +62,7 @@ def pipeline_run(
     fresh: bool = FRESH,
     workdir: Path = WORKDIR,
     force: bool = FORCE,
+    loop: bool = LOOP,
 ) -> None:
     """Run every stage of a pipeline config (the demo's flow with your settings).
 
@@ -65,13 +73,17 @@ def pipeline_run(
     except yaml.YAMLError as exc:
         fail(f"{config}: not valid YAML: {exc}")
     base.pop("store", None)  # the demo's --store decides where artifacts go
-    _run(_forced(base, force), profile, store, fresh, workdir)
+    _run(_forced(base, force, loop), profile, store, fresh, workdir)
 
 
-def _forced(base: dict, force: bool) -> dict:
-    """The config with demo.force_canary set when --force was given (left alone otherwise)."""
-    if force:
-        base = {**base, "demo": {**(base.get("demo") or {}), "force_canary": True}}
+def _forced(base: dict, force: bool, loop: bool = False) -> dict:
+    """The config with demo.force_canary / demo.loop set when --force / --loop was given (left
+    alone otherwise)."""
+    flags = {"force_canary": True} if force else {}
+    if loop:
+        flags["loop"] = True
+    if flags:
+        base = {**base, "demo": {**(base.get("demo") or {}), **flags}}
     return base
 
 

@@ -42,3 +42,21 @@ class DemoConfig(Section):
         description="Seconds of the demo that do not scale with decoding, reserved beside the "
         "deadline: Ray Train's start and outputs, GGUF conversion, Ray Serve's deploys.",
     )
+    loop: bool = Field(
+        False,
+        description="End with one turn of the improvement loop (`mkd demo --loop`): production-like "
+        "traffic in shadow with capture on, then `mkd loop` (v2 from the feedback, warm-started "
+        "training, v1 vs v2 on the fixed benchmark and the new items, v2 deployed in shadow).",
+    )
+    loop_queries: str = Field(
+        "data/blind.jsonl",
+        description="Records (JSONL, the pack's record format) whose queries stand for production "
+        "traffic in the loop turn; relative paths are under the pack's folder. They must be "
+        "queries the dataset does not hold (the finance pack's blind set was written apart).",
+    )
+    loop_max_queries: int | None = Field(
+        None, ge=1, description="Send at most this many of those queries (None: all of them)."
+    )
+    loop_training_minutes: float = Field(
+        5.0, gt=0, description="Training budget of the loop turn's warm-started run."
+    )

@@ -91,6 +91,15 @@ def run_demo(
             *build_stages(),
             Stage("serve", "Serve: shadow, then a 25% canary", serve_and_roll_out, always=True),
         ]
+        if cfg.demo.loop:
+            from mkd.pipeline import demo_loop
+
+            stages += [
+                Stage("traffic", "Loop: new traffic in shadow, captured", demo_loop.traffic,
+                      always=True),
+                Stage("loop", "Loop: v2 from the feedback, v1 vs v2, v2 in shadow",
+                      demo_loop.loop, always=True),
+            ]  # fmt: skip
         run_stages(stages, ctx, fresh=fresh)
         write_summary(ctx, workdir)
         with contextlib.suppress(Exception):

@@ -27,6 +27,8 @@ def serve_config(ctx: PipelineContext, version: str, teacher_url: str, port: int
     args["teacher"] |= {"backend": "openai", "base_url": teacher_url, "model": "mkd-teacher"}
     args["store"] = ctx.cfg.store.model_dump(mode="json")
     args["guards"] = ctx.cfg.guards.model_dump(mode="json")
+    if ctx.cfg.demo.loop:  # the loop turn learns from what the Router captures
+        args["capture"] = {"enabled": True, "sample_rate": 1.0, "flush_interval_s": 1.0}
     return config
 
 

@@ -90,8 +90,10 @@ def rollout_row(serve: dict) -> dict[str, str]:
             "change": f"{decision}; {traffic}" if decision else traffic}  # fmt: skip
 
 
-def rich_table(cols: list[str], rows: list[dict[str, str]]) -> Table:
-    table = Table(title="MKD: teacher vs distilled student", show_lines=False)
+def rich_table(
+    cols: list[str], rows: list[dict[str, str]], title: str = "MKD: teacher vs distilled student"
+) -> Table:
+    table = Table(title=title, show_lines=False)
     table.add_column("metric", style="bold")
     for col in cols:
         table.add_column(col, justify="right")
