@@ -29,7 +29,10 @@ COPY --chown=1000:100 configs ./configs
 # torch first and from the CPU index, as scripts/setup.sh does, so the package's torch range is
 # already met and nothing pulls a CUDA build; Ray pinned to the base image's own version so pip
 # never swaps the Ray the image is built on; every other version from the tested lock
-# (constraints/cpu.txt, what scripts/setup.sh installs). No extra: gpu is for GPU nodes, dev for tests.
+# (constraints/cpu.txt, what scripts/setup.sh installs). The export extra (bitsandbytes' CPU build)
+# because the export job runs on CPU workers and makes the nf4 variant; the GPU extras are for
+# Dockerfile.gpu, dev for tests. "./[export]", not ".[export]": hadolint (DL3013) reads the latter
+# as an unpinned package name.
 RUN pip install --no-cache-dir --index-url https://download.pytorch.org/whl/cpu \
         "torch==${TORCH_VERSION}" \
- && pip install --no-cache-dir -c constraints/cpu.txt . "ray[train,serve,data]==${RAY_VERSION}"
+ && pip install --no-cache-dir -c constraints/cpu.txt "./[export]" "ray[train,serve,data]==${RAY_VERSION}"

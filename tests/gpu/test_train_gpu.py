@@ -1,6 +1,6 @@
 """GPU training backends for a few steps: QLoRA, Unsloth, DeepSpeed ZeRO-2/3 (marker gpu).
 
-Run on a GPU node with the `gpu` extra installed: pytest -m gpu tests/gpu/test_train_gpu.py
+Run on a GPU node with the `gpu-train` extra installed (the -cuda-train image): pytest -m gpu tests/gpu/test_train_gpu.py
 """
 
 from __future__ import annotations

@@ -109,12 +109,27 @@ class KubeRay:
         self.cluster: RayCluster | None = None
         self.serve_port = 0
 
+    def ray_cluster_spec(self) -> dict[str, Any]:
+        """The Ray cluster KubeRay creates (a RayJob's emulation overrides this)."""
+        return rayservice_of(self.objects)["spec"]["rayClusterConfig"]
+
+    def head_container(self) -> dict[str, Any]:
+        pod = self.ray_cluster_spec()["headGroupSpec"]["template"]["spec"]
+        (head,) = [c for c in pod["containers"] if c["name"] == "ray-head"]
+        return head
+
+    def local_path(self, value: str) -> str:
+        """`value` with a path under one of the head's volume mounts moved to its local dir."""
+        for mount in self.head_container()["volumeMounts"]:
+            path, local = mount["mountPath"], self.volumes / mount["name"]
+            if value == path or value.startswith(path + "/"):
+                return str(local) + value[len(path) :]
+        return value
+
     def head_env(self) -> dict[str, str]:
         """The head container's env: Secrets resolved, volume paths mapped to local dirs."""
-        cluster = rayservice_of(self.objects)["spec"]["rayClusterConfig"]
-        pod = cluster["headGroupSpec"]["template"]["spec"]
-        (head,) = [c for c in pod["containers"] if c["name"] == "ray-head"]
-        mounts = {m["mountPath"]: self.volumes / m["name"] for m in head["volumeMounts"]}
+        pod = self.ray_cluster_spec()["headGroupSpec"]["template"]["spec"]
+        head = self.head_container()
         configmaps = {o["metadata"]["name"]: o for o in self.objects if o["kind"] == "ConfigMap"}
         for volume in pod["volumes"]:
             local = self.volumes / volume["name"]
@@ -128,10 +143,7 @@ class KubeRay:
                 ref = var["valueFrom"]["secretKeyRef"]
                 value = SECRETS[ref["name"]][ref["key"]]
             else:
-                value = str(var["value"])
-            for path, local in mounts.items():
-                if value == path or value.startswith(path + "/"):
-                    value = str(local) + value[len(path) :]
+                value = self.local_path(str(var["value"]))
             env[var["name"]] = value
         return env
 

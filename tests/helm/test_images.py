@@ -14,12 +14,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.helm.conftest import CHART, as_pods
+from tests.helm.conftest import CHART, CI_VALUES, as_pods
 
 ROOT = Path(__file__).parents[2]
 DOCKERFILES = {"cpu": ROOT / "Dockerfile", "cuda": ROOT / "Dockerfile.gpu"}
-# The tag each flavour is pushed under, as the chart builds it when image.tag/gpuTag are empty.
-TAG_SUFFIX = {"cpu": "", "cuda": "-cuda"}
+# The tag each image is pushed under, as the chart builds it when image.tag/gpuTag/gpuTrainTag
+# are empty: the CPU image, and Dockerfile.gpu built with MKD_EXTRA=gpu-serve or gpu-train.
+TAG_SUFFIX = {"cpu": "", "gpu-serve": "-cuda", "gpu-train": "-cuda-train"}
+GPU_EXTRAS = ("gpu-serve", "gpu-train")
+# Which GPU pods run vLLM (the Serve cluster, the label job); every other job trains or exports.
+GPU_EXTRA_OF = {"serve": "gpu-serve", "label": "gpu-serve"}
 # Ray's image tags: <version>-py311-cpu, and -gpu for its CUDA build.
 BASE_SUFFIX = {"cpu": "-py311-cpu", "cuda": "-py311-gpu"}
 
@@ -63,21 +67,28 @@ def test_chart_default_tags_name_the_flavours_the_dockerfiles_build(render):
     """Default image values (empty tags) on a stack with GPU workers: CPU pods get
     <appVersion>, GPU pods <appVersion>-cuda, both from the one repository."""
     chart, values = _chart()
-    assert values["image"]["tag"] == values["image"]["gpuTag"] == ""
+    assert (
+        values["image"]["tag"] == values["image"]["gpuTag"] == values["image"]["gpuTrainTag"] == ""
+    )
     objects = render(
-        {"image": {"tag": "", "gpuTag": ""}}, files=[CHART / "ci" / "gpu-prod.yaml"]
+        {"image": {"tag": "", "gpuTag": "", "gpuTrainTag": ""}},
+        files=[CHART / "ci" / "gpu-prod.yaml"],
     ).values()
     pods = as_pods([o for objs in objects for o in objs])
-    images = {
-        "cuda" if "nvidia.com/gpu" in c["resources"].get("limits", {}) else "cpu": c["image"]
-        for pod in pods
-        for c in pod["spec"]["containers"]
-        if c["name"] != "autoscaler"
-    }
-    assert set(images) == set(DOCKERFILES)
-    for flavour, image in images.items():
-        tag = f"{chart['appVersion']}{TAG_SUFFIX[flavour]}"
-        assert image == f"{values['image']['repository']}:{tag}"
+    images = {}
+    for pod in pods:
+        for c in pod["spec"]["containers"]:
+            if c["name"] == "autoscaler":
+                continue
+            extra = "cpu"
+            if "nvidia.com/gpu" in c["resources"].get("limits", {}):
+                cluster = pod["metadata"]["labels"]["mkd.io/cluster"]
+                extra = GPU_EXTRA_OF.get(cluster, "gpu-train")
+            images.setdefault(extra, set()).add(c["image"])
+    assert set(images) == {"cpu", *GPU_EXTRAS}
+    for extra, seen in images.items():
+        tag = f"{chart['appVersion']}{TAG_SUFFIX[extra]}"
+        assert seen == {f"{values['image']['repository']}:{tag}"}, extra
     assert values["image"]["gpuRepository"] == values["image"]["repository"]
 
 
@@ -121,3 +132,47 @@ def test_the_cpu_lock_pins_what_setup_and_the_chart_pin():
     (ray,) = re.findall(r"ARG RAY_VERSION=(\S+)", (ROOT / "Dockerfile").read_text())
     assert lock["ray"] == ray
     assert "-c constraints/cpu.txt" in (ROOT / "Dockerfile").read_text()
+
+
+def _lock(extra: str) -> dict[str, str]:
+    """name -> version of constraints/<extra>.txt (hash and comment lines skipped)."""
+    pins = re.findall(
+        r"^([A-Za-z0-9_.-]+)==([^\s;\\]+)",
+        (ROOT / "constraints" / f"{extra}.txt").read_text(),
+        re.M,
+    )
+    return {name.lower(): version for name, version in pins}
+
+
+def test_the_gpu_image_installs_its_extra_from_that_extras_hashed_lock():
+    text = DOCKERFILES["cuda"].read_text()
+    image = _dockerfile(DOCKERFILES["cuda"])
+    assert image["args"]["MKD_EXTRA"] in GPU_EXTRAS
+    assert image["labels"]["io.mkd.extra"] == "${MKD_EXTRA}"
+    assert '--require-hashes --no-deps -r "constraints/${MKD_EXTRA}.txt"' in text
+    assert "--no-deps ./" in text  # the project itself resolves nothing at build time
+
+
+@pytest.mark.parametrize("extra", GPU_EXTRAS)
+def test_each_gpu_lock_is_hashed_and_pins_the_images_ray(extra):
+    text = (ROOT / "constraints" / f"{extra}.txt").read_text()
+    pins = _lock(extra)
+    assert pins["ray"] == _dockerfile(DOCKERFILES["cuda"])["args"]["RAY_VERSION"]
+    assert text.count("==") <= text.count("--hash=sha256:")  # every pin carries its hashes
+    assert "torch" in pins
+
+
+def test_vllm_and_unsloth_never_share_a_lock():
+    serve, train = _lock("gpu-serve"), _lock("gpu-train")
+    assert "vllm" in serve and "unsloth" not in serve
+    assert "unsloth" in train and "vllm" not in train
+
+
+def test_the_cpu_image_installs_the_export_extra_that_the_export_job_needs(render):
+    """The export job runs on CPU workers (every ci file): its nf4 variant needs bitsandbytes."""
+    assert '-c constraints/cpu.txt "./[export]"' in DOCKERFILES["cpu"].read_text()
+    assert "bitsandbytes" in (ROOT / "constraints" / "cpu.txt").read_text()
+    for path in CI_VALUES:
+        for job in render(files=[path]).get("mkd/templates/rayjob-export.yaml", []):
+            groups = job["spec"]["rayClusterSpec"].get("workerGroupSpecs", [])
+            assert {g["groupName"] for g in groups} <= {"cpu"}, path.name

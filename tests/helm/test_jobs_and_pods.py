@@ -44,7 +44,7 @@ def test_train_gets_a_gpu_worker_group_that_tolerates_the_gpu_taint(rendered_ci)
     ]
     resources = pod["containers"][0]["resources"]
     assert resources["limits"]["nvidia.com/gpu"] == resources["requests"]["nvidia.com/gpu"] == 1
-    assert pod["containers"][0]["image"].endswith("-cuda")
+    assert pod["containers"][0]["image"].endswith("-cuda-train")  # Unsloth, not vLLM
 
 
 def test_cpu_dev_renders_no_gpu_anywhere(rendered_ci):

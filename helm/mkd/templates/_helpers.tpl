@@ -78,9 +78,15 @@ Call with (dict "root" $ "suffix" "label-run1"); an empty suffix gives the RaySe
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
 {{- end }}
 
-{{/* GPU image reference. */}}
+{{/* GPU image of the Serve cluster and the label job (Dockerfile.gpu, MKD_EXTRA=gpu-serve: vLLM). */}}
 {{- define "mkd.gpuImage" -}}
 {{- printf "%s:%s" .Values.image.gpuRepository (default (printf "%s-cuda" .Chart.AppVersion) .Values.image.gpuTag) }}
+{{- end }}
+
+{{/* GPU image of the other jobs (Dockerfile.gpu, MKD_EXTRA=gpu-train: Unsloth, DeepSpeed,
+bitsandbytes); vLLM and Unsloth pin different torch builds, so they never share an image. */}}
+{{- define "mkd.gpuTrainImage" -}}
+{{- printf "%s:%s" .Values.image.gpuRepository (default (printf "%s-cuda-train" .Chart.AppVersion) .Values.image.gpuTrainTag) }}
 {{- end }}
 
 {{/* The artifact store URI built from store.bucket and store.prefix. */}}
@@ -223,7 +229,8 @@ spec:
   {{- end }}
   containers:
     - name: {{ ternary "ray-head" "ray-worker" (eq .component "head") }}
-      image: {{ ternary (include "mkd.gpuImage" $root) (include "mkd.image" $root) $gpu }}
+      {{- $gpuImage := ternary (include "mkd.gpuImage" $root) (include "mkd.gpuTrainImage" $root) (has .cluster (list "serve" "label")) }}
+      image: {{ ternary $gpuImage (include "mkd.image" $root) $gpu }}
       imagePullPolicy: {{ $root.Values.image.pullPolicy }}
       {{- if eq .component "head" }}
       ports:

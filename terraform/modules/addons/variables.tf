@@ -111,7 +111,7 @@ variable "aws_region" {
 }
 
 variable "cluster_autoscaler_chart_version" {
-  description = "Version of the cluster-autoscaler chart (https://kubernetes.github.io/autoscaler)."
+  description = "Version of the cluster-autoscaler chart (https://kubernetes.github.io/autoscaler). 9.47.0 ships appVersion 1.33.0, the default image tag (kubernetes/autoscaler charts/cluster-autoscaler/Chart.yaml at commit b44c40d4ec1c, 2025-07-04; 9.48.0-9.51.0 keep 1.33.0)."
   type        = string
   default     = "9.47.0"
 
