@@ -10,8 +10,10 @@ loop      `mkd loop` on that log (mkd.pipeline.loop): v2 from v1 plus the feedba
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +55,8 @@ def _analyze(url: str, queries: list[dict[str, Any]], concurrency: int = 4) -> d
 
     with ThreadPoolExecutor(concurrency) as pool:
         statuses = list(pool.map(one, queries))
-    return {"requests": len(statuses), "non_2xx": sum(not 200 <= s < 300 for s in statuses)}
+    refused = Counter(str(s) for s in statuses if not 200 <= s < 300)  # guards refuse some
+    return {"requests": len(statuses), "non_2xx": sum(refused.values()), "statuses": dict(refused)}
 
 
 def _wait_for_feedback(ctx: PipelineContext, before: int, wanted: int, timeout_s: float) -> int:
@@ -71,16 +74,32 @@ def _wait_for_feedback(ctx: PipelineContext, before: int, wanted: int, timeout_s
         time.sleep(1.0)
 
 
+def _wait_live(url: str, live: dict[str, Any], timeout_s: float = 60) -> None:
+    """Until the Router reports the new live settings (Serve reconfigures in the background)."""
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.HTTPError, ValueError):
+            state = httpx.get(f"{url}/v1/rollout", timeout=10).json()
+            if all(state.get(k) == v for k, v in live.items() if k in state):
+                return
+        time.sleep(0.5)
+    raise RuntimeError(f"the Router did not take {live} within {timeout_s:.0f} s")
+
+
 def traffic(ctx: PipelineContext) -> dict[str, Any]:
     """Production-like traffic in shadow: every teacher answer lands in the feedback log."""
     from mkd.feedback import read_feedback
     from mkd.serve import control
 
     url = f"http://127.0.0.1:{ctx.services['serve_port']}"
-    control.update_live_config(
-        ctx.services["dashboard_url"], "Router", {"mode": "shadow", "student_weight": 0.0}
-    )
     queries = loop_queries(ctx)
+    # room for every shadow comparison at once: beyond shadow_concurrency they are skipped, and
+    # a skipped one is a teacher answer the loop never sees
+    live = {"mode": "shadow", "student_weight": 0.0, "shadow_concurrency": len(queries)}
+    control.update_live_config(ctx.services["dashboard_url"], "Router", live)
+    _wait_live(url, live)
     before = len(read_feedback(ctx.store, ctx.cfg.pack))
     ctx.console.print(f"loop traffic: {len(queries)} queries through /v1/analyze in shadow")
     replay = _analyze(url, queries)
