@@ -58,7 +58,7 @@ def loop_rows(ctx: PipelineContext) -> list[dict[str, str]]:
         )  # fmt: skip
     if out:
         rows.append({"metric": "v2", LOOP_COLS[0]: "", "change": "",
-                     LOOP_COLS[1]: f"{out.get('candidate')} "
+                     LOOP_COLS[1]: f"{out.get('candidate')} on {out.get('dataset')} "
                      f"({'gates passed' if out.get('passed') else 'gates failed'}; "
                      f"{'in shadow' if out.get('deployed') else 'not deployed'})"})  # fmt: skip
     return rows

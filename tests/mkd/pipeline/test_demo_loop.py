@@ -78,6 +78,7 @@ def test_the_summary_compares_v1_and_v2_per_set(tmp_path) -> None:
     ctx = _ctx(tmp_path)
     ctx.outputs["loop"] = {
         "candidate": "finance-student:4", "passed": False, "deployed": True,
+        "dataset": "finance/v2",
         "overall": {"benchmark": {"current": 0.70, "candidate": 0.72, "delta": 0.02},
                     "new": {"current": 0.50, "candidate": 0.61, "delta": 0.11}},
     }  # fmt: skip
@@ -91,5 +92,5 @@ def test_the_summary_compares_v1_and_v2_per_set(tmp_path) -> None:
         "0.610",
         "+0.110",
     )
-    assert "finance-student:4 (gates failed; in shadow)" in rows[2]["v2 (candidate)"]
+    assert rows[2]["v2 (candidate)"] == "finance-student:4 on finance/v2 (gates failed; in shadow)"
     assert loop_rows(_ctx(tmp_path)) == []
