@@ -46,16 +46,25 @@ def parse_args(args: dict[str, Any] | AppArgs | None) -> AppArgs:
         raise AppArgsError("invalid serving args:\n  - " + "\n  - ".join(problems)) from None
 
 
-def build_app(
+def build_app(args: dict[str, Any] | AppArgs | None = None) -> Application:
+    """The MKD Serve application from `args` (see mkd.serve.config.AppArgs); Serve calls it
+    with the args dict alone (a builder takes exactly one parameter).
+
+    Raises:
+        AppArgsError: when `args` does not validate.
+    """
+    return compose_app(args)
+
+
+def compose_app(
     args: dict[str, Any] | AppArgs | None = None, engine_cls: type | None = None
 ) -> Application:
-    """The MKD Serve application from `args` (see mkd.serve.config.AppArgs).
+    """build_app with the Student's engine class chosen by the caller (Python and tests).
 
     Args:
         args: the application's typed arguments.
         engine_cls: the Student's engine class (an mkd.inference Engine built as
             cls(spec, pack)); None: the one mkd.inference registers under student.backend.
-            Python callers and tests pass one; Serve YAML cannot (it names args only).
 
     Raises:
         AppArgsError: when `args` does not validate.
