@@ -20,12 +20,12 @@ def _engine(store: Path, name: str, version: str):
     from mkd.serve.config import StudentArgs
     from mkd.tasks import load_pack
 
-    from serving.student import TransformersEngine, resolve_source
+    from serving.student import student_engine
 
     torch.set_num_threads(1)
     pack = load_pack("finance")
     args = StudentArgs(adapter=str(store / "registry" / name / version / "adapter"))
-    return pack, TransformersEngine(args, pack, resolve_source(args))
+    return pack, student_engine(args, pack)
 
 
 def _queries(store: Path, n: int) -> list[str]:
@@ -35,11 +35,11 @@ def _queries(store: Path, n: int) -> list[str]:
 
 
 def run(store: Path, name: str, version: str, n: int, singles: int) -> dict:
-    from serving.student import StudentItem
+    from mkd.inference import EngineItem
 
     pack, engine = _engine(store, name, version)
     items = [
-        StudentItem(t, q, {"as_of": "2026-01-15"}) for q in _queries(store, n) for t in pack.tasks
+        EngineItem(t, q, {"as_of": "2026-01-15"}) for q in _queries(store, n) for t in pack.tasks
     ]
     # in a batch, forwards count the ones a row spends waiting for a long forced run's tail
     out: dict = {"answers": len(items)}
@@ -49,7 +49,7 @@ def run(store: Path, name: str, version: str, n: int, singles: int) -> dict:
         engine.decoder.jump_forward = jump
         answers = engine.generate(items)  # also warms the grammar-state token sets
         out[key] = round(statistics.fmean(a.forwards for a in answers), 2)
-        out[key + "_valid"] = sum(a.error is None for a in answers) / len(answers)
+        out[key + "_valid"] = sum(a.problem is None for a in answers) / len(answers)
         texts[key] = [json.dumps(a.output, sort_keys=True) for a in answers]
         started = time.perf_counter()
         engine.generate(items)

@@ -44,23 +44,24 @@ def pct(values: list[float], q: float) -> float:
 
 def forwards_per_answer(model_uri: str, n_queries: int) -> dict:
     """Mean forwards per answer over the four tasks, with and without jump-forward (in-process)."""
+    from mkd.inference import EngineItem
     from mkd.serve.config import StudentArgs
     from mkd.tasks import load_pack
 
-    from serving.student import StudentItem, TransformersEngine, resolve_source
+    from serving.student import student_engine
 
     pack = load_pack("finance")
-    items = [StudentItem(t, q) for q in QUERIES[:n_queries] for t in pack.tasks]
+    items = [EngineItem(t, q) for q in QUERIES[:n_queries] for t in pack.tasks]
     out = {}
     args = StudentArgs(model_uri=model_uri)
-    engine = TransformersEngine(args, pack, resolve_source(args))
+    engine = student_engine(args, pack)
     for jump in (True, False):
         engine.decoder.jump_forward = jump  # same model and token index, only the strategy differs
         answers = engine.generate(items)
         out["jump_forward" if jump else "token_by_token"] = statistics.fmean(
             a.forwards for a in answers
         )
-        out[f"valid_{'jf' if jump else 'tbt'}"] = sum(a.error is None for a in answers) / len(
+        out[f"valid_{'jf' if jump else 'tbt'}"] = sum(a.problem is None for a in answers) / len(
             answers
         )
     out["forward_reduction"] = out["token_by_token"] / out["jump_forward"]

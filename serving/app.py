@@ -13,7 +13,7 @@
         deployments:
           - {name: Router, user_config: {...}}   # mkd.serve.config.RouterConfig, live
 
-Deployments: Student (engine + @serve.batch), Teacher (a TeacherBackend), Router (ingress).
+Deployments: Student (an injected mkd.inference engine + @serve.batch), Teacher (a TeacherBackend), Router (ingress).
 """
 
 from __future__ import annotations
@@ -47,7 +47,24 @@ def parse_args(args: dict[str, Any] | AppArgs | None) -> AppArgs:
 
 
 def build_app(args: dict[str, Any] | AppArgs | None = None) -> Application:
-    """The MKD Serve application from `args` (see mkd.serve.config.AppArgs).
+    """The MKD Serve application from `args` (see mkd.serve.config.AppArgs); Serve calls it
+    with the args dict alone (a builder takes exactly one parameter).
+
+    Raises:
+        AppArgsError: when `args` does not validate.
+    """
+    return compose_app(args)
+
+
+def compose_app(
+    args: dict[str, Any] | AppArgs | None = None, engine_cls: type | None = None
+) -> Application:
+    """build_app with the Student's engine class chosen by the caller (Python and tests).
+
+    Args:
+        args: the application's typed arguments.
+        engine_cls: the Student's engine class (an mkd.inference Engine built as
+            cls(spec, pack)); None: the one mkd.inference registers under student.backend.
 
     Raises:
         AppArgsError: when `args` does not validate.
@@ -61,7 +78,7 @@ def build_app(args: dict[str, Any] | AppArgs | None = None) -> Application:
         max_ongoing_requests=max(s.max_ongoing_requests, s.max_batch_size),
         max_queued_requests=s.max_queued_requests,
         user_config=StudentLiveConfig().model_dump(),
-    ).bind(plain["student"], cfg.pack, cfg.tasks, plain["store"])
+    ).bind(plain["student"], cfg.pack, cfg.tasks, plain["store"], engine_cls)
     teacher = Teacher.options(
         num_replicas=t.num_replicas,
         ray_actor_options=t.ray_actor_options,

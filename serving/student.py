@@ -1,56 +1,31 @@
-"""Student engines (transformers, llama.cpp, vLLM) and the `Student` Serve deployment.
+"""The `Student` Serve deployment over an mkd.inference engine, and what it loads.
 
-Every engine answers a batch of (task, query, context) items with the SAME short prompt training
-uses (mkd.tasks.student_messages), constrained to the task's JSON Schema, and validates each
-answer: an invalid one comes back as an error, never as an output.
+The engine (transformers + MKD's constrained decoder, llama.cpp or vLLM; mkd.inference) answers a
+batch of (task, query, context) items with the SAME short prompt training uses, constrained to
+the task's JSON Schema, and validates each answer: an invalid one comes back as an error, never
+as an output. The deployment takes the engine class by injection (`engine_cls`, as Ray Serve
+LLM's `LLMServer(engine_cls=...)`), so tests run it on a fake engine.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from mkd.config.store import StoreConfig
-from mkd.records import canonical_json
+from mkd.inference import Engine, EngineItem, EngineOutput, EngineSpec, engine_class
 from mkd.serve.config import StudentArgs, StudentLiveConfig
-from mkd.tasks import TaskPack, load_pack, student_messages
+from mkd.tasks import TaskPack, load_pack
 from ray import serve
 
 from serving.metrics import StudentMetrics
 
 log = logging.getLogger("ray.serve")
-
-
-@dataclass
-class StudentItem:
-    task: str
-    input: str
-    context: dict[str, Any] | None = None
-
-
-@dataclass
-class StudentOutput:
-    """An answer (`output` valid against the schema) or an `error`; never both."""
-
-    task: str
-    output: Any = None
-    error: str | None = None
-    forwards: int = 0
-    tokens: int = 0
-
-
-class StudentEngine(Protocol):
-    """A loaded student that answers a batch (blocking; the deployment runs it off-loop)."""
-
-    version: str
-
-    def generate(self, items: list[StudentItem]) -> list[StudentOutput]: ...
 
 
 @dataclass(frozen=True)
@@ -137,207 +112,62 @@ def _check_gates(args: StudentArgs, mv: Any) -> None:
         log.warning("FORCED: serving %s with student traffic: %s", mv.ref, verdict.describe())
 
 
-def _validated(task: Any, out: StudentOutput, value: Any) -> StudentOutput:
-    errors = task.schema_errors(value)
-    if errors:
-        out.error = f"schema: {errors[0]}"
-    else:  # keys sorted as the spec's canonical form (the student writes schema order)
-        out.output = json.loads(canonical_json(value))
-    return out
+def engine_spec(args: StudentArgs, source: StudentSource) -> EngineSpec:
+    """The engine settings a student section and its resolved files make."""
+    options = {"transformers": {}, "llamacpp": args.llamacpp, "vllm": args.vllm}[args.backend]
+    return EngineSpec(
+        backend=args.backend,
+        model_uri=source.base_uri,
+        adapter=source.adapter,
+        task_adapters=dict(source.task_adapters),
+        version=source.version,
+        dtype=args.dtype,
+        max_new_tokens=args.max_new_tokens,
+        threads=args.torch_threads,
+        jump_forward=args.jump_forward,
+        options=dict(options),
+    )
 
 
-class TransformersEngine:
-    """transformers causal LM (+ PEFT adapters, several per batch) with constrained decoding."""
+def student_engine(
+    args: StudentArgs, pack: TaskPack, store: Any = None, engine_cls: type | None = None
+) -> Engine:
+    """The student's engine with its model loaded (`store`: for registry versions).
 
-    def __init__(self, args: StudentArgs, pack: TaskPack, source: StudentSource) -> None:
-        import torch
-        from mkd.decoding import ConstrainedDecoder
-        from mkd.models import load_student
-
-        torch.set_num_threads(args.torch_threads)
-        self.pack, self.args, self.version = pack, args, source.version
-        model, self.tokenizer = load_student(source.base_uri, source.adapter, dtype=args.dtype)
-        self.adapter_of: dict[str, str] = {}
-        if source.task_adapters:
-            model = self._load_task_adapters(model, source)
-        self.decoder = ConstrainedDecoder(model, self.tokenizer, jump_forward=args.jump_forward)
-
-    def _load_task_adapters(self, model: Any, source: StudentSource) -> Any:
-        from peft import PeftModel
-
-        for i, (task, path) in enumerate(sorted(source.task_adapters.items())):
-            name = f"task_{task}"
-            if i == 0 and not isinstance(model, PeftModel):
-                model = PeftModel.from_pretrained(model, path, adapter_name=name)
-            else:
-                model.load_adapter(path, adapter_name=name)
-            self.adapter_of[task] = name
-        return model.eval()
-
-    def prompt_ids(self, item: StudentItem) -> list[int]:
-        from mkd.models.loading import chat_prompt_ids
-
-        task = self.pack.task(item.task)
-        return chat_prompt_ids(
-            self.tokenizer, student_messages(self.pack, task, item.input, item.context)
-        )
-
-    def generate(self, items: list[StudentItem]) -> list[StudentOutput]:
-        tasks = [self.pack.task(i.task) for i in items]
-        budgets = [self.args.max_new_tokens or t.max_output_tokens for t in tasks]
-        extra = {}
-        if self.adapter_of:  # PEFT mixed-adapter batch; "__base__" rows use the base weights
-            extra["adapter_names"] = [self.adapter_of.get(i.task, "__base__") for i in items]
-        results = self.decoder.decode(
-            [self.prompt_ids(i) for i in items],
-            [t.output_schema for t in tasks],
-            budgets,
-            forward_kwargs=extra,
-        )
-        outs = []
-        for item, task, r in zip(items, tasks, results, strict=True):
-            out = StudentOutput(item.task, forwards=r.forwards, tokens=r.tokens)
-            outs.append(_validated(task, out, r.value) if r.ok else _failed(out, r.error))
-        return outs
-
-
-def _failed(out: StudentOutput, error: str | None) -> StudentOutput:
-    out.error = error or "no answer"
-    return out
-
-
-class LlamaCppEngine:
-    """GGUF through llama-cpp-python (imported here only), constrained by a JSON-Schema grammar."""
-
-    def __init__(self, args: StudentArgs, pack: TaskPack, source: StudentSource) -> None:
-        from llama_cpp import Llama, LlamaGrammar
-        from mkd.models.uris import resolve_model_uri
-
-        ref = resolve_model_uri(source.base_uri)
-        if not ref.gguf_file:
-            raise ValueError(f"student.model_uri {source.base_uri!r}: llamacpp needs a GGUF file")
-        options = {
-            "n_ctx": 2048,
-            "n_threads": args.torch_threads,
-            "verbose": False,
-            **args.llamacpp,
-        }
-        if source.adapter:
-            options["lora_path"] = source.adapter  # a GGUF LoRA (convert_lora_to_gguf)
-        self.llm = Llama(model_path=str(Path(ref.path) / ref.gguf_file), **options)
-        self.pack, self.args, self.version = pack, args, source.version
-        self.grammars = {
-            name: LlamaGrammar.from_json_schema(json.dumps(t.output_schema), verbose=False)
-            for name, t in pack.tasks.items()
-        }
-
-    def generate(self, items: list[StudentItem]) -> list[StudentOutput]:
-        outs = []
-        for item in items:  # llama.cpp's Python API decodes one sequence at a time
-            task = self.pack.task(item.task)
-            out = StudentOutput(item.task)
-            reply = self.llm.create_chat_completion(
-                messages=student_messages(self.pack, task, item.input, item.context),
-                grammar=self.grammars[item.task],
-                temperature=0.0,
-                max_tokens=self.args.max_new_tokens or task.max_output_tokens,
-            )
-            out.tokens = reply["usage"]["completion_tokens"]
-            try:
-                outs.append(
-                    _validated(task, out, json.loads(reply["choices"][0]["message"]["content"]))
-                )
-            except json.JSONDecodeError as exc:
-                outs.append(_failed(out, f"unparseable JSON: {exc}"))
-        return outs
-
-
-class VLLMEngine:
-    """vLLM on a GPU node: quantized weights, multi-LoRA per task, structured outputs."""
-
-    def __init__(self, args: StudentArgs, pack: TaskPack, source: StudentSource) -> None:
-        from mkd.models.uris import resolve_model_uri
-        from vllm import LLM
-        from vllm.lora.request import LoRARequest
-
-        ref = resolve_model_uri(source.base_uri)
-        model = str(Path(ref.path) / ref.gguf_file) if ref.gguf_file else ref.path
-        adapters = dict(source.task_adapters)
-        options = {
-            "dtype": args.dtype,
-            "enable_lora": bool(adapters or source.adapter),
-            **args.vllm,
-        }
-        self.llm = LLM(model=model, **options)
-        self.pack, self.args, self.version = pack, args, source.version
-        self.lora = {
-            task: LoRARequest(f"task_{task}", i + 1, path)
-            for i, (task, path) in enumerate(sorted(adapters.items()))
-        }
-        self.default_lora = (
-            LoRARequest("default", len(self.lora) + 1, source.adapter) if source.adapter else None
-        )
-
-    def _params(self, task: Any) -> Any:
-        from vllm import SamplingParams
-
-        limit = self.args.max_new_tokens or task.max_output_tokens
-        try:  # vLLM >= 0.10: structured_outputs; before: guided_decoding
-            from vllm.sampling_params import StructuredOutputsParams
-
-            return SamplingParams(
-                temperature=0.0, max_tokens=limit,
-                structured_outputs=StructuredOutputsParams(json=task.output_schema),
-            )  # fmt: skip
-        except ImportError:
-            from vllm.sampling_params import GuidedDecodingParams
-
-            return SamplingParams(
-                temperature=0.0, max_tokens=limit,
-                guided_decoding=GuidedDecodingParams(json=task.output_schema),
-            )  # fmt: skip
-
-    def generate(self, items: list[StudentItem]) -> list[StudentOutput]:
-        tasks = [self.pack.task(i.task) for i in items]
-        replies = self.llm.chat(
-            [
-                student_messages(self.pack, t, i.input, i.context)
-                for t, i in zip(tasks, items, strict=True)
-            ],
-            sampling_params=[self._params(t) for t in tasks],
-            lora_request=[self.lora.get(i.task, self.default_lora) for i in items],
-            use_tqdm=False,
-        )
-        outs = []
-        for item, task, reply in zip(items, tasks, replies, strict=True):
-            out = StudentOutput(item.task, tokens=len(reply.outputs[0].token_ids))
-            try:
-                outs.append(_validated(task, out, json.loads(reply.outputs[0].text)))
-            except json.JSONDecodeError as exc:
-                outs.append(_failed(out, f"unparseable JSON: {exc}"))
-        return outs
-
-
-ENGINES = {"transformers": TransformersEngine, "llamacpp": LlamaCppEngine, "vllm": VLLMEngine}
-
-
-def make_engine(args: StudentArgs, pack: TaskPack, store: Any = None) -> StudentEngine:
-    """The engine `args.backend` names, with its model loaded (`store`: for registry versions)."""
-    return ENGINES[args.backend](args, pack, resolve_source(args, store))
+    Args:
+        engine_cls: the engine class to build (tests inject a fake); None: the class
+            mkd.inference registers under `args.backend`.
+    """
+    cls = engine_cls or engine_class(args.backend)
+    return cls(engine_spec(args, resolve_source(args, store)), pack)
 
 
 @serve.deployment(name="Student")
 class Student:
-    """Answers any task of the pack; concurrent requests share forwards through @serve.batch."""
+    """Answers any task of the pack; concurrent requests share forwards through @serve.batch.
+
+    Args:
+        student: the student section (mkd.serve.config.StudentArgs), as a dict.
+        pack: the task pack's name.
+        tasks: the tasks to warm up.
+        store: the store holding the registry (StoreConfig as a dict), for `version`.
+        engine_cls: the engine class (mkd.inference.Engine built as cls(spec, pack)); None:
+            the one registered under `student.backend`.
+    """
 
     def __init__(
-        self, student: dict, pack: str, tasks: list[str], store: dict | None = None
+        self,
+        student: dict,
+        pack: str,
+        tasks: list[str],
+        store: dict | None = None,
+        engine_cls: type | None = None,
     ) -> None:
         self.args = StudentArgs.model_validate(student)
         self.pack = load_pack(pack)
         self.tasks = list(tasks)
         store_config = StoreConfig.model_validate(store) if store else None
-        self.engine = make_engine(self.args, self.pack, store_config)
+        self.engine = student_engine(self.args, self.pack, store_config, engine_cls)
         self.live = StudentLiveConfig()
         self.metrics = StudentMetrics()
         # service_ms: time requests spent in this replica (batch wait + decode), summed; a
@@ -356,7 +186,7 @@ class Student:
         """One answer per task: grammars and token masks are built before traffic arrives."""
         started = time.perf_counter()
         self.engine.generate(
-            [StudentItem(t, "What was Apple's revenue in FY2023?") for t in self.tasks]
+            [EngineItem(t, "What was Apple's revenue in FY2023?") for t in self.tasks]
         )
         log.info("student warm-up took %.1fs", time.perf_counter() - started)
 
@@ -364,7 +194,7 @@ class Student:
         self.live = StudentLiveConfig.model_validate(user_config or {})
 
     @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.005)
-    async def _batched(self, items: list[StudentItem]) -> list[StudentOutput]:
+    async def _batched(self, items: list[EngineItem]) -> list[EngineOutput]:
         self.counters["batches"] += 1
         self.counters["items"] += len(items)
         self.metrics.batch_size.observe(len(items))
@@ -379,34 +209,34 @@ class Student:
         self.counters["forwards"] += max((o.forwards for o in outs), default=0)
         return outs
 
-    async def _one(self, item: StudentItem) -> dict:
+    async def _one(self, item: EngineItem) -> dict:
         started = time.perf_counter()
         try:
             return await self._answer_item(item)
         finally:
             self.counters["service_ms"] += (time.perf_counter() - started) * 1000
 
-    async def _answer_item(self, item: StudentItem) -> dict:
+    async def _answer_item(self, item: EngineItem) -> dict:
         fault = self.live.fault
         if fault == "error":
             raise RuntimeError("student fault injected (user_config fault=error)")
         if fault == "slow":
             await asyncio.sleep(self.live.slow_s)
-        out = await self._batched(item)
-        if fault == "invalid":
-            out = StudentOutput(item.task, output={"fault": "invalid"})  # the router must catch it
-        return {**asdict(out), "version": self.engine.version}
+        answer = student_answer(await self._batched(item))
+        if fault == "invalid":  # the router must catch it
+            answer.update(output={"fault": "invalid"}, error=None)
+        return {**answer, "version": self.engine.version}
 
     async def answer(self, task: str, query: str, context: dict | None = None) -> dict:
-        """One task's answer as a dict of StudentOutput fields."""
-        return await self._one(StudentItem(task, query, context))
+        """One task's answer: {task, output, error, forwards, tokens, version}."""
+        return await self._one(EngineItem(task, query, context))
 
     async def answer_many(
         self, tasks: list[str], query: str, context: dict | None = None
     ) -> list[dict]:
         """Several tasks for one query, decoded in the same batch (/v1/analyze)."""
         return list(
-            await asyncio.gather(*(self._one(StudentItem(t, query, context)) for t in tasks))
+            await asyncio.gather(*(self._one(EngineItem(t, query, context)) for t in tasks))
         )
 
     def info(self) -> dict:
@@ -416,7 +246,18 @@ class Student:
             "pid": os.getpid(),
             "replica": str(ctx.replica_id),
             "version": self.engine.version,
-            "backend": self.args.backend,
+            "backend": self.engine.backend,
             "fault": self.live.fault,
             **self.counters,
         }
+
+
+def student_answer(out: EngineOutput) -> dict[str, Any]:
+    """What the Router receives: the valid answer or the error (never both), and its cost."""
+    return {
+        "task": out.task,
+        "output": out.output,
+        "error": out.problem,
+        "forwards": out.forwards,
+        "tokens": out.output_tokens,
+    }

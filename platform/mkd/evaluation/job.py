@@ -24,6 +24,7 @@ from mkd.evaluation.metrics import gold_labels, overall, task_metrics
 from mkd.evaluation.predict import Prediction, predict_on_ray
 from mkd.evaluation.refs import ModelResolver, ResolvedModel, latest_run
 from mkd.evaluation.report import before_after, human_bytes, to_html, to_json, to_markdown
+from mkd.inference import AUTO
 from mkd.records import Record
 from mkd.registry import ModelVersion, Registry
 from mkd.storage import Store, open_store
@@ -211,6 +212,7 @@ def build_report(
         alone = (request_latency or {}).get(role) or [p.latency_s for p in preds[role]]
         models[role] = {
             "ref": model.ref,
+            **engine_used(model, preds[role]),
             "prompt": model.spec.prompt if model.spec else "teacher",
             "size_bytes": model.size_bytes,
             "tasks": {t: m.as_dict() for t, m in metrics.items()},
@@ -252,6 +254,21 @@ def build_report(
         "models": models,
         "notes": notes,
     }
+
+
+def engine_used(model: ResolvedModel, preds: Sequence[Prediction]) -> dict[str, str]:
+    """The engine that scored a model (read off its predictions: a Ray actor may have chosen
+    it), and why a GGUF was not scored by llama.cpp, the engine that serves it."""
+    engines = sorted({p.engine for p in preds if p.engine})
+    if not engines:
+        return {}
+    used = {"engine": ", ".join(engines)}
+    if model.spec is not None and model.spec.engine == AUTO and "llamacpp" not in engines:
+        used["engine_note"] = (
+            "GGUF dequantised into transformers: llama_cpp is not installed where it ran "
+            "(pip install 'mkd[edge]' to score it with llama.cpp, as served)"
+        )
+    return used
 
 
 def _slug(text: str) -> str:

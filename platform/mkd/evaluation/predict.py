@@ -1,23 +1,32 @@
 """Batch prediction: any model (student, base, quantized variant, teacher) over records.
 
-Each answer comes back with what it cost: wall time, prompt and output tokens. Local models run
+Local models answer through an mkd.inference engine, the one serving uses: transformers under
+MKD's constrained decoder, or, for a GGUF variant, llama.cpp when llama_cpp is installed
+(transformers dequantising it otherwise; ModelSpec.engine "auto"). Each answer comes back with
+what it cost (wall time, prompt and output tokens) and the engine that gave it. Local models run
 in-process, or on Ray Data actors when a cluster address is given (the same code in each actor).
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
-from mkd.models.loading import chat_prompt_ids, generate_counted
+from mkd.inference import Decoding, EngineItem, EngineOutput, EngineSpec, PromptStyle, make_engine
 from mkd.records import Record, canonical_json
 from mkd.scoring import parse_prediction
-from mkd.tasks import TaskPack, load_pack, student_messages, teacher_messages
+from mkd.tasks import TaskPack, load_pack
 
-PromptStyle = Literal["student", "fewshot"]
-Decoding = Literal["constrained", "free"]
+__all__ = [
+    "Decoding",
+    "LocalPredictor",
+    "ModelSpec",
+    "Prediction",
+    "PromptStyle",
+    "TeacherPredictor",
+    "predict_on_ray",
+]
 
 
 @dataclass
@@ -25,7 +34,8 @@ class Prediction:
     """One model answer. `output` is the raw text; `violation` says why it is not a valid answer.
 
     latency_s is the seconds per query: a batch's wall time shared by its items (the cost a
-    batching server pays), or one request's time for a remote teacher.
+    batching server pays), or one request's time for a remote teacher. `engine` names the
+    mkd.inference backend that answered (the teacher's backend for the teacher).
     """
 
     task: str
@@ -35,6 +45,7 @@ class Prediction:
     output_tokens: int
     violation: str | None = None
     batch_size: int = 1
+    engine: str = ""
 
 
 @dataclass(frozen=True)
@@ -44,6 +55,8 @@ class ModelSpec:
     base_uri: a base-model URI (gguf+pkg://, a directory, a .gguf file).
     adapter_path: a PEFT adapter directory to merge on top, if any.
     quantization: "nf4" loads the directory's bitsandbytes 4-bit weights (from its config).
+    engine: the mkd.inference backend; "auto" scores a GGUF as it is served (llama.cpp when
+        llama_cpp is installed where the model loads, transformers dequantised otherwise).
     """
 
     label: str
@@ -53,6 +66,7 @@ class ModelSpec:
     dtype: str = "float32"
     quantization: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    engine: str = "transformers"
 
 
 class Predictor(Protocol):
@@ -69,12 +83,32 @@ def _finish(pack: TaskPack, task: str, text: str | None) -> tuple[str | None, st
     return canonical_json(value), None
 
 
+def _prediction(pack: TaskPack, out: EngineOutput, engine: str) -> Prediction:
+    """An engine's answer as evaluation scores it: the text it wrote, parsed again."""
+    output, violation = _finish(pack, out.task, out.raw)
+    if out.raw is None and out.error:  # nothing written: the engine's reason says more
+        violation = out.error
+    return Prediction(
+        out.task, output, out.latency_s, out.prompt_tokens, out.output_tokens, violation,
+        out.batch_size, engine,
+    )  # fmt: skip
+
+
+def engine_spec(spec: ModelSpec, max_new_tokens: int | None, decoding: Decoding) -> EngineSpec:
+    """The engine settings of a model spec; an adapter is merged for speed (no swapping here)."""
+    return EngineSpec(
+        backend=spec.engine, model_uri=spec.base_uri, adapter=spec.adapter_path,
+        version=spec.label, prompt=spec.prompt, decoding=decoding, dtype=spec.dtype,
+        quantization=spec.quantization, merge_adapter=True, max_new_tokens=max_new_tokens,
+    )  # fmt: skip
+
+
 class LocalPredictor:
-    """A transformers model (base, base + adapter, merged master, nf4, GGUF dequantized).
+    """A local model (base, base + adapter, merged master, nf4, GGUF) through its engine.
 
     decoding "constrained" answers as every serving engine does: greedy under the task's JSON
-    Schema (mkd.decoding), so the scores are those of what is served. "free" is plain greedy
-    generate, which shows how often the model alone breaks the contract.
+    Schema, so the scores are those of what is served. "free" is plain greedy generate, which
+    shows how often the model alone breaks the contract.
     """
 
     def __init__(
@@ -86,68 +120,31 @@ class LocalPredictor:
         decoding: Decoding = "constrained",
     ) -> None:
         self.spec, self.pack, self.batch_size = spec, pack, batch_size
-        self.max_new_tokens = max_new_tokens
         self.label = spec.label
-        self.model, self.tokenizer = load_local_model(spec)
-        self.decoder = None
-        if decoding == "constrained":
-            from mkd.decoding import ConstrainedDecoder
+        self.engine = make_engine(engine_spec(spec, max_new_tokens, decoding), pack)
 
-            self.decoder = ConstrainedDecoder(self.model, self.tokenizer)
+    @property
+    def backend(self) -> str:
+        """The engine that answers (what the evaluation report names)."""
+        return self.engine.backend
 
     def predict(
         self, records: Sequence[Record], on_batch: Callable[[int], None] | None = None
     ) -> list[Prediction]:
-        """Answer every record, batched per task and by prompt length (little padding)."""
+        """Answer every record, batched per task and by query length (little padding)."""
         out: list[Prediction | None] = [None] * len(records)
-        for task, indices in _by_task(records).items():
-            spec = self.pack.task(task)
-            messages = {i: self._messages(records[i]) for i in indices}
-            lengths = {i: len(str(messages[i])) for i in indices}
-            ordered = sorted(indices, key=lengths.__getitem__)
+        for indices in _by_task(records).values():
+            ordered = sorted(indices, key=lambda i: len(str(records[i].input)))
             for start in range(0, len(ordered), self.batch_size):
                 chunk = ordered[start : start + self.batch_size]
-                for i, pred in zip(
-                    chunk, self._batch(spec, [messages[i] for i in chunk]), strict=True
-                ):
-                    out[i] = pred
+                items = [
+                    EngineItem(records[i].task, records[i].input, records[i].context) for i in chunk
+                ]
+                for i, answer in zip(chunk, self.engine.generate(items), strict=True):
+                    out[i] = _prediction(self.pack, answer, self.backend)
                 if on_batch:
                     on_batch(len(chunk))
         return [p for p in out if p is not None]
-
-    def _messages(self, record: Record) -> list[dict]:
-        build = student_messages if self.spec.prompt == "student" else teacher_messages
-        return build(self.pack, self.pack.task(record.task), record.input, record.context)
-
-    def _batch(self, task: Any, conversations: list[list[dict]]) -> list[Prediction]:
-        started = time.perf_counter()
-        budget = self.max_new_tokens or task.max_output_tokens
-        if self.decoder is None:
-            texts, prompt_tokens, output_tokens = generate_counted(
-                self.model, self.tokenizer, conversations, budget
-            )
-        else:
-            texts, prompt_tokens, output_tokens = self._constrained(task, conversations, budget)
-        per_item = (time.perf_counter() - started) / len(conversations)
-        preds = []
-        for text, p_tok, o_tok in zip(texts, prompt_tokens, output_tokens, strict=True):
-            output, violation = _finish(self.pack, task.name, text)
-            preds.append(
-                Prediction(task.name, output, per_item, p_tok, o_tok, violation, len(conversations))
-            )
-        return preds
-
-    def _constrained(
-        self, task: Any, conversations: list[list[dict]], budget: int
-    ) -> tuple[list[str], list[int], list[int]]:
-        prompts = [chat_prompt_ids(self.tokenizer, c) for c in conversations]
-        n = len(prompts)
-        results = self.decoder.decode(prompts, [task.output_schema] * n, [budget] * n)
-        texts = [r.text for r in results]
-        # the answer's length in tokens, as billed: bytes the grammar fixed are output too,
-        # though jump-forward spent no forward on them (DecodeResult.tokens leaves some out)
-        out_tokens = [len(self.tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts]
-        return texts, [len(p) for p in prompts], out_tokens
 
 
 class TeacherPredictor:
@@ -155,6 +152,7 @@ class TeacherPredictor:
 
     def __init__(self, teacher: Any, pack: TaskPack, label: str = "teacher", batch_size: int = 64):
         self.teacher, self.pack, self.label, self.batch_size = teacher, pack, label, batch_size
+        self.backend = str(getattr(teacher, "backend", "teacher"))
 
     def predict(
         self, records: Sequence[Record], on_batch: Callable[[int], None] | None = None
@@ -175,6 +173,7 @@ class TeacherPredictor:
                     Prediction(
                         result.task, output, result.latency_s, result.usage.prompt_tokens,
                         result.usage.completion_tokens, violation or result.error,
+                        engine=self.backend,
                     )
                 )  # fmt: skip
             if on_batch:
@@ -187,26 +186,6 @@ def _by_task(records: Sequence[Record]) -> dict[str, list[int]]:
     for i, r in enumerate(records):
         groups.setdefault(r.task, []).append(i)
     return groups
-
-
-def load_local_model(spec: ModelSpec) -> tuple[Any, Any]:
-    """Load the model a spec names; an adapter is merged for speed (no adapter swapping here)."""
-    if spec.quantization == "nf4":
-        return _load_nf4(spec.base_uri)
-    from mkd.models import load_student
-
-    return load_student(spec.base_uri, spec.adapter_path, dtype=spec.dtype, merge=True)
-
-
-def _load_nf4(directory: str) -> tuple[Any, Any]:
-    """A bitsandbytes 4-bit checkpoint: its config carries the quantization settings."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(directory)
-    tokenizer.padding_side = "left"
-    model = AutoModelForCausalLM.from_pretrained(directory, device_map="cpu")
-    model.eval()
-    return model, tokenizer
 
 
 # -- Ray Data -------------------------------------------------------------------------------------

@@ -110,7 +110,8 @@ class ModelResolver:
         if "/" not in ref and _is_registry_ref(ref) and self.registry.versions(parse_ref(ref)[0]):
             return self._registry(ref, prompt)
         if Path(ref.removeprefix("file://")).exists() or "://" in ref:
-            spec = ModelSpec(ref, ref, prompt=prompt, dtype=dtype)
+            engine = "auto" if ref.endswith(".gguf") else "transformers"  # a GGUF: as served
+            spec = ModelSpec(ref, ref, prompt=prompt, dtype=dtype, engine=engine)
             return ResolvedModel(ref, "local", spec, {"base_model": ref}, base_size(ref))
         raise FileNotFoundError(
             f"model {ref!r}: not 'teacher', 'base:[URI]', a run in {self.store.uri}/runs/, a "
@@ -140,7 +141,10 @@ class ModelResolver:
             spec = ModelSpec(mv.ref, base, str(local / "adapter"), prompt, dtype)
             size = dir_size(local / "adapter")
         elif variant.startswith("gguf-"):
-            spec = ModelSpec(mv.ref, str(local / "model.gguf"), prompt=prompt, dtype=dtype)
+            # scored as served: llama.cpp where installed, transformers dequantising otherwise
+            spec = ModelSpec(
+                mv.ref, str(local / "model.gguf"), prompt=prompt, dtype=dtype, engine="auto"
+            )
             size = dir_size(local / "model.gguf")
         else:  # master or nf4: a transformers directory
             quant = "nf4" if variant == "nf4" else None

@@ -200,6 +200,16 @@ def _decoding(report: dict) -> str:
     return "local models decoded freely (no schema constraint)"
 
 
+def engine_line(model: dict) -> str:
+    """Which engine scored a model, and why when it is not the one that serves it (reports
+    written before the field existed name none)."""
+    engine = model.get("engine")
+    if not engine:
+        return ""
+    note = model.get("engine_note")
+    return f"Scored by the `{engine}` engine" + (f" ({note})" if note else "") + "."
+
+
 def to_markdown(report: dict) -> str:
     """The whole report as Markdown."""
     out = [f"# Evaluation {report['id']}", ""]
@@ -211,6 +221,8 @@ def to_markdown(report: dict) -> str:
     out += ["", "## Score per task", "", _md_table(*score_table(report))]
     for role, model in report["models"].items():
         out += ["", f"## {ROLE_TITLES.get(role, role)}: `{model['ref']}`", ""]
+        if engine_line(model):
+            out += [engine_line(model), ""]
         out.append(_md_table(DETAIL_HEADER, detail_rows(model)))
     if report.get("gates"):
         verdict = "PASSED" if report["gates"]["passed"] else "FAILED"
@@ -361,6 +373,8 @@ def to_html(report: dict) -> str:
     ]
     for role, model in report["models"].items():
         parts.append(f"<h2>{e(ROLE_TITLES.get(role, role))}: <code>{e(model['ref'])}</code></h2>")
+        if engine_line(model):
+            parts.append(f"<p class='engine'>{e(engine_line(model).replace('`', ''))}</p>")
         parts.append(html_table(DETAIL_HEADER, detail_rows(model)))
     parts += [f"<p><em>{e(n)}</em></p>" for n in report.get("notes", [])]
     parts.append("</body></html>")

@@ -117,8 +117,9 @@ class _Builder:
             raise ExportSkipped(f"unknown variant {variant!r}")
         stop = ex.ollama
         (out.parent / "Modelfile").write_text(modelfile("model.gguf", stop))
-        # Round trip: transformers loads the GGUF back (dequantized) and answers the test items.
-        return out, ModelSpec(variant, str(out))
+        # Round trip: the GGUF answers the test items as served (llama.cpp where installed,
+        # transformers dequantising it otherwise); the result names the engine.
+        return out, ModelSpec(variant, str(out), engine="auto")
 
     def _f16_file(self) -> Path:
         if self._f16 is None:
@@ -144,6 +145,7 @@ def _evaluate(cfg: PipelineConfig, spec: ModelSpec, records: list, artifact: Pat
         "overall": overall(metrics),
         "gates": gates_summary(check_gates(ev, metrics)),
         "items": len(records),
+        "engine": predictor.backend,
     }
 
 

@@ -1,0 +1,69 @@
+"""The engines that run here (reference, transformers on a tiny model), and the hf teacher, an
+adapter over the transformers engine."""
+
+from __future__ import annotations
+
+import pytest
+from mkd.config.teacher import TeacherConfig
+from mkd.inference import EngineItem, EngineSpec, make_engine
+from mkd.records import canonical_json
+from mkd.teachers.base import LabelRequest
+
+ITEMS = [
+    EngineItem("currency_identifier", "Indian startups with more than ₹1,000 crore in ARR"),
+    EngineItem("date_interpretation", "since 2023", {"as_of": "2026-01-15"}),
+    EngineItem("sentiment", "hello"),
+]
+
+
+def test_reference_engine_answers_valid_outputs_with_costs_and_item_errors(pack):
+    engine = make_engine(EngineSpec(backend="reference"), pack)
+    assert engine.backend == "reference" and engine.version.startswith("reference/")
+    currency, dates, unknown = engine.generate(ITEMS)
+    assert currency.ok and currency.output == {
+        "currency": "INR",
+        "mention": "explicit",
+        "symbol": "₹",
+    }
+    assert currency.raw == canonical_json(currency.output)
+    assert currency.prompt_tokens > 100 and currency.output_tokens > 0
+    assert dates.output[0]["start"] == "2023-01-01"
+    assert unknown.output is None and "unknown task 'sentiment'" in unknown.problem
+
+
+def test_transformers_engine_reports_tokens_timings_and_batch(tiny_base, pack):
+    spec = EngineSpec(model_uri=str(tiny_base), max_new_tokens=8, version="tiny")
+    engine = make_engine(spec, pack)
+    outs = engine.generate(ITEMS)
+    assert engine.version == "tiny" and [o.task for o in outs] == [i.task for i in ITEMS]
+    for out in outs[:2]:  # under the grammar: valid or a stated problem, never both
+        assert (out.output is None) == (out.problem is not None)
+        assert out.prompt_tokens > 0 and out.output_tokens > 0 and out.latency_s > 0
+        assert out.batch_size == 2  # the unknown task never reached the model
+    assert "unknown task" in outs[2].problem
+
+
+def test_the_fewshot_prompt_is_the_teachers(tiny_base, pack):
+    short = make_engine(EngineSpec(model_uri=str(tiny_base), max_new_tokens=2), pack)
+    fewshot = make_engine(
+        EngineSpec(model_uri=str(tiny_base), max_new_tokens=2, prompt="fewshot"), pack
+    )
+    item = ITEMS[:1]
+    assert fewshot.generate(item)[0].prompt_tokens > 3 * short.generate(item)[0].prompt_tokens
+
+
+@pytest.mark.slow
+def test_hf_teacher_labels_through_the_transformers_engine(tiny_base, pack):
+    from mkd.teachers.hf_backend import HFTeacher
+
+    cfg = TeacherConfig(backend="hf", model_uri=str(tiny_base), batch_size=2, max_tokens=6)
+    teacher = HFTeacher(cfg, pack)
+    assert teacher.backend == "transformers" and teacher.teacher_id == f"hf:{tiny_base}"
+    results = teacher.label(
+        [LabelRequest(str(n), i.task, i.input, i.context) for n, i in enumerate(ITEMS)]
+    )
+    assert [r.id for r in results] == ["0", "1", "2"]
+    # a random model writes no JSON: each item is an error with its raw text and its usage
+    assert all(r.error for r in results)
+    assert results[0].raw is not None and results[0].usage.prompt_tokens > 100
+    assert "unknown task" in results[2].error
