@@ -53,12 +53,41 @@ DEAD = -1
 # nothing in the grammar. Any other keyword is refused, so a schema never silently decodes to
 # answers it does not describe.
 _ANNOTATIONS = frozenset(
-    "$schema $id $comment title description default examples format additionalProperties "
-    "minimum maximum exclusiveMinimum exclusiveMaximum multipleOf then".split()
+    [
+        "$schema",
+        "$id",
+        "$comment",
+        "title",
+        "description",
+        "default",
+        "examples",
+        "format",
+        "additionalProperties",
+        "minimum",
+        "maximum",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "multipleOf",
+        "then",
+    ]
 )
 _ENCODED = frozenset(
-    "type properties required items minItems maxItems enum const anyOf oneOf pattern "
-    "minLength maxLength if".split()
+    [
+        "type",
+        "properties",
+        "required",
+        "items",
+        "minItems",
+        "maxItems",
+        "enum",
+        "const",
+        "anyOf",
+        "oneOf",
+        "pattern",
+        "minLength",
+        "maxLength",
+        "if",
+    ]
 )
 
 

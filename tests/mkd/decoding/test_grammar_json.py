@@ -99,7 +99,9 @@ def test_string_escapes_are_accepted(text):
     assert accepts(STRING, text)
 
 
-@pytest.mark.parametrize("text", [r'"\x41"', r'"\u12"', r'"\"', '"a"b"', '"tab\there"', r'"\U0041"'])
+@pytest.mark.parametrize(
+    "text", [r'"\x41"', r'"\u12"', r'"\"', '"a"b"', '"tab\there"', r'"\U0041"']
+)
 def test_bad_escapes_and_raw_controls_are_refused(text):
     assert not accepts(STRING, text)
 
