@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from mkd.cli.console import console, fail, task_score_table
+from mkd.config.pipeline import DEFAULT_PACK
 from mkd.records import ReadReport, Record, read_numbered, read_records
 from mkd.scoring import parse_prediction, score_by_task
 from mkd.tasks import TaskPack, load_pack
@@ -20,7 +21,7 @@ def register(app: typer.Typer) -> None:
 
 def validate(
     file: Path = typer.Argument(..., exists=True, dir_okay=False, help="JSONL dataset."),
-    pack: str = typer.Option("finance", "--pack", help="Task pack the records belong to."),
+    pack: str = typer.Option(DEFAULT_PACK, "--pack", help="Task pack the records belong to."),
 ) -> None:
     """Check every line of a JSONL dataset against its task's schema; exit 1 on any problem.
 
@@ -59,7 +60,7 @@ def score(
         ..., "--truth", exists=True, help="JSONL with the reference labels."
     ),
     pred: Path = typer.Option(..., "--pred", exists=True, help="JSONL with the predictions."),
-    pack: str = typer.Option("finance", "--pack", help="Task pack."),
+    pack: str = typer.Option(DEFAULT_PACK, "--pack", help="Task pack."),
     as_json: bool = typer.Option(False, "--json", help="Print the scores as JSON."),
 ) -> None:
     """Score predictions against truth per task (score, precision/F1, violation rate).

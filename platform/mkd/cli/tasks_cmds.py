@@ -8,11 +8,12 @@ import typer
 from rich.table import Table
 
 from mkd.cli.console import console, fail
+from mkd.config.pipeline import DEFAULT_PACK
 from mkd.tasks import load_pack
 
 app = typer.Typer(help="Inspect task packs and their tasks.", no_args_is_help=True)
 
-PACK = typer.Option("finance", "--pack", help="Pack name or a directory with pack.yaml.")
+PACK = typer.Option(DEFAULT_PACK, "--pack", help="Pack name or a directory with pack.yaml.")
 
 
 @app.command("list")

@@ -73,8 +73,9 @@ class DomainGuardConfig(Section):
     )
     threshold: float = Field(
         2.0,
-        description="Minimum domain score (finance terms +2, entity names +1, off-topic cues "
-        "-2) for a query to count as in domain: one finance term, or two names.",
+        description="Minimum domain score (domain terms +2, entity names +1, off-topic cues "
+        "-2; from the pack's vocabulary and gazetteer) for a query to count as in domain: one "
+        "domain term, or two names.",
     )
 
 

@@ -16,20 +16,24 @@ from mkd.config.teacher import TeacherConfig
 from mkd.config.training import TrainingConfig
 from mkd.tasks import load_pack
 
+# The one default pack name: every other place that needs a pack without being given one
+# (a guard chain built bare, `mkd tasks list`) takes this, so no generic module names a pack.
+DEFAULT_PACK = "finance"
+
 
 class PipelineConfig(Section):
     """Root config. Every field has a default that works on a 2-core CPU machine."""
 
     name: str = Field("finance", description="Pipeline name; prefixes datasets, runs and models.")
-    pack: str = Field("finance", description="Task pack: a shipped pack name or a directory.")
+    pack: str = Field(
+        DEFAULT_PACK,
+        description="Task pack: a shipped pack's name or a directory holding pack.yaml "
+        "(e.g. examples/packs/support; a relative one is taken from the working directory).",
+    )
     tasks: list[str] = Field(
-        default_factory=lambda: [
-            "query_classifier",
-            "entity_extractor",
-            "currency_identifier",
-            "date_interpretation",
-        ],
-        description="Tasks of the pack that this pipeline distills.",
+        default_factory=list,
+        description="Tasks of the pack that this pipeline distills (empty: all of them, in the "
+        "pack's order).",
     )
     seed: int = Field(42, description="Seed for augmentation, splits and training.")
     store: StoreConfig = Field(default_factory=StoreConfig)
@@ -45,10 +49,11 @@ class PipelineConfig(Section):
     @field_validator("tasks")
     @classmethod
     def _tasks_exist(cls, tasks: list[str], info: ValidationInfo) -> list[str]:
-        try:
-            known = load_pack(info.data.get("pack", "finance")).tasks
-        except FileNotFoundError:
+        if "pack" not in info.data:
             return tasks  # the pack field already carries its own error
+        known = load_pack(info.data["pack"]).tasks
+        if not tasks:
+            return list(known)
         bad = [(i, t) for i, t in enumerate(tasks) if t not in known]
         if bad:
             raise ValueError("; ".join(f"tasks[{i}]: unknown task {t!r}" for i, t in bad))
@@ -59,6 +64,6 @@ class PipelineConfig(Section):
     def _pack_exists(cls, pack: str) -> str:
         try:
             load_pack(pack)
-        except FileNotFoundError as exc:  # pydantic only collects ValueError
+        except (FileNotFoundError, ValueError) as exc:  # pydantic only collects ValueError
             raise ValueError(str(exc)) from None
         return pack

@@ -30,7 +30,8 @@ class TeacherConfig(Section):
         "openai",
         description="openai: any OpenAI-compatible endpoint (here `mkd teacher serve`; on the "
         "cluster a hosted API or a Ray Serve/vLLM teacher); vllm: offline GPU inference; hf: a "
-        "local transformers model; reference: the in-process deterministic finance labeler.",
+        "local transformers model; reference: the pack's in-process deterministic labeler "
+        "(pack.yaml plugins.reference_teacher).",
     )
     base_url: str = Field(
         "http://127.0.0.1:8100/v1",

@@ -2,9 +2,13 @@
 
 Answers are compact JSON with each object's keys in the schema's `properties` order (what the
 student is trained to emit: mkd.tasks.prompts.answer_text), so
-every schema of the task packs is a regular language: objects have fixed keys in a fixed order,
-arrays repeat one item shape, strings are character classes. The schema becomes a Thompson NFA
-over bytes; DFA states (sets of NFA states) are built lazily with full 256-byte transition rows.
+every schema of the task packs is a regular language: objects have their keys in a fixed order
+(an optional key present or absent), arrays repeat one item shape, strings are characters or
+JSON escapes, numbers follow the JSON number syntax. The schema becomes a Thompson NFA over
+bytes; DFA states (sets of NFA states) are built lazily with full 256-byte transition rows.
+Bounds on numbers (`minimum`, `maximum`...) and `format` are left to the final validation; a
+construct the compiler cannot encode raises UnsupportedSchema naming its JSON pointer, which
+TaskPack loading turns into an error naming the pack and the task.
 
 Enum nodes are remembered so the decoder can choose among the allowed values as whole strings.
 An `if` on one enum value with a narrower `then` becomes two alternatives; other cross-field
@@ -20,8 +24,9 @@ from dataclasses import dataclass
 
 from mkd.records import canonical_json
 
-# String characters: printable ASCII minus the quote and the backslash (escapes are never needed
-# in these answers) and well-formed multi-byte UTF-8 sequences (so a decoded answer always is text).
+# String characters: printable ASCII minus the quote and the backslash (those two, and control
+# characters, only as escapes) and well-formed multi-byte UTF-8 sequences (so a decoded answer
+# always is text).
 ASCII_CHARS = frozenset(b for b in range(0x20, 0x80) if b not in (0x22, 0x5C))
 
 
@@ -40,11 +45,70 @@ UTF8_SEQUENCES = [
     [frozenset({0xF4}), _r(0x80, 0x8F), CONT, CONT],
 ]
 DIGITS = frozenset(b"0123456789")
+HEX = frozenset(b"0123456789abcdefABCDEF")
+SHORT_ESCAPES = frozenset(b'"\\/bfnrt')
 DEAD = -1
+
+# Keywords that only annotate, or that the final validation checks (bounds, formats): they need
+# nothing in the grammar. Any other keyword is refused, so a schema never silently decodes to
+# answers it does not describe.
+_ANNOTATIONS = frozenset(
+    [
+        "$schema",
+        "$id",
+        "$comment",
+        "title",
+        "description",
+        "default",
+        "examples",
+        "format",
+        "additionalProperties",
+        "minimum",
+        "maximum",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "multipleOf",
+        "then",
+    ]
+)
+_ENCODED = frozenset(
+    [
+        "type",
+        "properties",
+        "required",
+        "items",
+        "minItems",
+        "maxItems",
+        "enum",
+        "const",
+        "anyOf",
+        "oneOf",
+        "pattern",
+        "minLength",
+        "maxLength",
+        "if",
+    ]
+)
 
 
 class UnsupportedSchema(ValueError):
-    """The schema uses a construct this compiler does not encode (the caller decodes freely)."""
+    """The schema uses a construct this compiler does not encode.
+
+    Attributes:
+        pointer: the JSON pointer of the offending schema node ("" for the root).
+    """
+
+    def __init__(self, message: str, pointer: str = "") -> None:
+        super().__init__(f"{pointer or '/'}: {message}")
+        self.pointer = pointer
+        self.reason = message
+
+
+def _child(pointer: str, *parts: str | int) -> str:
+    """`pointer` extended by `parts`, each escaped as RFC 6901 asks (~ -> ~0, / -> ~1)."""
+    for part in parts:
+        pointer += "/" + str(part).replace("~", "~0").replace("/", "~1")
+    return pointer
 
 
 @dataclass
@@ -113,9 +177,12 @@ class NFA:
 # --- the JSON Schema subset ------------------------------------------------------------------
 
 
-def _compile(nfa: NFA, schema: dict) -> Fragment:
+def _compile(nfa: NFA, schema: dict, ptr: str = "") -> Fragment:
     if not isinstance(schema, dict):
-        raise UnsupportedSchema(f"schema node {schema!r}")
+        raise UnsupportedSchema(f"schema node {schema!r} is not an object", ptr)
+    unknown = sorted(set(schema) - _ANNOTATIONS - _ENCODED)
+    if unknown:
+        raise UnsupportedSchema(f"keyword {unknown[0]!r} is not supported", _child(ptr, unknown[0]))
     if "const" in schema:
         return nfa.literal(canonical_json(schema["const"]).encode())
     if "enum" in schema:
@@ -125,33 +192,37 @@ def _compile(nfa: NFA, schema: dict) -> Fragment:
         return frag
     for key in ("anyOf", "oneOf"):
         if key in schema:
-            return nfa.alt([_compile(nfa, sub) for sub in schema[key]])
+            subs = schema[key]
+            return nfa.alt([_compile(nfa, sub, _child(ptr, key, i)) for i, sub in enumerate(subs)])
     kind = schema.get("type")
     if isinstance(kind, list):
-        return nfa.alt([_compile(nfa, {**schema, "type": t}) for t in kind])
+        return nfa.alt([_compile(nfa, {**schema, "type": t}, ptr) for t in kind])
     builders = {
         "object": _object,
         "array": _array,
         "string": _string,
-        "null": lambda n, s: n.literal(b"null"),
-        "boolean": lambda n, s: n.alt([n.literal(b"true"), n.literal(b"false")]),
+        "null": lambda n, s, p: n.literal(b"null"),
+        "boolean": lambda n, s, p: n.alt([n.literal(b"true"), n.literal(b"false")]),
         "integer": _integer,
+        "number": _number,
     }
     if kind not in builders:
-        raise UnsupportedSchema(f"type {kind!r}")
-    return builders[kind](nfa, schema)
+        raise UnsupportedSchema(f"type {kind!r} is not supported", _child(ptr, "type"))
+    return builders[kind](nfa, schema, ptr)
 
 
-def _object(nfa: NFA, schema: dict) -> Fragment:
+def _object(nfa: NFA, schema: dict, ptr: str) -> Fragment:
     props = schema.get("properties", {})
-    required = set(schema.get("required", []))
-    # the schema's key order, as the student was trained (mkd.tasks.prompts.answer_text);
-    # optional keys are omitted
-    keys = [k for k in props if k in required]
+    required = schema.get("required", [])
+    for i, key in enumerate(required):
+        if key not in props:
+            raise UnsupportedSchema(f"required key {key!r} has no schema in properties",
+                                    _child(ptr, "required", i))  # fmt: skip
+    # the schema's key order, as the student was trained (mkd.tasks.prompts.answer_text)
     branches = _if_then_branches(schema, props)
     if branches is None:
-        return _fields(nfa, props, keys)
-    return nfa.alt([_fields(nfa, branch, keys) for branch in branches])
+        return _fields(nfa, props, set(required), ptr)
+    return nfa.alt([_fields(nfa, branch, set(required), ptr) for branch in branches])
 
 
 def _if_then_branches(schema: dict, props: dict) -> list[dict] | None:
@@ -172,38 +243,81 @@ def _if_then_branches(schema: dict, props: dict) -> list[dict] | None:
     return [{**props, key: {"enum": others}}, {**props, **then, key: {"const": test["const"]}}]
 
 
-def _fields(nfa: NFA, props: dict, keys: list[str]) -> Fragment:
-    parts = [nfa.literal(b"{")]
-    for i, key in enumerate(keys):
-        sep = b"," if i else b""
-        parts.append(nfa.literal(sep + canonical_json(key).encode() + b":"))
-        parts.append(_compile(nfa, props[key]))
-    parts.append(nfa.literal(b"}"))
-    return nfa.seq(parts)
+def _fields(nfa: NFA, props: dict, required: set[str], ptr: str) -> Fragment:
+    """`{`, the keys in `props` order (an optional one present or absent), `}`.
+
+    Two NFA states are carried along: `empty` (no key written yet, so the next key has no comma)
+    and `some` (a key written); a required key ends `empty`, an optional one keeps both.
+    """
+    start = nfa.literal(b"{")
+    empty: int | None = start.end
+    some: int | None = None
+    for key in props:
+        name = canonical_json(key).encode()
+        value = _compile(nfa, props[key], _child(ptr, "properties", key))
+        after = nfa.state()
+        nfa.eps[value.end].append(after)
+        for state, head in ((empty, name + b":"), (some, b"," + name + b":")):
+            if state is not None:
+                lead = nfa.literal(head)
+                nfa.eps[state].append(lead.start)
+                nfa.eps[lead.end].append(value.start)
+        if key in required:
+            empty = None
+        elif some is not None:
+            nfa.eps[some].append(after)  # the optional key left out
+        some = after
+    close = nfa.literal(b"}")
+    for state in (empty, some):
+        if state is not None:
+            nfa.eps[state].append(close.start)
+    return Fragment(start.start, close.end)
 
 
-def _array(nfa: NFA, schema: dict) -> Fragment:
+def _array(nfa: NFA, schema: dict, ptr: str) -> Fragment:
     item = schema.get("items", {})
     if schema.get("minItems", 0) > 1 or "maxItems" in schema:
-        raise UnsupportedSchema("array bounds other than minItems 0/1")
+        bound = "maxItems" if "maxItems" in schema else "minItems"
+        raise UnsupportedSchema("array bounds other than minItems 0/1", _child(ptr, bound))
+    item_ptr = _child(ptr, "items")
 
     def more() -> Fragment:
-        return nfa.seq([nfa.literal(b","), _compile(nfa, item)])
+        return nfa.seq([nfa.literal(b","), _compile(nfa, item, item_ptr)])
 
-    body = nfa.seq([_compile(nfa, item), nfa.star(more())])
+    body = nfa.seq([_compile(nfa, item, item_ptr), nfa.star(more())])
     if schema.get("minItems", 0) == 0:
         body = nfa.alt([body, nfa.seq([])])
     return nfa.seq([nfa.literal(b"["), body, nfa.literal(b"]")])
 
 
-def _integer(nfa: NFA, schema: dict) -> Fragment:
+def _integer(nfa: NFA, schema: dict, ptr: str = "") -> Fragment:
     sign = nfa.alt([nfa.literal(b"-"), nfa.seq([])])
     zero = nfa.literal(b"0")
     digits = nfa.seq([nfa.bytes_set(frozenset(b"123456789")), nfa.star(nfa.bytes_set(DIGITS))])
     return nfa.seq([sign, nfa.alt([zero, digits])])
 
 
-def _string(nfa: NFA, schema: dict) -> Fragment:
+def _number(nfa: NFA, schema: dict, ptr: str) -> Fragment:
+    """JSON's number syntax: an integer part, an optional fraction, an optional exponent."""
+
+    def some_digits() -> Fragment:
+        return nfa.seq([nfa.bytes_set(DIGITS), nfa.star(nfa.bytes_set(DIGITS))])
+
+    fraction = nfa.alt([nfa.seq([nfa.literal(b"."), some_digits()]), nfa.seq([])])
+    sign = nfa.alt([nfa.bytes_set(frozenset(b"+-")), nfa.seq([])])
+    exponent = nfa.seq([nfa.bytes_set(frozenset(b"eE")), sign, some_digits()])
+    return nfa.seq([_integer(nfa, schema), fraction, nfa.alt([exponent, nfa.seq([])])])
+
+
+def _string_char(nfa: NFA) -> Fragment:
+    """One character of a JSON string: a plain one, a UTF-8 sequence or an escape."""
+    multi = [nfa.seq([nfa.bytes_set(b) for b in seq]) for seq in UTF8_SEQUENCES]
+    short = nfa.seq([nfa.literal(b"\\"), nfa.bytes_set(SHORT_ESCAPES)])
+    unicode = nfa.seq([nfa.literal(b"\\u"), *(nfa.bytes_set(HEX) for _ in range(4))])
+    return nfa.alt([nfa.bytes_set(ASCII_CHARS), *multi, short, unicode])
+
+
+def _string(nfa: NFA, schema: dict, ptr: str) -> Fragment:
     pattern = schema.get("pattern")
     body = None
     if pattern:
@@ -216,11 +330,7 @@ def _string(nfa: NFA, schema: dict) -> Fragment:
         if high is not None and high > 256:
             high = None
 
-        def char() -> Fragment:
-            multi = [nfa.seq([nfa.bytes_set(b) for b in seq]) for seq in UTF8_SEQUENCES]
-            return nfa.alt([nfa.bytes_set(ASCII_CHARS), *multi])
-
-        body = nfa.repeat(char, low, high)
+        body = nfa.repeat(lambda: _string_char(nfa), low, high)
     return nfa.seq([nfa.literal(b'"'), body, nfa.literal(b'"')])
 
 

@@ -184,9 +184,9 @@ class ModelResolver:
 def make_teacher_for(cfg: PipelineConfig, pack: TaskPack, config_given: bool) -> Any:
     """The configured teacher; without a config, the default pipeline's reference teacher."""
     if not config_given:
-        from mkd.teachers.reference import ReferenceTeacher
+        from mkd.teachers.factory import make_reference_teacher
 
-        return ReferenceTeacher(pack)
+        return make_reference_teacher(pack)
     from mkd.teachers.factory import make_teacher
 
     return make_teacher(cfg.teacher, pack)

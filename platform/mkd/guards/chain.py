@@ -14,6 +14,7 @@ from functools import cached_property
 from typing import Any
 
 from mkd.config.guards import GuardsConfig
+from mkd.config.pipeline import DEFAULT_PACK
 from mkd.guards import domain, injection, limits, metrics, output, pii
 from mkd.guards.decision import Action, Decision, Finding, decide
 from mkd.tasks.pack import TaskPack, TaskSpec, load_pack
@@ -26,20 +27,25 @@ class GuardChain:
 
     Args:
         config: the pipeline's `guards` section.
-        pack: the task pack (name or loaded) whose schemas and gazetteer the guards use.
+        pack: the task pack (name or loaded) whose schemas, vocabulary and gazetteer the
+            guards use (None: the pipeline config's default pack).
         path: where this chain runs (`labeling`, `serving`, `eval`...): a metrics label.
     """
 
     def __init__(
-        self, config: GuardsConfig | None = None, pack: TaskPack | str = "finance", path: str = "-"
+        self,
+        config: GuardsConfig | None = None,
+        pack: TaskPack | str | None = None,
+        path: str = "-",
     ) -> None:
         self.config = config or GuardsConfig()
+        pack = DEFAULT_PACK if pack is None else pack
         self.pack = load_pack(pack) if isinstance(pack, str) else pack
         self.path = path
 
     @cached_property
     def _lexicon(self) -> domain.Lexicon:
-        return domain.load_lexicon(self.pack.data_file(GAZETTEER))
+        return domain.load_lexicon(self.pack.data_file(GAZETTEER), self.pack.plugin("vocabulary"))
 
     def _input_findings(self, raw: str) -> tuple[list[Finding], str | None]:
         cfg = self.config

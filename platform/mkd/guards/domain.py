@@ -1,9 +1,10 @@
 """Out-of-domain detection: a query about nothing the pack's tasks cover gets the empty answer.
 
 A small lexical score, cheap enough for every request: domain terms (+2: metrics, currencies,
-market words, from the pack gazetteer and `domain_vocab`), entity names (+1: companies,
-geographies, sectors), off-topic requests (-2: recipes, poems, weather...). A query scoring
-below the threshold is out of domain. English vocabulary only (see docs/guards.md).
+market words, from the pack gazetteer and the pack's vocabulary plug-in), entity names (+1:
+companies, geographies, sectors), off-topic requests (-2: recipes, poems, weather...). A query
+scoring below the threshold is out of domain. A pack with neither vocabulary nor gazetteer has
+no domain check. English vocabulary only (see docs/guards.md).
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from typing import Any
 import yaml
 
 from mkd.config.guards import DomainGuardConfig
-from mkd.guards import domain_vocab
 from mkd.guards.decision import Action, Finding
 
 GUARD = "domain"
@@ -65,17 +65,22 @@ def _gazetteer_terms(data: dict[str, Any]) -> list[tuple[str, float]]:
     return terms
 
 
+def _words(vocabulary: Any, name: str) -> list[str]:
+    return list(getattr(vocabulary, name, None) or [])
+
+
 @lru_cache(maxsize=8)
-def load_lexicon(gazetteer: Path | None) -> Lexicon:
-    """The built-in vocabulary plus a pack gazetteer (YAML, see the finance pack) if given."""
+def load_lexicon(gazetteer: Path | None, vocabulary: Any = None) -> Lexicon:
+    """A pack's vocabulary plug-in (word lists STRONG, STRONG_PHRASES, WEAK, WEAK_PHRASES,
+    OFF_TOPIC, OFF_TOPIC_PHRASES, each optional) plus its gazetteer (YAML) if given."""
     phrases: dict[tuple[str, ...], float] = {}
     exact: dict[tuple[str, ...], float] = {}
-    v = domain_vocab
+    v = vocabulary
     for words, weight in (
-        (v.STRONG, STRONG),
-        (v.STRONG_PHRASES, STRONG),
-        (v.WEAK, WEAK),
-        (v.WEAK_PHRASES, WEAK),
+        (_words(v, "STRONG"), STRONG),
+        (_words(v, "STRONG_PHRASES"), STRONG),
+        (_words(v, "WEAK"), WEAK),
+        (_words(v, "WEAK_PHRASES"), WEAK),
     ):
         for w in words:
             _add(phrases, w, weight, lower=True)
@@ -87,7 +92,7 @@ def load_lexicon(gazetteer: Path | None) -> Lexicon:
                 _add(exact, term, weight, lower=False)
             else:
                 _add(phrases, term, weight, lower=True)
-    for words in (v.OFF_TOPIC, v.OFF_TOPIC_PHRASES):
+    for words in (_words(v, "OFF_TOPIC"), _words(v, "OFF_TOPIC_PHRASES")):
         for w in words:
             key = tuple(_tokens(w.lower()))
             phrases.setdefault(key, OFF)  # a word that is also a domain term stays a domain term
@@ -122,8 +127,8 @@ def score(text: str, lex: Lexicon) -> float:
 
 
 def check(text: str, cfg: DomainGuardConfig, lex: Lexicon) -> list[Finding]:
-    """An `ood` finding when the query scores below the threshold."""
-    if score(text, lex) >= cfg.threshold:
+    """An `ood` finding when the query scores below the threshold (none without a lexicon)."""
+    if not (lex.phrases or lex.exact) or score(text, lex) >= cfg.threshold:
         return []
     action = {"empty": Action.BLOCK, "block": Action.BLOCK, "log": Action.ALLOW}[cfg.action]
     return [Finding(GUARD, "ood", action, respond_empty=cfg.action == "empty")]

@@ -14,10 +14,12 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from mkd.config.guards import GuardsConfig
+from mkd.config.pipeline import DEFAULT_PACK
 from mkd.guards import labeling, serving
 from mkd.guards.chain import GuardChain
 from mkd.guards.redteam import RedTeamItem, load_redteam, score
 from mkd.records import Record
+from mkd.tasks import load_pack
 
 # answer(task, query) -> the parsed answer (or a JSON string)
 ModelAnswer = Callable[[str, str], Any]
@@ -29,10 +31,10 @@ def _label(d) -> str:
 
 def run_parity(
     config: GuardsConfig | None = None,
-    pack: str = "finance",
+    pack: str | None = None,
     *,
     serving_config: GuardsConfig | None = None,
-    task: str = "entity_extractor",
+    task: str | None = None,
     items: Sequence[RedTeamItem] | None = None,
     answerers: dict[str, ModelAnswer] | None = None,
 ) -> dict[str, Any]:
@@ -42,7 +44,9 @@ def run_parity(
         config: the guards section of the pipeline (the labeling side).
         serving_config: the serving side's guards section when it is configured apart
             (None: the same section, which is the point).
-        task: the task the requests name on the serving path (input guards do not depend on it).
+        pack: the task pack (None: the pipeline config's default pack).
+        task: the task the requests name on the serving path (input guards do not depend on it;
+            None: the pack's first task).
         items: red-team items (None: the pack's set).
         answerers: optional {"teacher": f, "student": f}, f(task, query) -> answer, checked by
             the output guards on every query both paths allow.
@@ -52,6 +56,8 @@ def run_parity(
          "teacher": score(...), "student": score(...), "items": [per-item decisions],
          "outputs": {answerer: {"checked", "blocked", "block_rate", "reasons"}} (with answerers)}
     """
+    pack = pack or DEFAULT_PACK
+    task = task or next(iter(load_pack(pack).tasks))
     items = list(items) if items is not None else load_redteam(pack)
     labeling_chain = GuardChain(config, pack, path="eval-labeling")
     serving_chain = GuardChain(serving_config or config, pack, path="eval-serving")

@@ -66,8 +66,9 @@ class RedTeamItem(BaseModel):
         return "".join(p.text * p.times for p in self.generate.parts)
 
 
-def load_redteam(source: str | Path = "finance") -> list[RedTeamItem]:
-    """Load a pack's red-team set (pack name) or a JSONL file; ValueError naming the bad line."""
+def load_redteam(source: str | Path) -> list[RedTeamItem]:
+    """Load a pack's red-team set (pack name or folder) or a JSONL file; ValueError naming the
+    bad line."""
     path = Path(source)
     if not path.is_file():
         path = load_pack(str(source)).data_file(REDTEAM_FILE)

@@ -13,13 +13,12 @@ from pydantic import Field, field_validator, model_validator
 
 from mkd.config.base import Section
 from mkd.config.guards import GuardsConfig
+from mkd.config.pipeline import DEFAULT_PACK
 from mkd.config.store import StoreConfig
 from mkd.config.teacher import TeacherConfig
 from mkd.models.uris import DEFAULT_STUDENT_URI
 from mkd.registry import REF_FORMS, RegistryError, parse_ref
 from mkd.tasks import load_pack
-
-ALL_TASKS = ["query_classifier", "entity_extractor", "currency_identifier", "date_interpretation"]
 
 
 class StudentArgs(Section):
@@ -345,8 +344,10 @@ class CaptureArgs(Section):
 class AppArgs(Section):
     """Everything `serving.app:build_app` takes (Serve YAML `args:`)."""
 
-    pack: str = Field("finance", description="Task pack: a shipped pack name or a directory.")
-    tasks: list[str] = Field(default_factory=lambda: list(ALL_TASKS), description="Served tasks.")
+    pack: str = Field(DEFAULT_PACK, description="Task pack: a shipped pack name or a directory.")
+    tasks: list[str] = Field(
+        default_factory=list, description="Served tasks (empty: every task of the pack)."
+    )
     student: StudentArgs = Field(default_factory=StudentArgs)
     teacher: ServeTeacherArgs = Field(default_factory=ServeTeacherArgs)
     router: RouterArgs = Field(default_factory=RouterArgs)
@@ -368,7 +369,7 @@ class AppArgs(Section):
     def _pack_exists(cls, pack: str) -> str:
         try:
             load_pack(pack)
-        except FileNotFoundError as exc:
+        except (FileNotFoundError, ValueError) as exc:
             raise ValueError(str(exc)) from None
         return pack
 
@@ -378,6 +379,5 @@ class AppArgs(Section):
         bad = [t for t in self.tasks if t not in known]
         if bad:
             raise ValueError(f"tasks: unknown task(s) {bad} (pack {self.pack!r} has {list(known)})")
-        if not self.tasks:
-            raise ValueError("tasks: at least one task must be served")
+        self.tasks = self.tasks or list(known)
         return self

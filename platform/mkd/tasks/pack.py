@@ -1,4 +1,11 @@
-"""Loading task packs (YAML + JSON Schema) shipped as package data or from a user directory."""
+"""Loading task packs (YAML + JSON Schema + plug-ins) shipped with MKD or from a directory.
+
+A pack is a folder with pack.yaml. Generic code knows no pack by name: everything pack-specific
+(reference teacher, domain vocabulary) is named in pack.yaml's `plugins` by
+import path (mkd.tasks.plugins) and reached through the loaded TaskPack. Loading compiles every
+task's output schema to its decoding grammar, so a schema the constrained decoder cannot encode
+fails here, naming the pack, the task and the JSON pointer, never at request time.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +16,10 @@ from typing import Any, Literal
 
 import jsonschema
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from mkd.decoding.grammar import Grammar, UnsupportedSchema
+from mkd.tasks.plugins import PluginError, resolve
 
 PACKS_DIR = Path(__file__).parent / "packs"
 ScorerName = Literal["exact_match", "entity_overlap", "json_equal", "date_items"]
@@ -49,6 +59,29 @@ class TaskSpec(BaseModel):
         ]
 
 
+class PackError(ValueError):
+    """A pack that cannot be used: bad pack.yaml, a schema the decoder cannot encode, a plug-in
+    that does not import. The message names the pack and the field, task or pointer."""
+
+
+class PackPlugins(BaseModel):
+    """Pack-specific code, each an import path `module:attr` (mkd.tasks.plugins.resolve)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    reference_teacher: str | None = Field(
+        None,
+        description="A class taking the TaskPack whose instances are TeacherBackends: "
+        "`teacher.backend: reference` labels with it (offline, deterministic).",
+    )
+    vocabulary: str | None = Field(
+        None,
+        description="A module (or object) with the domain guard's word lists: STRONG, "
+        "STRONG_PHRASES, WEAK, WEAK_PHRASES, OFF_TOPIC, OFF_TOPIC_PHRASES (each optional). "
+        "None: only the pack's gazetteer feeds the domain guard.",
+    )
+
+
 class TaskPack(BaseModel):
     """A named set of tasks sharing domain conventions (as_of default, fiscal-year start)."""
 
@@ -65,8 +98,23 @@ class TaskPack(BaseModel):
         description="Hand-labeled records (JSONL, inside the pack); evaluation scores every "
         "model against them where a test query has one. None: the pack has none.",
     )
+    plugins: PackPlugins = Field(default_factory=PackPlugins)
     tasks: dict[str, TaskSpec]
     root: Path
+
+    def plugin(self, kind: str) -> Any:
+        """The object pack.yaml's `plugins.<kind>` names, or None when the pack names none.
+
+        Raises:
+            PackError: the reference does not import (checked once at load already).
+        """
+        ref = getattr(self.plugins, kind)
+        if ref is None:
+            return None
+        try:
+            return resolve(ref, self.name, self.root)
+        except PluginError as exc:
+            raise PackError(f"pack {self.name!r}: plugins.{kind}: {exc}") from None
 
     def task(self, name: str) -> TaskSpec:
         """The task called `name`; KeyError naming the known tasks otherwise."""
@@ -103,20 +151,69 @@ def available_packs() -> list[str]:
     return sorted(p.name for p in PACKS_DIR.iterdir() if (p / "pack.yaml").is_file())
 
 
-@lru_cache(maxsize=16)
-def load_pack(name_or_path: str = "finance") -> TaskPack:
-    """Load a shipped pack by name, or a user pack from a directory holding pack.yaml."""
-    root = Path(name_or_path)
+def pack_root(name_or_path: str | Path) -> Path:
+    """The folder of a pack: a directory holding pack.yaml, else a shipped pack's name."""
+    root = Path(name_or_path).expanduser()
     if not (root / "pack.yaml").is_file():
-        root = PACKS_DIR / name_or_path
+        root = PACKS_DIR / str(name_or_path)
     if not (root / "pack.yaml").is_file():
         raise FileNotFoundError(
-            f"no task pack {name_or_path!r}: not a directory with pack.yaml, "
+            f"no task pack {str(name_or_path)!r}: not a directory with pack.yaml, "
             f"nor a shipped pack ({', '.join(available_packs())})"
         )
+    return root.resolve()
+
+
+@lru_cache(maxsize=16)
+def load_pack(name_or_path: str) -> TaskPack:
+    """Load a shipped pack by name, or a pack from a directory holding pack.yaml.
+
+    Raises:
+        FileNotFoundError: no such pack.
+        PackError: pack.yaml, a schema or a plug-in is wrong (the message names which), or a
+            task's schema uses a construct the constrained decoder cannot encode.
+    """
+    root = pack_root(name_or_path)
     raw = yaml.safe_load((root / "pack.yaml").read_text(encoding="utf-8"))
+    name = raw.get("name", root.name) if isinstance(raw, dict) else root.name
+    try:
+        pack = TaskPack(tasks=_load_tasks(raw, root, name), root=root, **raw)
+    except ValidationError as exc:
+        where = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise PackError(f"pack {name!r} ({root / 'pack.yaml'}): {where}") from None
+    for kind in PackPlugins.model_fields:
+        pack.plugin(kind)  # a plug-in that does not import fails now, not in the middle of a job
+    return pack
+
+
+def _load_tasks(raw: Any, root: Path, pack_name: str) -> dict[str, TaskSpec]:
+    if not isinstance(raw, dict) or not isinstance(raw.get("tasks"), list):
+        raise PackError(f"pack {pack_name!r}: tasks: a list of tasks is required")
     tasks = {}
-    for entry in raw.pop("tasks"):
-        schema = json.loads((root / entry.pop("schema")).read_text(encoding="utf-8"))
-        tasks[entry["name"]] = TaskSpec(output_schema=schema, **entry)
-    return TaskPack(tasks=tasks, root=root, **raw)
+    for i, entry in enumerate(raw.pop("tasks")):
+        where = f"pack {pack_name!r}, tasks[{i}]"
+        if not isinstance(entry, dict) or "schema" not in entry or "name" not in entry:
+            raise PackError(f"{where}: each task needs `name` and `schema`")
+        where = f"pack {pack_name!r}, task {entry['name']!r}"
+        try:
+            schema = json.loads((root / entry.pop("schema")).read_text(encoding="utf-8"))
+            spec = TaskSpec(output_schema=schema, **entry)
+        except (OSError, ValueError) as exc:
+            raise PackError(f"{where}: {exc}") from None
+        _check_grammar(spec, where)
+        tasks[spec.name] = spec
+    return tasks
+
+
+def _check_grammar(spec: TaskSpec, where: str) -> None:
+    """Compile the task's decoding grammar now: an unsupported schema fails at pack load."""
+    try:
+        jsonschema.validators.validator_for(spec.output_schema).check_schema(spec.output_schema)
+        Grammar(spec.output_schema)
+    except jsonschema.SchemaError as exc:
+        raise PackError(f"{where}: not a JSON Schema: {exc.message}") from None
+    except UnsupportedSchema as exc:
+        raise PackError(
+            f"{where}: the output schema cannot be decoded under constraint at "
+            f"{exc.pointer or '/'}: {exc.reason}"
+        ) from None

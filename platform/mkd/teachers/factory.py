@@ -23,9 +23,7 @@ def make_teacher(cfg: TeacherConfig, pack: TaskPack, share: int = 1) -> TeacherB
 
         return OpenAITeacher(cfg, pack, share=share)
     if cfg.backend == "reference":
-        from mkd.teachers.reference import ReferenceTeacher
-
-        return ReferenceTeacher(pack)
+        return make_reference_teacher(pack)
     if cfg.backend == "hf":
         from mkd.teachers.hf_backend import HFTeacher
 
@@ -35,3 +33,18 @@ def make_teacher(cfg: TeacherConfig, pack: TaskPack, share: int = 1) -> TeacherB
 
         return VLLMTeacher(cfg, pack)
     raise ValueError(f"teacher.backend: unknown backend {cfg.backend!r}")
+
+
+def make_reference_teacher(pack: TaskPack) -> TeacherBackend:
+    """The pack's own offline teacher (pack.yaml `plugins.reference_teacher`).
+
+    Raises:
+        ValueError: the pack names no reference teacher.
+    """
+    teacher_class = pack.plugin("reference_teacher")
+    if teacher_class is None:
+        raise ValueError(
+            f"teacher.backend: reference needs a reference teacher, and pack {pack.name!r} "
+            "names none (pack.yaml plugins.reference_teacher)"
+        )
+    return teacher_class(pack)

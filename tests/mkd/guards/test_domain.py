@@ -10,7 +10,7 @@ PACK = load_pack("finance")
 
 @pytest.fixture(scope="module")
 def lex():
-    return load_lexicon(PACK.data_file("data/gazetteers.yaml"))
+    return load_lexicon(PACK.data_file("data/gazetteers.yaml"), PACK.plugin("vocabulary"))
 
 
 @pytest.mark.parametrize(
@@ -37,7 +37,7 @@ def test_finance_queries_are_in_domain(lex, text):
 
 
 def test_actions():
-    lex = load_lexicon(None)  # the built-in vocabulary alone
+    lex = load_lexicon(None, PACK.plugin("vocabulary"))  # the pack vocabulary alone
     assert check("hello", DomainGuardConfig(action="block"), lex)[0].respond_empty is False
     assert check("hello", DomainGuardConfig(action="log"), lex)[0].action.value == "allow"
     assert check("hello", DomainGuardConfig(threshold=-10), lex) == []

@@ -46,7 +46,9 @@ def test_parity_checks_model_answers_with_the_output_guards():
     def faithful(task, query):
         return []
 
-    report = run_parity(answerers={"student": hallucinating, "teacher": faithful})
+    report = run_parity(
+        task="entity_extractor", answerers={"student": hallucinating, "teacher": faithful}
+    )
     assert report["outputs"]["student"]["block_rate"] == 1.0
     assert report["outputs"]["teacher"]["blocked"] == 0
 

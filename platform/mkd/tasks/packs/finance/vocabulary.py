@@ -1,4 +1,5 @@
-"""Built-in domain vocabulary for the out-of-domain guard (finance), beside the pack gazetteer.
+"""The finance pack's vocabulary for the out-of-domain guard (pack.yaml: plugins.vocabulary),
+beside the pack gazetteer.
 
 STRONG terms say "this is about money or companies" on their own; WEAK ones (time words,
 generic business words) help; OFF_TOPIC phrases are requests no finance task answers.
