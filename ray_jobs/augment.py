@@ -1,21 +1,11 @@
-"""Stage 1: curated prompts -> synthetic variations (families kept) in the store.
+"""Backward-compatible entry point: `python -m ray_jobs.augment` is `python -m mkd.stages augment`."""
 
-    python -m ray_jobs.augment -c configs/pipeline.yaml
-
-Reads data.curated and data.gazetteers, writes work/<dataset>/<version>/prompts.jsonl. A few
-thousand prompts take seconds in one process, so this stage does not fan out on Ray.
-"""
-
-from __future__ import annotations
-
-from mkd.data.build import stage_augment
-
-from ray_jobs._stage import main_exit, run_stage
+from mkd.stages.runner import stage_main
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_stage("Augment curated prompts.", stage_augment, argv)
+    return stage_main("augment", argv)
 
 
 if __name__ == "__main__":
-    main_exit(main())
+    raise SystemExit(main())

@@ -1,21 +1,11 @@
-"""The whole dataset build: augment -> label (Ray Data) -> review overrides -> splits -> manifest.
+"""Backward-compatible entry point: `python -m ray_jobs.build_data` is `python -m mkd.stages build`."""
 
-    python -m ray_jobs.build_data -c configs/pipeline.yaml
-
-Writes datasets/<dataset>/<version>/{train,val,test,quarantine}.jsonl and manifest.json (last).
-Refuses a version that already has a manifest: versions are immutable.
-"""
-
-from __future__ import annotations
-
-from mkd.data.build import build_dataset
-
-from ray_jobs._stage import main_exit, run_stage
+from mkd.stages.runner import stage_main
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_stage("Build a versioned dataset.", build_dataset, argv)
+    return stage_main("build", argv)
 
 
 if __name__ == "__main__":
-    main_exit(main())
+    raise SystemExit(main())

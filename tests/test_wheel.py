@@ -121,5 +121,5 @@ def test_wheel_installs_and_runs_without_the_checkout(tmp_path: Path) -> None:
     assert "finance" in _run([mkd, "tasks", "list"], cwd, env)
     job = yaml.safe_load(_run([mkd, "k8s", "render", "train"], cwd, env))
     assert job["kind"] == "RayJob"
-    assert "ray_jobs.train" in json.dumps(job)
+    assert "mkd.stages train" in json.dumps(job)
     assert "--address" in _run([mkd, "submit", "--help"], cwd, env)

@@ -3,7 +3,8 @@
 `submit_stage` ships the project's packages (`py_modules`: mkd, ray_jobs, serving) and the config
 (`working_dir`: a staging directory holding only `pipeline.yaml`) in the job's runtime_env, so the
 cluster needs nothing but Ray and the dependencies in its image. The job runs
-`python -m ray_jobs.<stage> -c pipeline.yaml` on the head node; its exit status becomes ours.
+`python -m mkd.stages <stage> -c pipeline.yaml` (the one stage runner) on the head node; its exit
+status becomes ours (0 done, 1 the stage failed, 2 bad config or input).
 
 What is shipped is the three packages as this interpreter imports them, located by import spec:
 the checkout's platform/mkd, ray_jobs/ and serving/ in a source checkout or editable install,
@@ -33,7 +34,7 @@ from urllib.parse import urlparse
 
 import yaml
 
-from mkd.k8s.render import STAGE_ALIASES
+from mkd.stages.registry import STAGES, canonical
 
 
 def package_dir(name: str) -> Path:
@@ -49,7 +50,8 @@ def package_dir(name: str) -> Path:
     return Path(locations[0]).resolve()
 
 
-# Code shipped with every job: the packages a stage may import, wherever they are installed.
+# Code shipped with every job: the packages a stage may import, wherever they are installed
+# (ray_jobs too, for jobs that still run its backward-compatible entry points).
 PROJECT_MODULES = {name: package_dir(name) for name in ("mkd", "ray_jobs", "serving")}
 _EXCLUDES = ["__pycache__", "*.pyc", "*.gguf", "*.safetensors"]
 _LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
@@ -68,32 +70,23 @@ class JobOutcome:
     message: str = ""
 
 
-def stage_module(stage: str) -> str:
-    """`ray_jobs.<stage>` for a stage that exists in the installed ray_jobs (`eval` means `evaluate`).
+def stage_name(stage: str) -> str:
+    """The stage's own name (`eval` means `evaluate`, `build_data` means `build`).
 
     Raises:
         ValueError: no such stage; the message lists the stages that exist.
     """
-    name = STAGE_ALIASES.get(stage, stage)
-    available = available_stages()
-    if name not in available:
-        raise ValueError(f"unknown stage {stage!r}; ray_jobs has: {', '.join(available)}")
-    return f"ray_jobs.{name}"
+    return canonical(stage)
 
 
 def available_stages() -> list[str]:
-    """Stage modules of the ray_jobs package (files not starting with an underscore)."""
-    folder = PROJECT_MODULES["ray_jobs"]
-    return sorted(p.stem for p in folder.glob("*.py") if not p.name.startswith("_"))
+    """The stages `python -m mkd.stages` runs (mkd.stages.STAGES), in pipeline order."""
+    return list(STAGES)
 
 
-def run_stage_here(stage: str, argv: Sequence[str]) -> int:
-    """Run a stage's `main(argv)` in this process (`mkd label`, `mkd data build`); its exit code.
-
-    The module is named by its import path, as RayJob entrypoints name it: mkd imports no
-    ray_jobs module itself (the import contracts in pyproject.toml).
-    """
-    return importlib.import_module(stage_module(stage)).main(list(argv))
+def stage_command(stage: str, python: str = "python") -> list[str]:
+    """`python -m mkd.stages NAME`: how a job runs a stage (options follow)."""
+    return [python, "-m", "mkd.stages", stage_name(stage)]
 
 
 def is_local_address(address: str) -> bool:
@@ -182,11 +175,11 @@ def submit_stage(
     entrypoint_num_cpus: float | None = None,
     args: Sequence[str] = (),
 ) -> str:
-    """Submit `python -m ray_jobs.<stage> -c pipeline.yaml [args]`; returns the submission id.
+    """Submit `python -m mkd.stages <stage> -c pipeline.yaml [args]`; returns the submission id.
 
     Args:
         client: a ray.job_submission.JobSubmissionClient.
-        stage: a ray_jobs module name (`eval` is accepted for `evaluate`).
+        stage: a stage of mkd.stages (`eval` is accepted for `evaluate`).
         config: the pipeline YAML, shipped with the job.
         python: interpreter on the cluster (an absolute path on a loopback cluster, where plain
             `python` may resolve to the system interpreter).
@@ -198,17 +191,17 @@ def submit_stage(
     Raises:
         ValueError: unknown stage or unreadable config.
     """
-    module = stage_module(stage)
+    command = stage_command(stage, python)
     staging = Path(tempfile.mkdtemp(prefix="mkd-submit-"))
     try:
         stage_config(Path(config), staging)
         # submit_job uploads working_dir and py_modules before it returns: staging can go after.
         return client.submit_job(
-            entrypoint=shlex.join([python, "-m", module, "-c", "pipeline.yaml", *args]),
+            entrypoint=shlex.join([*command, "-c", "pipeline.yaml", *args]),
             submission_id=submission_id_for(stage),
             runtime_env=runtime_env_for(staging, env_vars, local),
             metadata={
-                "mkd.stage": module.removeprefix("ray_jobs."),
+                "mkd.stage": command[-1],
                 "mkd.config": Path(config).name,
             },
             entrypoint_num_cpus=entrypoint_num_cpus,

@@ -17,12 +17,12 @@ def test_no_rayjob_is_rendered_unless_its_stage_is_enabled(render):
     assert set(_jobs(objects_of(render({"jobs": {"train": {"enabled": True}}})))) == {"train"}
 
 
-def test_every_stage_runs_its_ray_jobs_module_with_the_mounted_config(rendered_ci):
+def test_every_stage_runs_the_stage_runner_with_the_mounted_config(rendered_ci):
     jobs = _jobs(rendered_ci["gpu-prod.yaml"])
     assert set(jobs) == set(RAYJOBS)
     for stage, job in jobs.items():
         spec = job["spec"]
-        assert spec["entrypoint"] == f"python -m ray_jobs.{stage} -c /config/pipeline.yaml"
+        assert spec["entrypoint"] == f"python -m mkd.stages {stage} -c /config/pipeline.yaml"
         assert spec["shutdownAfterJobFinishes"] is True and spec["ttlSecondsAfterFinished"] == 3600
         assert spec["submissionMode"] == "K8sJobMode"
         assert job["metadata"]["name"] == f"mkd-{stage}-r1"
@@ -121,6 +121,6 @@ def test_long_release_names_stay_within_kuberay_limits(render):
 def test_render_stage_job_gives_one_rayjob_for_kubectl(tmp_path):
     job = render_stage_job("eval", {"jobs": {"runId": "x1"}}, chart=CHART, namespace=NAMESPACE)
     assert job["kind"] == "RayJob" and job["metadata"]["name"] == "mkd-evaluate-x1"
-    assert job["spec"]["entrypoint"].startswith("python -m ray_jobs.evaluate ")
+    assert job["spec"]["entrypoint"].startswith("python -m mkd.stages evaluate ")
     with pytest.raises(ValueError, match="unknown stage 'augmentt'"):
         render_stage_job("augmentt", chart=CHART)

@@ -9,6 +9,8 @@ import pytest
 import yaml
 from mkd.k8s.render import RAYJOBS, STAGES, render_stage_job
 from mkd.pipeline.cluster import stage_names
+from mkd.stages import STAGES as RUNNER_STAGES
+from mkd.stages import stage_module
 
 from tests.helm.conftest import CHART, NAMESPACE, objects_of
 
@@ -55,16 +57,15 @@ def test_every_rayjob_and_the_scheduled_one_validate_against_the_kuberay_crd(
         assert not errors, f"{job['metadata']}: " + "; ".join(errors[:5])
 
 
-def test_every_entrypoint_names_an_existing_ray_jobs_module(render):
+def test_every_entrypoint_names_a_stage_of_the_stage_runner(render):
     for job in _rayjobs(objects_of(render(ALL_JOBS))):
         match = re.fullmatch(
-            r"python -m (ray_jobs\.\w+) -c /config/pipeline\.yaml", job["spec"]["entrypoint"]
+            r"python -m mkd\.stages (\w+) -c /config/pipeline\.yaml", job["spec"]["entrypoint"]
         )
         assert match, job["spec"]["entrypoint"]
-        spec = importlib.util.find_spec(match.group(1))
-        assert spec is not None, f"{match.group(1)} does not exist"
-        assert callable(getattr(importlib.import_module(match.group(1)), "main", None))
-        assert match.group(1) == f"ray_jobs.{job['metadata']['labels']['mkd.io/stage']}"
+        assert match.group(1) in RUNNER_STAGES, f"{match.group(1)} is no stage of mkd.stages"
+        assert callable(getattr(stage_module(match.group(1)), "run", None))
+        assert match.group(1) == job["metadata"]["labels"]["mkd.io/stage"]
 
 
 def test_the_pipeline_job_gets_the_workers_of_every_stage(rendered_ci):
@@ -75,7 +76,7 @@ def test_the_pipeline_job_gets_the_workers_of_every_stage(rendered_ci):
         g["groupName"]: g["replicas"] for g in job["spec"]["rayClusterSpec"]["workerGroupSpecs"]
     }
     assert groups == {"cpu": 4, "gpu": 2}
-    assert job["spec"]["entrypoint"] == "python -m ray_jobs.pipeline -c /config/pipeline.yaml"
+    assert job["spec"]["entrypoint"] == "python -m mkd.stages pipeline -c /config/pipeline.yaml"
 
 
 def test_the_schedule_renders_only_when_enabled(render):
@@ -133,4 +134,4 @@ def test_generated_names_stay_within_kuberay_limits(render):
 @pytest.mark.parametrize("name", ["augment", "dataset", "pipeline"])
 def test_render_stage_job_knows_the_new_jobs(name):
     job = render_stage_job(name, chart=CHART, namespace=NAMESPACE)
-    assert job["spec"]["entrypoint"].startswith(f"python -m ray_jobs.{name} ")
+    assert job["spec"]["entrypoint"].startswith(f"python -m mkd.stages {name} ")

@@ -18,8 +18,9 @@ from mkd.jobs import (
     default_python,
     outcome_of,
     runtime_env_for,
+    stage_command,
     stage_config,
-    stage_module,
+    stage_name,
     submit_entrypoint,
     wait_for_end,
 )
@@ -58,12 +59,13 @@ def test_runtime_env_ships_the_project_and_the_config_dir(tmp_path):
     assert env["env_vars"] == {"A": "1", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
 
 
-def test_stage_names_come_from_ray_jobs_and_eval_means_evaluate():
+def test_stage_names_come_from_the_stage_runner_and_eval_means_evaluate():
     stages = available_stages()
-    assert "label" in stages and not any(s.startswith("_") for s in stages)
-    assert stage_module("label") == "ray_jobs.label"
-    with pytest.raises(ValueError, match=r"unknown stage 'lable'; ray_jobs has: .*label"):
-        stage_module("lable")
+    assert "label" in stages and "pipeline" in stages
+    assert stage_command("eval") == ["python", "-m", "mkd.stages", "evaluate"]
+    assert stage_name("build_data") == "build"
+    with pytest.raises(ValueError, match=r"unknown stage 'lable'; stages: .*label"):
+        stage_name("lable")
 
 
 @pytest.mark.parametrize(

@@ -218,4 +218,4 @@ def test_build_to_s3_and_local_path(
     again = subprocess.run(
         [mkd, "data", "build", "-c", str(local)], env=env, capture_output=True, text=True
     )
-    assert again.returncode == 1 and "immutable" in again.stderr
+    assert again.returncode == 2 and "immutable" in again.stderr  # bad input: data.version

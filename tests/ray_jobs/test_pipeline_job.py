@@ -83,7 +83,7 @@ def test_failed_gates_fail_the_job_and_bad_input_is_refused(calls, gates, tmp_pa
     assert pipeline_job.main(["-c", str(config)]) == 1
     assert pipeline_job.main(["-c", str(config)]) == 1  # the reused verdict still fails the job
     assert calls == stage_names()
-    assert pipeline_job.main(["-c", str(config), "--until", "deploy"]) == 1
+    assert pipeline_job.main(["-c", str(config), "--until", "deploy"]) == 2  # bad input
     assert pipeline_job.main(["-c", str(tmp_path / "missing.yaml")]) == 2
 
 

@@ -1,5 +1,5 @@
 {{/*
-A RayJob for one pipeline stage: `python -m ray_jobs.<stage> -c /config/pipeline.yaml` on a Ray
+A RayJob for one pipeline stage: `python -m mkd.stages <stage> -c /config/pipeline.yaml` on a Ray
 cluster created for the job and deleted after it (shutdownAfterJobFinishes + TTL).
 Call with (dict "root" $ "stage" "augment|label|dataset|train|evaluate|export|pipeline");
 renders nothing unless jobs.<stage>.enabled.
@@ -38,7 +38,7 @@ metadata:
     app.kubernetes.io/component: job
     mkd.io/stage: {{ $stage }}
 spec:
-  entrypoint: python -m ray_jobs.{{ $stage }} -c /config/pipeline.yaml
+  entrypoint: python -m mkd.stages {{ $stage }} -c /config/pipeline.yaml
   submissionMode: {{ $jobs.submissionMode }}
   shutdownAfterJobFinishes: {{ $jobs.shutdownAfterJobFinishes }}
   ttlSecondsAfterFinished: {{ $jobs.ttlSecondsAfterFinished }}

@@ -1,4 +1,5 @@
-"""`mkd label`, `mkd data build`, `mkd review export|import|serve`: the dataset pipeline commands."""
+"""`mkd data import-logs`, `mkd review export|import|serve`: the dataset commands that are not
+stages (`mkd label` and `mkd data build` are: mkd.cli.stage_cmds)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ CONFIG = typer.Option(..., "-c", "--config", exists=True, dir_okay=False, help="
 
 
 def register(app: typer.Typer) -> None:
-    app.command("label")(label)
+    """Add `data` and `review` to the root app (`mkd label` and `mkd data build` are stage
+    commands: mkd.cli.stage_cmds)."""
     app.add_typer(data_app, name="data")
     app.add_typer(review_app, name="review")
 
@@ -29,27 +31,6 @@ def _load(config: Path):
     except ConfigError as exc:
         fail(str(exc), code=2)
     return cfg, open_store(cfg.store)
-
-
-def label(config: Path = CONFIG) -> None:
-    """Label the augmented prompts with the teacher on Ray Data (resumable through the cache).
-
-    Example: mkd label -c configs/pipeline.yaml
-    """
-    from mkd.jobs import run_stage_here
-
-    raise typer.Exit(run_stage_here("label", ["-c", str(config)]))
-
-
-@data_app.command("build")
-def build(config: Path = CONFIG) -> None:
-    """curated -> augmented -> labeled -> reviewed -> train/val/test with a manifest (last).
-
-    Example: mkd data build -c configs/pipeline.yaml
-    """
-    from mkd.jobs import run_stage_here
-
-    raise typer.Exit(run_stage_here("build_data", ["-c", str(config)]))
 
 
 @data_app.command("import-logs")

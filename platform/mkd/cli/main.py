@@ -11,17 +11,15 @@ import typer
 from mkd import __version__
 from mkd.cli import (
     data_cmds,
-    eval_cmds,
     guards_cmds,
-    loop_cmds,
     models_cmds,
     pipeline_cmds,
     quality_cmds,
     serve_cmds,
+    stage_cmds,
     submit_cmds,
     tasks_cmds,
     teacher_cmds,
-    train_cmds,
 )
 
 app = typer.Typer(
@@ -71,9 +69,7 @@ data_cmds.register(app)
 app.add_typer(guards_cmds.app, name="guards")
 quality_cmds.register(app)
 submit_cmds.register(app)
-train_cmds.register(app)
 serve_cmds.register(app)
-eval_cmds.register(app)
 models_cmds.register(app)
 pipeline_cmds.register(app)
-loop_cmds.register(app)
+stage_cmds.register(app, {"data": data_cmds.data_app})

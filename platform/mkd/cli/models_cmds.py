@@ -1,4 +1,5 @@
-"""`mkd export` and `mkd models list|show|promote|rollback`: the registry from the command line."""
+"""`mkd models list|show|promote|rollback`: the registry from the command line (`mkd export` is a
+stage command: mkd.cli.stage_cmds)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,12 @@ import typer
 from rich.table import Table
 
 from mkd.cli.console import console, fail
-from mkd.cli.eval_cmds import CONFIG, load
 from mkd.cli.refs import model_ref_option
-from mkd.progress import item_progress
+from mkd.config import ConfigError, PipelineConfig, load_config
 from mkd.registry import REF_FORMS, STAGES, Registry, RegistryError
 from mkd.storage import open_store
+
+CONFIG = typer.Option(None, "--config", "-c", help="Pipeline YAML (default: embedded defaults).")
 
 app = typer.Typer(
     help="Model registry: versions, stages, promotions, rollbacks.", no_args_is_help=True
@@ -21,44 +23,18 @@ app = typer.Typer(
 
 
 def register(root: typer.Typer) -> None:
-    root.command("export")(export_cmd)
     root.add_typer(app, name="models")
+
+
+def load(config: Path | None) -> PipelineConfig:
+    try:
+        return load_config(config)
+    except (ConfigError, OSError) as exc:
+        fail(str(exc), code=2)
 
 
 def _registry(config: Path | None) -> Registry:
     return Registry(open_store(load(config).store))
-
-
-def export_cmd(
-    config: Path = typer.Option(..., "--config", "-c", exists=True, help="Pipeline YAML."),
-    model: str | None = typer.Option(
-        None, "--model", help="Override export.model (a registry ref)."
-    ),
-) -> None:
-    """Merge the adapter into a master, build nf4 and GGUF variants, evaluate and register each.
-
-    A variant whose score drops more than export.tolerance below the master is refused.
-    Example: mkd export -c configs/pipeline.yaml
-    """
-    from mkd.export.job import export_markdown, run_export
-
-    cfg = load(config)
-    if model:
-        cfg.export.model = model
-    try:
-        with item_progress(console) as progress:
-            outcome = run_export(cfg, progress=progress)
-    except (RegistryError, FileNotFoundError, ValueError, RuntimeError) as exc:
-        fail(str(exc))
-    report = {
-        "source": outcome.source,
-        "tolerance": cfg.export.tolerance,
-        "variants": outcome.variants,
-    }
-    console.print(export_markdown(report), highlight=False, markup=False)
-    for mv in outcome.versions:
-        console.print(f"registered {mv.ref} ({mv.manifest['variant']}, {mv.stage})")
-    console.print(f"report: {outcome.report_uri}", highlight=False)
 
 
 @app.command("list")

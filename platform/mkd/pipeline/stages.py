@@ -1,4 +1,5 @@
-"""The demo's stages, each a thin call into the library that the CLI and Ray jobs also use."""
+"""The demo's stages: each runs the same stage module (mkd.stages) as `python -m mkd.stages`, the
+CLI and the RayJobs, and returns the outputs later stages and the resume records need."""
 
 from __future__ import annotations
 
@@ -20,19 +21,26 @@ def _data_inputs(ctx: PipelineContext) -> Any:
     return _section_inputs(ctx.cfg.data) | {"pack": ctx.cfg.pack, "tasks": ctx.cfg.tasks}
 
 
-def augment(ctx: PipelineContext) -> dict[str, Any]:
-    from mkd.data.build import stage_augment
+def _stage_context(ctx: PipelineContext, **options: Any) -> Any:
+    from mkd.stages import StageContext
 
-    return stage_augment(ctx.cfg, ctx.store, ctx.console)
+    return StageContext(ctx.store, ctx.console, options)
+
+
+def augment(ctx: PipelineContext) -> dict[str, Any]:
+    from mkd.stages import augment as stage
+
+    return stage.run(ctx.cfg, _stage_context(ctx)).summary
 
 
 def label(ctx: PipelineContext) -> dict[str, Any]:
-    from mkd.data.build import stage_label
+    from mkd.stages import StageFailed
+    from mkd.stages import label as stage
 
-    report = stage_label(ctx.cfg, ctx.store, ctx.console)
-    if report.get("budget_exhausted"):
-        raise RuntimeError("labeling stopped at the teacher budget cap (teacher.budget_usd)")
-    return report
+    outcome = stage.run(ctx.cfg, _stage_context(ctx))
+    if outcome.status == "failed":
+        raise StageFailed(outcome.message)
+    return outcome.summary
 
 
 def review(ctx: PipelineContext) -> dict[str, Any]:
@@ -59,18 +67,17 @@ def review(ctx: PipelineContext) -> dict[str, Any]:
 
 
 def dataset(ctx: PipelineContext) -> dict[str, Any]:
-    from mkd.data.build import stage_finish
     from mkd.data.manifest import MANIFEST, dataset_prefix
+    from mkd.stages import dataset as stage
 
     prefix = dataset_prefix(ctx.cfg.data.dataset, ctx.cfg.data.version)
     if ctx.store.exists(prefix + MANIFEST):  # versions are immutable: reuse the finished one
         manifest = ctx.store.get_json(prefix + MANIFEST)
-    else:
-        manifest = stage_finish(ctx.cfg, ctx.store, ctx.console)
-    return {
-        "dataset": f"{ctx.cfg.data.dataset}/{ctx.cfg.data.version}",
-        "counts": manifest["counts"],
-    }
+        return {
+            "dataset": f"{ctx.cfg.data.dataset}/{ctx.cfg.data.version}",
+            "counts": manifest["counts"],
+        }
+    return stage.run(ctx.cfg, _stage_context(ctx)).summary
 
 
 def _unfinished_run(ctx: PipelineContext) -> str | None:
@@ -86,14 +93,15 @@ def _unfinished_run(ctx: PipelineContext) -> str | None:
 
 
 def train(ctx: PipelineContext) -> dict[str, Any]:
-    from mkd.training.job import run_training
+    from mkd.stages import train as stage
 
     resume = _unfinished_run(ctx)
     if resume:
         ctx.console.print(f"resuming interrupted run [bold]{resume}[/] from its last checkpoint")
     cfg, budget = _with_deadline_budget(ctx)
-    manifest = run_training(cfg, ctx.store, ctx.console, resume, ctx.services.get("ray_address"))
-    return {"run_id": manifest["run_id"], "budget": budget}
+    address = ctx.services.get("ray_address")
+    outcome = stage.run(cfg, _stage_context(ctx, resume=resume, address=address))
+    return {"run_id": outcome.summary["run_id"], "budget": budget}
 
 
 def _with_deadline_budget(ctx: PipelineContext) -> tuple[Any, dict[str, Any] | None]:
@@ -122,35 +130,34 @@ def _with_deadline_budget(ctx: PipelineContext) -> tuple[Any, dict[str, Any] | N
 
 
 def evaluate(ctx: PipelineContext) -> dict[str, Any]:
-    from mkd.evaluation.job import run_evaluation
-    from mkd.progress import item_progress
+    """The run this pipeline trained; failed gates are recorded, not raised: the demo goes on to
+    export and serve the student in shadow."""
+    from mkd.stages import evaluate as stage
 
-    cfg = ctx.cfg.model_copy(deep=True)
-    cfg.evaluation.candidate = f"run:{ctx.output('train', 'run_id')}"
-    with item_progress(ctx.console) as bar:
-        outcome = run_evaluation(cfg, progress=bar)
-    ctx.console.print(f"evaluation report: {outcome.report_uri} (gates passed: {outcome.passed})")
+    candidate = f"run:{ctx.output('train', 'run_id')}"
+    outcome = stage.run(ctx.cfg, _stage_context(ctx, candidate=candidate))
+    report_uri, passed = outcome.artifacts["report"], outcome.summary["passed"]
+    ctx.console.print(f"evaluation report: {report_uri} (gates passed: {passed})")
     return {
-        "report_uri": outcome.report_uri,
-        "report_id": outcome.report["id"],
-        "passed": outcome.passed,
-        "version": outcome.version.ref if outcome.version else None,
+        "report_uri": report_uri,
+        "report_id": outcome.summary["report_id"],
+        "passed": passed,
+        "version": outcome.summary["version"],
     }
 
 
 def export(ctx: PipelineContext) -> dict[str, Any]:
-    from mkd.export.job import run_export
+    from mkd.stages import export as stage
 
-    cfg = ctx.cfg.model_copy(deep=True)
-    cfg.export.model = ctx.output("evaluate", "version")  # the version this run evaluated
-    outcome = run_export(cfg, progress=ctx)
-    for name, result in outcome.variants.items():
+    # the version this run evaluated
+    outcome = stage.run(ctx.cfg, _stage_context(ctx, model=ctx.output("evaluate", "version")))
+    for name, result in outcome.summary["variants"].items():
         ctx.console.print(f"  {name}: {result.get('status')} {result.get('reason', '')}")
     return {
-        "source": outcome.source,
-        "variants": outcome.variants,
-        "versions": [v.ref for v in outcome.versions],
-        "report_uri": outcome.report_uri,
+        "source": outcome.summary["source"],
+        "variants": outcome.summary["variants"],
+        "versions": outcome.summary["versions"],
+        "report_uri": outcome.artifacts["report"],
     }
 
 

@@ -46,14 +46,15 @@ def _submit(*args: str):
     return CliRunner().invoke(app, ["submit", *args, "--address", "http://ray-head.mkd.svc:8265"])
 
 
-def test_submit_pipeline_runs_the_pipeline_module_with_the_shipped_config(client, config):
+def test_submit_pipeline_runs_the_pipeline_stage_with_the_shipped_config(client, config):
     result = _submit("pipeline", "-c", str(config))
     assert result.exit_code == 0, result.output
     (job,) = client.submitted
     assert shlex.split(job["entrypoint"]) == [
         "python",
         "-m",
-        "ray_jobs.pipeline",
+        "mkd.stages",
+        "pipeline",
         "-c",
         "pipeline.yaml",
     ]

@@ -43,7 +43,7 @@ def test_predict_names_the_bad_line(tmp_path: Path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     src = _write(tmp_path / "q.jsonl", [QUERIES[0], {"input": "x", "task": "sentiment"}])
     result = CliRunner().invoke(app, ["predict", "-m", "teacher", "-i", str(src), "-o", "a.jsonl"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # bad input
     assert "q.jsonl:2: unknown task 'sentiment'" in result.output.replace("\n", "")
     assert not (tmp_path / "a.jsonl").exists()
 
