@@ -17,6 +17,7 @@ from mkd.inference.base import (
     EngineOutput,
     EngineSpec,
     EngineUnavailable,
+    EvalDecoding,
     PromptStyle,
     strip_fences,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "EngineOutput",
     "EngineSpec",
     "EngineUnavailable",
+    "EvalDecoding",
     "PromptStyle",
     "engine_class",
     "llama_cpp_installed",

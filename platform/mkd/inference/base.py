@@ -18,6 +18,8 @@ from mkd.tasks import TaskPack, TaskSpec, student_messages, teacher_messages
 
 PromptStyle = Literal["student", "fewshot"]
 Decoding = Literal["constrained", "free"]
+# evaluation's choice: "schema" is constrained decoding without span copying (copy_spans off)
+EvalDecoding = Literal["constrained", "schema", "free"]
 
 
 class EngineUnavailable(ImportError):
@@ -93,6 +95,8 @@ class EngineSpec:
     adapter / task_adapters: a PEFT adapter over the base / one per task (several per batch).
     prompt: "student" (the short trained prompt) or "fewshot" (the teacher's full prompt).
     decoding: "constrained" (greedy under the task's JSON Schema, as served) or "free".
+    copy_spans: constrained strings the schema marks `x-mkd-span` are copied from the item's
+        input (transformers engine; the other backends take the standard schema).
     quantization: "nf4" loads a bitsandbytes 4-bit directory (transformers).
     options: extra keyword arguments of the backend's own constructor (llama_cpp.Llama,
         vllm.LLM).
@@ -112,6 +116,7 @@ class EngineSpec:
     temperature: float = 0.0
     threads: int | None = None
     jump_forward: bool = True
+    copy_spans: bool = True
     options: dict[str, Any] = field(default_factory=dict)
 
 

@@ -55,7 +55,7 @@ class LlamaCppEngine:
         if spec.decoding == "constrained":
             self.grammars = {
                 name: llama_cpp.LlamaGrammar.from_json_schema(
-                    json.dumps(t.output_schema), verbose=False
+                    json.dumps(t.standard_schema), verbose=False
                 )
                 for name, t in pack.tasks.items()
             }

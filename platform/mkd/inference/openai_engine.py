@@ -113,7 +113,7 @@ class OpenAIEngine:
         if self.cfg.json_mode == "json_object":
             body["response_format"] = {"type": "json_object"}
         elif self.cfg.json_mode == "json_schema":
-            schema = {"name": task.name, "schema": task.output_schema, "strict": True}
+            schema = {"name": task.name, "schema": task.standard_schema, "strict": True}
             body["response_format"] = {"type": "json_schema", "json_schema": schema}
         return body
 

@@ -1,57 +1,59 @@
-"""The reference labeler (mkd.teachers.reference) as an engine: deterministic, offline, and
-billed as an LLM teacher would be (token estimates of the full teacher prompt and the answer)."""
+"""The pack's own reference teacher (pack.yaml `plugins.reference_teacher`) as an engine.
+
+The rules live in the pack; this module only adapts them. A teacher built on an engine (an
+EngineTeacher, as the finance pack's is) answers through that engine; any other TeacherBackend
+answers through its `label` API.
+"""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
-from functools import cache
+from typing import Any
 
 from mkd.inference.base import EngineItem, EngineOutput, EngineSpec, finish, in_order
 from mkd.records import canonical_json
-from mkd.tasks import TaskPack, teacher_messages
-
-
-def estimate_tokens(text: str) -> int:
-    """About four characters a token (the usual rule of thumb for English with BPE tokenizers)."""
-    return max(1, len(text) // 4)
+from mkd.tasks import TaskPack
 
 
 class ReferenceEngine:
-    """Answers with ReferenceLabeler; `version` is the labeler's version (it enters cache keys).
+    """Answers with the pack's reference teacher; `version` is the teacher's id.
 
-    Args:
-        spec: unused but for `version` (default: reference/<labeler version>).
-        pack: the task pack whose reference rules answer.
+    Raises:
+        ValueError: the pack names no reference teacher.
     """
 
     backend = "reference"
 
     def __init__(self, spec: EngineSpec | None, pack: TaskPack) -> None:
-        from mkd.teachers.reference.labeler import ReferenceLabeler
-        from mkd.teachers.reference.teacher import LABELER_VERSION
-
-        self.pack = pack
-        self.labeler = ReferenceLabeler(pack)
-        self.version = (spec.version if spec else "") or f"reference/{LABELER_VERSION}"
+        teacher_class = pack.plugin("reference_teacher")
+        if teacher_class is None:
+            raise ValueError(
+                f"the reference engine needs a reference teacher, and pack {pack.name!r} names "
+                "none (pack.yaml plugins.reference_teacher)"
+            )
+        self.pack, self.teacher = pack, teacher_class(pack)
+        self.inner = getattr(self.teacher, "engine", None)
+        self.version = (spec.version if spec else "") or self.teacher.teacher_id
 
     def generate(self, items: Sequence[EngineItem]) -> list[EngineOutput]:
-        return in_order(items, self.pack, lambda idx: [self._one(items[i]) for i in idx])
+        if self.inner is not None:
+            return self.inner.generate(items)
+        return in_order(items, self.pack, lambda idx: self._label([items[i] for i in idx]))
 
-    def _one(self, item: EngineItem) -> EngineOutput:
-        started = time.perf_counter()
-        task = self.pack.task(item.task)
-        raw = canonical_json(self.labeler.predict(item.task, item.input, item.context))
-        out = EngineOutput(
-            item.task,
-            prompt_tokens=self._prompt_overhead(item.task) + estimate_tokens(str(item.input)),
-            output_tokens=estimate_tokens(raw),
-        )
-        out = finish(task, out, raw)
-        out.latency_s = time.perf_counter() - started
-        return out
+    def _label(self, items: list[EngineItem]) -> list[EngineOutput]:
+        from mkd.teachers.base import LabelRequest
 
-    @cache  # noqa: B019 - one entry per task name, the engine lives as long as its pack
-    def _prompt_overhead(self, task: str) -> int:
-        messages = teacher_messages(self.pack, self.pack.task(task), "", None)
-        return estimate_tokens("".join(m["content"] for m in messages))
+        requests = [LabelRequest(i.id or str(n), i.task, i.input, i.context)
+                    for n, i in enumerate(items)]  # fmt: skip
+        return [self._output(r) for r in self.teacher.label(requests)]
+
+    def _output(self, result: Any) -> EngineOutput:
+        usage = result.usage
+        out = EngineOutput(result.task, prompt_tokens=usage.prompt_tokens,
+                           output_tokens=usage.completion_tokens, latency_s=result.latency_s,
+                           cost_usd=usage.cost_usd)  # fmt: skip
+        if result.error is not None:
+            out.raw, out.error = result.raw, result.error
+            return out
+        raw = result.raw if result.raw is not None else canonical_json(result.output)
+        return finish(self.pack.task(result.task), out, raw)

@@ -94,7 +94,11 @@ class TransformersEngine:
             extra["adapter_names"] = [self.adapter_of.get(i.task, "__base__") for i in items]
         prompts = [self.prompt_ids(i) for i in items]
         results = self.decoder.decode(
-            prompts, [t.output_schema for t in tasks], budgets, forward_kwargs=extra
+            prompts,
+            [t.output_schema for t in tasks],
+            budgets,
+            forward_kwargs=extra,
+            spans=[i.input for i in items] if self.spec.copy_spans else None,
         )
         outs = []
         for prompt, task, r in zip(prompts, tasks, results, strict=True):

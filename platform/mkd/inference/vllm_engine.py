@@ -81,7 +81,7 @@ class VLLMEngine:
     def _params(self, task: TaskSpec) -> Any:
         from vllm import SamplingParams
 
-        constrain = structured(task.output_schema) if self.spec.decoding == "constrained" else {}
+        constrain = structured(task.standard_schema) if self.spec.decoding == "constrained" else {}
         return SamplingParams(
             temperature=self.spec.temperature,
             max_tokens=self.spec.max_new_tokens or task.max_output_tokens,

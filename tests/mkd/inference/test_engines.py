@@ -67,3 +67,25 @@ def test_hf_teacher_labels_through_the_transformers_engine(tiny_base, pack):
     assert all(r.error for r in results)
     assert results[0].raw is not None and results[0].usage.prompt_tokens > 100
     assert "unknown task" in results[2].error
+
+
+def test_reference_engine_runs_any_packs_teacher_through_its_label_api():
+    """The support example pack's teacher is a plain TeacherBackend, not an engine."""
+    from pathlib import Path
+
+    from mkd.tasks import load_pack
+
+    support = load_pack(str(Path(__file__).parents[3] / "examples" / "packs" / "support"))
+    engine = make_engine(EngineSpec(backend="reference"), support)
+    [triage] = engine.generate([EngineItem("ticket_triage", "I was charged $49.99 twice")])
+    assert triage.ok and triage.output["category"] == "BILLING"
+    assert triage.output["amount"] == 49.99
+
+
+def test_reference_engine_needs_a_pack_that_names_a_teacher(pack):
+    from mkd.inference.reference_engine import ReferenceEngine
+
+    bare = pack.model_copy(update={"plugins": pack.plugins.model_copy(
+        update={"reference_teacher": None})})  # fmt: skip
+    with pytest.raises(ValueError, match=r"plugins\.reference_teacher"):
+        ReferenceEngine(None, bare)

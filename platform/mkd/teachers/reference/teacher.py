@@ -1,4 +1,4 @@
-"""ReferenceTeacher: the reference labeler (mkd.inference.reference_engine) behind the
+"""ReferenceTeacher: the reference labeler (mkd.teachers.reference.engine) behind the
 TeacherBackend protocol."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ class ReferenceTeacher(EngineTeacher):
     """
 
     def __init__(self, pack: TaskPack) -> None:
-        from mkd.inference.reference_engine import ReferenceEngine
+        from mkd.teachers.reference.engine import ReferenceEngine
 
         engine = ReferenceEngine(None, pack)
         super().__init__(engine, f"reference/{LABELER_VERSION}")
