@@ -125,6 +125,7 @@ def engine_spec(args: StudentArgs, source: StudentSource) -> EngineSpec:
         max_new_tokens=args.max_new_tokens,
         threads=args.torch_threads,
         jump_forward=args.jump_forward,
+        copy_spans=args.copy_spans,
         options=dict(options),
     )
 

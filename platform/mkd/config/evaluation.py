@@ -103,10 +103,12 @@ class EvaluationConfig(Section):
     max_new_tokens: int | None = Field(
         None, ge=1, description="Cap on generated tokens; None: each task's max_output_tokens."
     )
-    decoding: Literal["constrained", "free"] = Field(
+    decoding: Literal["constrained", "schema", "free"] = Field(
         "constrained",
         description="How local models answer. constrained: greedy under the task's JSON Schema, "
-        "as every serving engine decodes (the scores are those of what is served); free: plain "
+        "as every serving engine decodes (the scores are those of what is served), spans "
+        "(x-mkd-span strings) copied from the query; schema: the same without span copying "
+        "(serving.student.copy_spans false); free: plain "
         "greedy generate (shows how often the model alone breaks the contract). GPU cluster: "
         "constrained.",
     )

@@ -61,6 +61,8 @@ class _Seq:
     done: bool = False
     forwards: int = 0
     tokens: int = 0
+    span_source: bytes | None = None  # the input as a JSON string body: spans must be in it
+    span_tokens: torch.Tensor | None = None  # tokens that may write span text (see _span_ids)
 
 
 class ConstrainedDecoder:
@@ -73,6 +75,7 @@ class ConstrainedDecoder:
         self.jump_forward = jump_forward
         self._grammars: dict[str, Grammar] = {}
         self._merges: dict[tuple[int, int, bytes], bool] = {}
+        self._span_entries: dict[tuple[int, int], bool] = {}
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         # transformers 5.x renamed past_key_values to cache; older versions know only the former
         params = inspect.signature(model.forward).parameters
@@ -90,6 +93,7 @@ class ConstrainedDecoder:
         schemas: list[dict],
         max_new_tokens: list[int],
         forward_kwargs: dict[str, Any] | None = None,
+        spans: list[str | None] | None = None,
     ) -> list[DecodeResult]:
         """Answer every prompt (token ids) under its schema; texts are NOT yet schema-validated.
 
@@ -99,6 +103,8 @@ class ConstrainedDecoder:
             max_new_tokens: each answer's token budget (the shortest valid ending is forced
                 when it runs out).
             forward_kwargs: extra model arguments per forward (PEFT `adapter_names`).
+            spans: each answer's source text (the item's input): strings its schema marks
+                `x-mkd-span` are then written as spans of it, exactly (None: unconstrained).
 
         Raises:
             UnsupportedSchema: a schema uses a construct the grammar compiler does not encode.
@@ -109,6 +115,9 @@ class ConstrainedDecoder:
                 prompts, (self.grammar(s) for s in schemas), max_new_tokens, strict=True
             )
         ]
+        for s, source in zip(seqs, spans or [None] * len(seqs), strict=True):
+            if source and s.grammar.has_spans:
+                s.span_source = json.dumps(source, ensure_ascii=False)[1:-1].encode()
         rows = list(range(len(seqs)))  # the batch's rows: indices of the unfinished sequences
         cache, mask, positions = self._prefill_shared_prefix(seqs, forward_kwargs)
         while True:
@@ -235,9 +244,18 @@ class ConstrainedDecoder:
         return len(s.out) + len(tail) >= 4 * s.budget or s.tokens >= 2 * s.budget
 
     def _force_completion(self, s: _Seq) -> None:
-        tail = s.grammar.shortest_completion(s.state) or b""
+        g = s.grammar
+        while True:
+            tail = g.shortest_completion(s.state) or b""
+            cut = _first_span_byte(g, s.state, tail) if s.span_source else None
+            if cut is None:
+                break
+            # a span cannot stay empty (minLength): its first character comes from the source
+            head = tail[:cut] + s.span_source.decode("utf-8")[0].encode()
+            s.out += head
+            s.state = g.walk(s.state, head)
         s.out += tail
-        s.state = s.grammar.walk(s.state, tail)
+        s.state = g.walk(s.state, tail)
         s.done = True
 
     def _enum_trie(self, s: _Seq, literals: list[bytes]) -> _TrieNode:
@@ -284,6 +302,8 @@ class ConstrainedDecoder:
             self._finish_literal(s)
             return
         allowed = self.index.allowed(s.grammar, s.state)
+        if s.span_source is not None:
+            allowed = self._span_allowed(s, allowed)
         allowed = allowed[allowed < logits.shape[-1]]
         if allowed.numel() == 0:
             self._force_completion(s)
@@ -297,6 +317,43 @@ class ConstrainedDecoder:
         s.out += data
         s.state = s.grammar.walk(s.state, data)
         s.feed.append(tok)
+
+    # --- spans: strings copied from the input --------------------------------------------------
+
+    def _span_allowed(self, s: _Seq, allowed: torch.Tensor) -> torch.Tensor:
+        """The allowed tokens that keep every span they write a substring of the source.
+
+        Inside a span, candidates come from the source's own substrings (a few hundred tokens,
+        not the whole vocabulary); elsewhere only states from which a token can enter a span
+        are filtered (after `"name":`, say). Falls back to the grammar's set when nothing fits,
+        so a span the source cannot spell still ends in a valid answer."""
+        g = s.grammar
+        if g.in_span(s.state):
+            start = bytes(s.out).rfind(b'"') + 1
+            content = bytes(s.out[start:])
+            pool = self._span_ids(s)
+        elif self._enters_span(g, s.state, allowed):
+            content, pool = b"", allowed
+        else:
+            return allowed
+        keep = [t for t in pool.tolist() if _span_ok(g, s.state, self.index.bytes[t] or b"",
+                                                      content, s.span_source)]  # fmt: skip
+        return torch.tensor(keep, dtype=torch.long) if keep else allowed
+
+    def _span_ids(self, s: _Seq) -> torch.Tensor:
+        """Tokens whose text up to its first quote is a substring of the source (or empty)."""
+        if s.span_tokens is None:
+            s.span_tokens = self.index.substring_tokens(s.span_source or b"")
+        return s.span_tokens
+
+    def _enters_span(self, g: Grammar, state: int, allowed: torch.Tensor) -> bool:
+        key = (id(g), state)
+        hit = self._span_entries.get(key)
+        if hit is None:
+            hit = self._span_entries[key] = any(
+                _touches_span(g, state, self.index.bytes[t] or b"") for t in allowed.tolist()
+            )
+        return hit
 
     # --- the batched forward ------------------------------------------------------------------
 
@@ -385,6 +442,41 @@ def _rows_of(extra: dict | None, rows: list[int], n: int) -> dict | None:
         return extra
     return {k: [v[i] for i in rows] if isinstance(v, list) and len(v) == n else v
             for k, v in extra.items()}  # fmt: skip
+
+
+def _span_ok(g: Grammar, state: int, data: bytes, content: bytes, source: bytes) -> bool:
+    """Walking `data` from `state`, every span's text (`content` already written) stays a
+    substring of `source`."""
+    for b in data:
+        nxt = g.row(state)[b]
+        if nxt == DEAD:
+            return False
+        if g.in_span(nxt):
+            content = content + bytes((b,)) if g.in_span(state) else b""
+            if content and content not in source:
+                return False
+        state = nxt
+    return True
+
+
+def _first_span_byte(g: Grammar, state: int, data: bytes) -> int | None:
+    """Index of the first byte of `data` written inside a span (from `state`), else None."""
+    for i, b in enumerate(data):
+        nxt = g.row(state)[b]
+        if g.in_span(state) and g.in_span(nxt):
+            return i
+        state = nxt
+    return None
+
+
+def _touches_span(g: Grammar, state: int, data: bytes) -> bool:
+    for b in data:
+        state = g.row(state)[b]
+        if state == DEAD:
+            return False
+        if g.in_span(state):
+            return True
+    return False
 
 
 def _prefix_free(literals: list[bytes]) -> bool:

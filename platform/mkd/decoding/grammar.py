@@ -48,6 +48,10 @@ DIGITS = frozenset(b"0123456789")
 HEX = frozenset(b"0123456789abcdefABCDEF")
 SHORT_ESCAPES = frozenset(b'"\\/bfnrt')
 DEAD = -1
+# On a string: the value is a span of the task's input, written as it appears there (the
+# finance pack's entity names and date phrases). The grammar marks the string's body; the decoder
+# allows only bytes that keep the span inside the item's input (ConstrainedDecoder.decode(spans=)).
+SPAN_KEYWORD = "x-mkd-span"
 
 # Keywords that only annotate, or that the final validation checks (bounds, formats): they need
 # nothing in the grammar. Any other keyword is refused, so a schema never silently decodes to
@@ -87,6 +91,7 @@ _ENCODED = frozenset(
         "minLength",
         "maxLength",
         "if",
+        SPAN_KEYWORD,
     ]
 )
 
@@ -124,6 +129,7 @@ class NFA:
         self.eps: list[list[int]] = []
         self.edges: list[list[tuple[frozenset[int], int]]] = []
         self.enums: list[tuple[int, list[bytes]]] = []  # (fragment start, canonical literals)
+        self.span_states: set[int] = set()  # body states of strings marked SPAN_KEYWORD
 
     def state(self) -> int:
         self.eps.append([])
@@ -330,7 +336,12 @@ def _string(nfa: NFA, schema: dict, ptr: str) -> Fragment:
         if high is not None and high > 256:
             high = None
 
+        first = len(nfa.eps)
         body = nfa.repeat(lambda: _string_char(nfa), low, high)
+        if schema.get(SPAN_KEYWORD):
+            nfa.span_states.update(range(first, len(nfa.eps)))
+    elif schema.get(SPAN_KEYWORD):
+        raise UnsupportedSchema(f"{SPAN_KEYWORD} with a pattern", _child(ptr, SPAN_KEYWORD))
     return nfa.seq([nfa.literal(b'"'), body, nfa.literal(b'"')])
 
 
@@ -412,6 +423,7 @@ class Grammar:
         self.start = self._intern(self._closure({frag.start}))
         self._enum_cores = {self._core(self._closure({s})): lits for s, lits in self.nfa.enums}
         self._completion: dict[int, bytes | None] = {}
+        self._span: dict[int, bool] = {}
 
     def _closure(self, states: set[int]) -> frozenset[int]:
         out, stack = set(states), list(states)
@@ -480,6 +492,20 @@ class Grammar:
     def finished(self, state: int) -> bool:
         """Accepting with nothing more allowed: the answer is complete."""
         return self.accepting(state) and not self.next_bytes(state)
+
+    def in_span(self, state: int) -> bool:
+        """True inside the body of a string marked SPAN_KEYWORD (its closing quote not yet
+        written): a byte from here that leads to another in-span state is span content."""
+        if state == DEAD:
+            return False
+        hit = self._span.get(state)
+        if hit is None:
+            hit = self._span[state] = not self.nfa.span_states.isdisjoint(self._sets[state])
+        return hit
+
+    @property
+    def has_spans(self) -> bool:
+        return bool(self.nfa.span_states)
 
     def enum_literals(self, state: int) -> list[bytes] | None:
         """The allowed values when `state` is exactly the start of an enum, else None."""

@@ -68,6 +68,7 @@ class TokenIndex:
             _common_prefix(a, b) for a, b in zip(self._sorted, self._sorted[1:], strict=False)
         ]
         self._allowed: dict[tuple[int, int], torch.Tensor] = {}
+        self._by_head: dict[bytes, list[int]] | None = None
         self.lengths = torch.tensor([len(b or b"") for b in self.bytes], dtype=torch.long)
 
     def allowed(self, grammar: Grammar, state: int) -> torch.Tensor:
@@ -100,6 +101,22 @@ class TokenIndex:
             else:
                 allowed.append(tok)
         return allowed
+
+    def substring_tokens(self, source: bytes) -> torch.Tensor:
+        """Token ids whose bytes before their first `"` (all of them when there is none) are a
+        substring of `source`: what may be written inside a span copied from it."""
+        if self._by_head is None:
+            heads: dict[bytes, list[int]] = {}
+            for i, data in enumerate(self.bytes):
+                if data:
+                    heads.setdefault(data.split(b'"', 1)[0], []).append(i)
+            self._by_head = heads
+        longest = min(max((len(h) for h in self._by_head), default=0), 64)
+        found = set(self._by_head.get(b"", []))
+        for i in range(len(source)):
+            for j in range(i + 1, min(len(source), i + longest) + 1):
+                found.update(self._by_head.get(source[i:j], ()))
+        return torch.tensor(sorted(found), dtype=torch.long)
 
     def encode(self, data: bytes) -> list[int]:
         """Tokens for forced bytes; their bytes must add up exactly (checked)."""

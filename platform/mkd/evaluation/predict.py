@@ -13,7 +13,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
-from mkd.inference import Decoding, EngineItem, EngineOutput, EngineSpec, PromptStyle, make_engine
+from mkd.inference import (
+    Decoding,
+    EngineItem,
+    EngineOutput,
+    EngineSpec,
+    EvalDecoding,
+    PromptStyle,
+    make_engine,
+)
 from mkd.records import Record, canonical_json
 from mkd.scoring import parse_prediction
 from mkd.tasks import TaskPack, load_pack
@@ -94,12 +102,14 @@ def _prediction(pack: TaskPack, out: EngineOutput, engine: str) -> Prediction:
     )  # fmt: skip
 
 
-def engine_spec(spec: ModelSpec, max_new_tokens: int | None, decoding: Decoding) -> EngineSpec:
+def engine_spec(spec: ModelSpec, max_new_tokens: int | None, decoding: EvalDecoding) -> EngineSpec:
     """The engine settings of a model spec; an adapter is merged for speed (no swapping here)."""
     return EngineSpec(
         backend=spec.engine, model_uri=spec.base_uri, adapter=spec.adapter_path,
-        version=spec.label, prompt=spec.prompt, decoding=decoding, dtype=spec.dtype,
-        quantization=spec.quantization, merge_adapter=True, max_new_tokens=max_new_tokens,
+        version=spec.label, prompt=spec.prompt, dtype=spec.dtype,
+        decoding="free" if decoding == "free" else "constrained",
+        copy_spans=decoding == "constrained", quantization=spec.quantization,
+        merge_adapter=True, max_new_tokens=max_new_tokens,
     )  # fmt: skip
 
 
@@ -117,7 +127,7 @@ class LocalPredictor:
         pack: TaskPack,
         batch_size: int = 16,
         max_new_tokens: int | None = None,
-        decoding: Decoding = "constrained",
+        decoding: EvalDecoding = "constrained",
     ) -> None:
         self.spec, self.pack, self.batch_size = spec, pack, batch_size
         self.label = spec.label
@@ -193,7 +203,12 @@ class _RayPredictActor:
     """One model per actor; Ray Data feeds it batches of records (columns as lists)."""
 
     def __init__(
-        self, spec: dict, pack: str, batch_size: int, max_new_tokens: int | None, decoding: Decoding
+        self,
+        spec: dict,
+        pack: str,
+        batch_size: int,
+        max_new_tokens: int | None,
+        decoding: EvalDecoding,
     ) -> None:
         self.predictor = LocalPredictor(
             ModelSpec(**spec), load_pack(pack), batch_size, max_new_tokens, decoding
@@ -222,7 +237,7 @@ def predict_on_ray(
     num_cpus: float = 0.5,
     num_gpus: float = 0.0,
     max_new_tokens: int | None = None,
-    decoding: Decoding = "constrained",
+    decoding: EvalDecoding = "constrained",
 ) -> list[Prediction]:
     """Predict with one Ray Data actor per model copy on the cluster at `address`.
 

@@ -69,6 +69,11 @@ class StudentArgs(Section):
         description="Skip tokens the schema fixes and pick enum values in as few forwards as "
         "possible (transformers backend). False: one forward per token (the baseline).",
     )
+    copy_spans: bool = Field(
+        True,
+        description="Write the strings a task schema marks x-mkd-span (entity names, date "
+        "phrases) as exact spans of the query (transformers backend). Cluster: true.",
+    )
     torch_threads: int = Field(
         1, ge=1, le=256, description="torch intra-op threads per replica (CPU). GPU: unused."
     )

@@ -47,6 +47,12 @@ class TaskSpec(BaseModel):
     examples: tuple[TaskExample, ...] = ()
 
     @cached_property
+    def standard_schema(self) -> dict[str, Any]:
+        """The output schema without MKD's `x-mkd-*` decoding hints (what other tools get:
+        teacher prompts, OpenAI's strict json_schema, llama.cpp and vLLM grammars)."""
+        return _without_hints(self.output_schema)
+
+    @cached_property
     def validator(self) -> jsonschema.protocols.Validator:
         cls = jsonschema.validators.validator_for(self.output_schema)
         return cls(self.output_schema)
@@ -57,6 +63,14 @@ class TaskSpec(BaseModel):
             f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}"
             for e in self.validator.iter_errors(value)
         ]
+
+
+def _without_hints(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _without_hints(v) for k, v in node.items() if not k.startswith("x-mkd-")}
+    if isinstance(node, list):
+        return [_without_hints(v) for v in node]
+    return node
 
 
 class PackError(ValueError):

@@ -59,7 +59,7 @@ def teacher_messages(
     """The teacher's prompt: instruction, schema, few-shot turns, then the query."""
     system = (
         f"{task.instruction}\n\nThe answer must be JSON valid against this schema:\n"
-        f"{json.dumps(task.output_schema, ensure_ascii=False)}\nAnswer with the JSON only."
+        f"{json.dumps(task.standard_schema, ensure_ascii=False)}\nAnswer with the JSON only."
     )
     messages: list[Message] = [{"role": "system", "content": system}]
     for ex in task.examples:

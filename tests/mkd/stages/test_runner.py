@@ -30,9 +30,7 @@ def _stage_body(monkeypatch, body) -> None:
     monkeypatch.setattr("mkd.stages.augment.run", body)
 
 
-@pytest.mark.parametrize(
-    ("status", "expected"), [("done", 0), ("nothing_to_do", 0), ("failed", 1)]
-)
+@pytest.mark.parametrize(("status", "expected"), [("done", 0), ("nothing_to_do", 0), ("failed", 1)])
 def test_an_outcome_exits_with_its_status_code(status, expected, tmp_path, monkeypatch, capsys):
     outcome = Outcome(stage="augment", status=status, message="why", summary={"prompts": 3})
     _stage_body(monkeypatch, lambda config, context: outcome)
