@@ -26,7 +26,7 @@ from serving import policy
 from serving.canary import CanaryMonitor
 from serving.capture import FeedbackWriter, feedback_entry
 from serving.metrics import RouterMetrics
-from serving.protocol import ApiError, TaskResponse
+from serving.protocol import ApiError, TaskResponse, Usage
 from serving.request_ids import current_request_id
 from serving.rollout_state import RolloutState, default_state
 
@@ -170,7 +170,7 @@ class Answerer:
         self.metrics.latency.labels(task, route).observe(latency_ms / 1000)
         return TaskResponse(
             task=task, output=answer["output"], model=model, version=answer["version"],
-            route=route, latency_ms=round(latency_ms, 2),
+            route=route, latency_ms=round(latency_ms, 2), usage=Usage.of(answer),
         )  # fmt: skip
 
     def _teacher_answer_ok(self, task: str, query: str, answer: dict) -> bool:

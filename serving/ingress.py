@@ -9,13 +9,15 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from mkd.records import canonical_json
 from mkd.serve.config import LimitArgs
+from mkd.tasks import TaskPack
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -128,6 +130,19 @@ def check_task(task: str, tasks: list[str]) -> None:
         )
 
 
+def task_list(pack: TaskPack, tasks: list[str]) -> dict:
+    """GET /v1/tasks: each served task's name, instruction and standard output schema."""
+    data = [
+        {
+            "name": task,
+            "instruction": pack.task(task).instruction,
+            "output_schema": pack.task(task).standard_schema,
+        }
+        for task in tasks
+    ]
+    return {"object": "list", "data": data}
+
+
 def model_list(tasks: list[str]) -> dict:
     """OpenAI model list: mkd-<task> (routed), mkd-<task>:student and mkd-<task>:teacher."""
     data = [
@@ -155,12 +170,12 @@ def chat_target(model: str, tasks: list[str]) -> tuple[str, Any]:
 def chat_query(body: dict, req: ChatRequest, limits: LimitArgs) -> tuple[str, dict | None]:
     """(query, context) of a chat request: the last user message; context from an extra
     `context` or `metadata`."""
-    if body.get("stream"):
+    if req.stream_options is not None and not req.stream:
         raise ApiError(
             400,
-            "stream_unsupported",
-            "stream=true is not supported; answers are short JSON",
-            "stream",
+            "invalid_request",
+            "stream_options is only allowed with stream: true",
+            "stream_options",
         )
     users = [m.content for m in req.messages if m.role == "user" and m.content is not None]
     if not users:
@@ -184,6 +199,46 @@ def chat_completion(model: str, result: TaskResponse) -> dict:
             "message": {"role": "assistant", "content": canonical_json(result.output)},
             "finish_reason": "stop",
         }],
-        "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+        "usage": result.usage.model_dump(),
         "mkd": result.model_dump(),
     }  # fmt: skip
+
+
+def chat_chunks(model: str, result: TaskResponse, include_usage: bool) -> list[dict]:
+    """The answer as OpenAI chat.completion.chunk objects: the role, the content in one delta
+    (the constrained decode is finished before the first chunk), the finish reason with MKD's
+    fields, and with `include_usage` a last chunk with no choices and the usage (the other
+    chunks then carry `usage: null`, as OpenAI's do)."""
+    head = {
+        "id": f"chatcmpl-{uuid.uuid4().hex}",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": model,
+    }
+    extra = {"usage": None} if include_usage else {}
+
+    def choice(delta: dict, finish_reason: str | None = None) -> dict:
+        choices = [{"index": 0, "delta": delta, "finish_reason": finish_reason}]
+        return {**head, "choices": choices, **extra}
+
+    chunks = [
+        choice({"role": "assistant", "content": ""}),
+        choice({"content": canonical_json(result.output)}),
+        {**choice({}, "stop"), "mkd": result.model_dump()},
+    ]
+    if include_usage:
+        chunks.append({**head, "choices": [], "usage": result.usage.model_dump()})
+    return chunks
+
+
+def chat_stream(model: str, result: TaskResponse, include_usage: bool) -> StreamingResponse:
+    """chat_chunks as server-sent events, ended by `data: [DONE]` (what OpenAI's SDKs read)."""
+
+    async def events() -> AsyncIterator[str]:
+        for chunk in chat_chunks(model, result, include_usage):
+            yield f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n"
+        yield "data: [DONE]\n\n"
+
+    # no-cache and no proxy buffering: the events reach the client as they are written
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return StreamingResponse(events(), media_type="text/event-stream", headers=headers)

@@ -60,6 +60,24 @@ class TaskRequest(BaseModel):
     )
 
 
+class Usage(BaseModel):
+    """Tokens one answer cost, as OpenAI's `usage` counts them: the prompt the answering model
+    read and the answer it wrote, each counted by that model's tokenizer."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+    @classmethod
+    def of(cls, answer: dict) -> Usage:
+        """The counts a Student or Teacher answer carries (0 where a backend counts none)."""
+        prompt = int(answer.get("prompt_tokens") or 0)
+        completion = int(answer.get("completion_tokens") or 0)
+        return cls(
+            prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion
+        )
+
+
 class TaskResponse(BaseModel):
     task: str
     output: Any = Field(description="The answer: a JSON value valid against the task's schema.")
@@ -67,6 +85,9 @@ class TaskResponse(BaseModel):
     version: str
     route: Route
     latency_ms: float
+    # Reported where OpenAI clients look for it (chat completions' `usage`); the task and
+    # analyze bodies keep their documented shape.
+    usage: Usage = Field(default_factory=Usage, exclude=True)
 
 
 class AnalyzeResponse(BaseModel):
@@ -80,6 +101,14 @@ class ChatMessage(BaseModel):
     content: str | None = None
 
 
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    include_usage: bool = Field(
+        False, description="Send a last chunk with the request's usage (choices empty)."
+    )
+
+
 class ChatRequest(BaseModel):
     """The subset of OpenAI's chat completion request this server honours (the rest is ignored)."""
 
@@ -89,6 +118,10 @@ class ChatRequest(BaseModel):
     messages: list[ChatMessage] = Field(min_length=1)
     user: str | None = None
     metadata: dict[str, Any] | None = None
+    stream: bool | None = Field(
+        None, description="Answer as server-sent chat.completion.chunk events, then [DONE]."
+    )
+    stream_options: StreamOptions | None = None
 
 
 def check_query(limits: Any, query: str, context: Any, field: str = "input") -> None:

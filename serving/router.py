@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from ray import serve
 
 from serving import ingress
@@ -128,6 +128,13 @@ class RouterIngress:
             ingress.log.warning("request %s: student info unavailable", rid, exc_info=exc)
             return {"error": f"student unavailable ({type(exc).__name__}; request {rid})"}
 
+    @app.get("/v1/tasks")
+    async def task_list(self, request: Request) -> dict:
+        """The served tasks: name, instruction and output JSON Schema (without MKD's decoding
+        hints), what a client needs to call and validate /v1/tasks/{task}."""
+        ingress.authorize(request, self.token)
+        return ingress.task_list(self.answerer.pack, self.tasks)
+
     @app.post("/v1/tasks/{task}")
     async def task_endpoint(self, task: str, request: Request) -> TaskResponse:
         """One task: {"input", "context"} -> {"task", "output", "model", "version", "route", "latency_ms"}."""
@@ -154,10 +161,12 @@ class RouterIngress:
         ingress.authorize(request, self.token)
         return ingress.model_list(self.tasks)
 
-    @app.post("/v1/chat/completions")
-    async def chat(self, request: Request) -> dict:
+    @app.post("/v1/chat/completions", response_model=None)
+    async def chat(self, request: Request) -> dict | StreamingResponse:
         """OpenAI-compatible: the model name selects the task (and optionally the route); the
-        last user message is the query; context comes from `metadata` or an extra `context`."""
+        last user message is the query; context comes from `metadata` or an extra `context`.
+        With `stream: true` the answer comes as server-sent chunks once it is decoded, so any
+        error is still a plain HTTP error."""
 
         def check(body: Any) -> tuple:
             req: ChatRequest = ingress.parse(ChatRequest, body)
@@ -168,6 +177,9 @@ class RouterIngress:
         req, task, forced, query, context = await self._checked(request, check)
         point = self._point(request, req.user)
         result = (await self.answerer.answer([task], query, context, point, forced))[task]
+        if req.stream:
+            usage = req.stream_options is not None and req.stream_options.include_usage
+            return ingress.chat_stream(req.model, result, usage)
         return ingress.chat_completion(req.model, result)
 
 

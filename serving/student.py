@@ -229,7 +229,8 @@ class Student:
         return {**answer, "version": self.engine.version}
 
     async def answer(self, task: str, query: str, context: dict | None = None) -> dict:
-        """One task's answer: {task, output, error, forwards, tokens, version}."""
+        """One task's answer: {task, output, error, forwards, prompt_tokens, completion_tokens,
+        version}."""
         return await self._one(EngineItem(task, query, context))
 
     async def answer_many(
@@ -254,11 +255,13 @@ class Student:
 
 
 def student_answer(out: EngineOutput) -> dict[str, Any]:
-    """What the Router receives: the valid answer or the error (never both), and its cost."""
+    """What the Router receives: the valid answer or the error (never both), and its cost
+    (tokens as the engine's tokenizer counts the prompt and the answer text: the `usage`)."""
     return {
         "task": out.task,
         "output": out.output,
         "error": out.problem,
         "forwards": out.forwards,
-        "tokens": out.output_tokens,
+        "prompt_tokens": out.prompt_tokens,
+        "completion_tokens": out.output_tokens,
     }

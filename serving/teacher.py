@@ -80,7 +80,9 @@ class Teacher:
         return await asyncio.to_thread(self.backend.label, requests)
 
     async def answer(self, task: str, query: str, context: dict | None = None) -> dict[str, Any]:
-        """{"output", "version", "latency_ms"} for one task; TeacherError when it cannot answer."""
+        """{"output", "version", "latency_ms", "prompt_tokens", "completion_tokens"} for one
+        task (tokens as the backend reports them; 0 where it counts none); TeacherError when it
+        cannot answer."""
         return (await self.answer_many([task], query, context))[0]
 
     async def answer_many(
@@ -97,7 +99,11 @@ class Teacher:
             errors = self.pack.task(req.task).schema_errors(res.output)
             if errors:
                 raise TeacherError(f"teacher answer for {req.task} breaks the schema: {errors[0]}")
-            out.append({"output": res.output, "version": self.version, "latency_ms": latency_ms})
+            out.append({
+                "output": res.output, "version": self.version, "latency_ms": latency_ms,
+                "prompt_tokens": res.usage.prompt_tokens,
+                "completion_tokens": res.usage.completion_tokens,
+            })  # fmt: skip
         return out
 
     def info(self) -> dict:

@@ -31,7 +31,15 @@ class FakeEngine:
         outs = []
         for item in items:
             if item.task in ANSWERS:
-                outs.append(EngineOutput(item.task, value=ANSWERS[item.task], forwards=1))
+                outs.append(
+                    EngineOutput(
+                        item.task,
+                        value=ANSWERS[item.task],
+                        forwards=1,
+                        prompt_tokens=11,
+                        output_tokens=5,
+                    )
+                )
             else:
                 outs.append(EngineOutput(item.task, value={}, violation="<root>: bad", forwards=3))
         return outs
@@ -62,7 +70,8 @@ def test_the_injected_engine_answers_with_the_routers_fields(student):
     good, bad = student.answer_many.remote(["query_classifier", "entity_extractor"], "q").result()
     assert good == {
         "task": "query_classifier", "output": {"category": "ECONOMIC_DATA"}, "error": None,
-        "forwards": 1, "tokens": 0, "version": "fake:/models/x:7",
+        "forwards": 1, "prompt_tokens": 11, "completion_tokens": 5,
+        "version": "fake:/models/x:7",
     }  # fmt: skip
     assert bad["output"] is None and bad["error"] == "schema: <root>: bad"
     info = student.info.remote().result()
