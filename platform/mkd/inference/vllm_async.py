@@ -130,8 +130,12 @@ class AsyncVLLMEngine:
         self.lora, self.default_lora = lora_requests(spec)
         self._request_ids = itertools.count()
         self._loop = EngineLoop("mkd-vllm-engine")
-        self.engine = self._loop.call(self._start(engine))
-        self.tokenizer = self._loop.call(engine_tokenizer(self.engine))
+        try:
+            self.engine = self._loop.call(self._start(engine))
+            self.tokenizer = self._loop.call(engine_tokenizer(self.engine))
+        except BaseException:  # a failed load leaves no thread behind
+            self._loop.close()
+            raise
 
     async def _start(self, engine: Any) -> Any:
         # built inside the loop: AsyncLLM starts its output handler on the running loop
