@@ -1,10 +1,13 @@
 """The `Student` Serve deployment over an mkd.inference engine, and what it loads.
 
-The engine (transformers + MKD's constrained decoder, llama.cpp or vLLM; mkd.inference) answers a
-batch of (task, query, context) items with the SAME short prompt training uses, constrained to
-the task's JSON Schema, and validates each answer: an invalid one comes back as an error, never
-as an output. The deployment takes the engine class by injection (`engine_cls`, as Ray Serve
-LLM's `LLMServer(engine_cls=...)`), so tests run it on a fake engine.
+The engine (transformers + MKD's constrained decoder, llama.cpp or vLLM; mkd.inference) answers
+(task, query, context) items with the SAME short prompt training uses, constrained to the task's
+JSON Schema, and validates each answer: an invalid one comes back as an error, never as an
+output. The CPU engines decode in static batches that @serve.batch gathers from concurrent
+requests; an engine with an async path (mkd.inference.AsyncEngine: vLLM's AsyncLLM) gets every
+request as it arrives and batches continuously itself, as Ray Serve LLM's LLMServer drives it.
+The deployment takes the engine class by injection (`engine_cls`, as Ray Serve LLM's
+`LLMServer(engine_cls=...)`), so tests run it on a fake engine.
 """
 
 from __future__ import annotations
@@ -18,7 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from mkd.config.store import StoreConfig
-from mkd.inference import Engine, EngineItem, EngineOutput, EngineSpec, engine_class
+from mkd.inference import (
+    AsyncEngine,
+    Engine,
+    EngineItem,
+    EngineOutput,
+    EngineSpec,
+    serving_engine_class,
+)
 from mkd.serve.config import StudentArgs, StudentLiveConfig
 from mkd.tasks import TaskPack, load_pack
 from ray import serve
@@ -137,15 +147,18 @@ def student_engine(
 
     Args:
         engine_cls: the engine class to build (tests inject a fake); None: the class
-            mkd.inference registers under `args.backend`.
+            mkd.inference serves `args.backend` with (serving_engine_class: vLLM's async engine
+            for `vllm`).
     """
-    cls = engine_cls or engine_class(args.backend)
+    cls = engine_cls or serving_engine_class(args.backend)
     return cls(engine_spec(args, resolve_source(args, store)), pack)
 
 
 @serve.deployment(name="Student")
 class Student:
-    """Answers any task of the pack; concurrent requests share forwards through @serve.batch.
+    """Answers any task of the pack. Concurrent requests share forwards through @serve.batch
+    (CPU engines) or through the engine's own continuous batching (an AsyncEngine: each request
+    is awaited on its own, none waits for another's batch).
 
     Args:
         student: the student section (mkd.serve.config.StudentArgs), as a dict.
@@ -169,10 +182,12 @@ class Student:
         self.tasks = list(tasks)
         store_config = StoreConfig.model_validate(store) if store else None
         self.engine = student_engine(self.args, self.pack, store_config, engine_cls)
+        self.continuous = isinstance(self.engine, AsyncEngine)
         self.live = StudentLiveConfig()
         self.metrics = StudentMetrics()
-        # service_ms: time requests spent in this replica (batch wait + decode), summed; a
-        # client that reads it around one request knows the model's share of its latency
+        # batches: engine calls (one per request on the continuous path); service_ms: time
+        # requests spent in this replica (batch wait + decode), summed; a client that reads it
+        # around one request knows the model's share of its latency
         self.counters: dict[str, float] = {
             "batches": 0,
             "items": 0,
@@ -194,15 +209,34 @@ class Student:
     def reconfigure(self, user_config: dict) -> None:
         self.live = StudentLiveConfig.model_validate(user_config or {})
 
+    async def check_health(self) -> None:
+        """Serve's health check: an engine that can tell (vLLM's) says whether it is alive."""
+        check = getattr(self.engine, "check_health", None)
+        if check is not None:
+            await check()
+
     @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.005)
     async def _batched(self, items: list[EngineItem]) -> list[EngineOutput]:
+        return await self._decode(items)
+
+    async def _engine_answer(self, item: EngineItem) -> EngineOutput:
+        if self.continuous:  # straight to the engine: no batch to wait for or behind
+            (out,) = await self._decode([item])
+            return out
+        return await self._batched(item)
+
+    async def _decode(self, items: list[EngineItem]) -> list[EngineOutput]:
+        """One engine call, counted and timed."""
         self.counters["batches"] += 1
         self.counters["items"] += len(items)
         self.metrics.batch_size.observe(len(items))
         started = time.perf_counter()
         try:
-            # off the event loop: health checks and new requests keep flowing while it decodes
-            outs = await asyncio.to_thread(self.engine.generate, items)
+            if self.continuous:
+                outs = await self.engine.agenerate(items)
+            else:
+                # off the event loop: health checks and new requests flow while it decodes
+                outs = await asyncio.to_thread(self.engine.generate, items)
         except Exception:
             self.metrics.errors.inc()
             raise
@@ -223,7 +257,7 @@ class Student:
             raise RuntimeError("student fault injected (user_config fault=error)")
         if fault == "slow":
             await asyncio.sleep(self.live.slow_s)
-        answer = student_answer(await self._batched(item))
+        answer = student_answer(await self._engine_answer(item))
         if fault == "invalid":  # the router must catch it
             answer.update(output={"fault": "invalid"}, error=None)
         return {**answer, "version": self.engine.version}
@@ -236,7 +270,8 @@ class Student:
     async def answer_many(
         self, tasks: list[str], query: str, context: dict | None = None
     ) -> list[dict]:
-        """Several tasks for one query, decoded in the same batch (/v1/analyze)."""
+        """Several tasks for one query, decoded together (/v1/analyze): in one @serve.batch
+        batch, or as concurrent requests that share the prompt prefix in vLLM's cache."""
         return list(
             await asyncio.gather(*(self._one(EngineItem(t, query, context)) for t in tasks))
         )

@@ -6,11 +6,13 @@ outputs, token counts and timings, whatever runs the model.
     engine.generate([EngineItem("query_classifier", "What is EBITDA?")])
 
 Backends (mkd.inference.registry.ENGINES), each in its own module and importing its library
-only when built: transformers (+ mkd.decoding), llamacpp (edge extra), vllm (gpu extra),
-openai (an OpenAI-compatible endpoint), reference (the deterministic reference labeler).
+only when built: transformers (+ mkd.decoding), llamacpp (edge extra), vllm (offline batches)
+and vllm-async (serving: continuous batching; both need the gpu-serve extra), openai (an
+OpenAI-compatible endpoint), reference (the deterministic reference labeler).
 """
 
 from mkd.inference.base import (
+    AsyncEngine,
     Decoding,
     Engine,
     EngineItem,
@@ -28,11 +30,13 @@ from mkd.inference.registry import (
     llama_cpp_installed,
     make_engine,
     resolve_backend,
+    serving_engine_class,
 )
 
 __all__ = [
     "AUTO",
     "ENGINES",
+    "AsyncEngine",
     "Decoding",
     "Engine",
     "EngineItem",
@@ -45,5 +49,6 @@ __all__ = [
     "llama_cpp_installed",
     "make_engine",
     "resolve_backend",
+    "serving_engine_class",
     "strip_fences",
 ]

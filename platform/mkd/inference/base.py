@@ -85,6 +85,15 @@ class Engine(Protocol):
     def generate(self, items: Sequence[EngineItem]) -> list[EngineOutput]: ...
 
 
+@runtime_checkable
+class AsyncEngine(Engine, Protocol):
+    """An engine that also answers from an event loop, each item as its own request to an
+    engine that batches continuously (vLLM's AsyncLLM): the Serve Student awaits `agenerate`
+    per request instead of gathering requests into @serve.batch batches."""
+
+    async def agenerate(self, items: Sequence[EngineItem]) -> list[EngineOutput]: ...
+
+
 @dataclass(frozen=True)
 class EngineSpec:
     """What to load and how to answer; plain values, so it travels to Ray actors as a dict.
@@ -99,7 +108,7 @@ class EngineSpec:
         input (transformers engine; the other backends take the standard schema).
     quantization: "nf4" loads a bitsandbytes 4-bit directory (transformers).
     options: extra keyword arguments of the backend's own constructor (llama_cpp.Llama,
-        vllm.LLM).
+        vllm.LLM, vllm AsyncEngineArgs).
     """
 
     backend: str = "transformers"

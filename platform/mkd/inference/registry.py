@@ -13,10 +13,15 @@ ENGINES: dict[str, str] = {
     "transformers": "mkd.inference.transformers_engine:TransformersEngine",
     "llamacpp": "mkd.inference.llamacpp_engine:LlamaCppEngine",
     "vllm": "mkd.inference.vllm_engine:VLLMEngine",
+    "vllm-async": "mkd.inference.vllm_async:AsyncVLLMEngine",
     "openai": "mkd.inference.openai_engine:OpenAIEngine",
     "reference": "mkd.inference.reference_engine:ReferenceEngine",
 }
 AUTO = "auto"
+# What the Serve Student runs for a backend name: it answers requests as they arrive, so a
+# backend with an async engine (continuous batching across requests) serves through it; the
+# batch engine stays for labeling and evaluation.
+SERVING_ENGINES: dict[str, str] = {"vllm": "vllm-async"}
 
 
 def engine_class(backend: str) -> type:
@@ -30,6 +35,12 @@ def engine_class(backend: str) -> type:
         raise ValueError(f"engine backend {backend!r}: unknown (known: {known}, {AUTO})")
     module, _, name = ENGINES[backend].partition(":")
     return getattr(importlib.import_module(module), name)
+
+
+def serving_engine_class(backend: str) -> type:
+    """The engine class the Serve Student builds for `backend` (SERVING_ENGINES, else the
+    registered one)."""
+    return engine_class(SERVING_ENGINES.get(backend, backend))
 
 
 def llama_cpp_installed() -> bool:

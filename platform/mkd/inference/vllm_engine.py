@@ -1,6 +1,12 @@
-"""vLLM offline inference on a GPU worker (the `gpu` extra): continuous batching, multi-LoRA per
-task, JSON-Schema structured outputs. The one vLLM shim: the vllm teacher and the GPU Student
-both run it. vLLM is imported only when an engine is built (it pulls a CUDA torch)."""
+"""vLLM's offline engine (`vllm.LLM`) on a GPU worker (the `gpu-serve` extra), and the parts
+both vLLM engines share: engine arguments, per-task LoRA requests, JSON-Schema structured
+outputs and the conversion of a `RequestOutput` into an `EngineOutput`.
+
+The offline engine answers a whole batch in one call: the vllm teacher (Ray Data actors) and
+batch evaluation use it. The Serve Student answers each request as it arrives through the
+async engine (mkd.inference.vllm_async). vLLM is imported only when an engine is built (it
+pulls a CUDA torch).
+"""
 
 from __future__ import annotations
 
@@ -20,10 +26,14 @@ from mkd.inference.base import (
 )
 from mkd.tasks import TaskPack, TaskSpec
 
+EXTRA = "gpu-serve"  # the pyproject extra that installs vllm (GPU images only)
+
 
 def structured(schema: dict[str, Any]) -> dict[str, Any]:
-    """SamplingParams keyword that constrains decoding to `schema`, across vLLM versions."""
-    try:  # vLLM >= 0.10.2 (the guided_* fields were removed in 0.12)
+    """SamplingParams keyword that constrains decoding to `schema`, across vLLM versions:
+    `structured_outputs=StructuredOutputsParams(json=...)` (vLLM >= 0.10.2), else
+    `guided_decoding=GuidedDecodingParams(json=...)` (the field was removed in 0.12)."""
+    try:
         from vllm.sampling_params import StructuredOutputsParams
 
         return {"structured_outputs": StructuredOutputsParams(json=schema)}
@@ -33,8 +43,66 @@ def structured(schema: dict[str, Any]) -> dict[str, Any]:
         return {"guided_decoding": GuidedDecodingParams(json=schema)}
 
 
+def model_path(spec: EngineSpec) -> str:
+    """The weights vLLM loads: a directory, or the .gguf file of a GGUF model."""
+    from mkd.models.uris import resolve_model_uri
+
+    ref = resolve_model_uri(spec.model_uri)
+    return str(Path(ref.path) / ref.gguf_file) if ref.gguf_file else ref.path
+
+
+def engine_options(spec: EngineSpec) -> dict[str, Any]:
+    """Engine arguments (vllm.LLM / AsyncEngineArgs) besides the model; `spec.options` wins."""
+    return {
+        "dtype": spec.dtype,
+        "enable_lora": bool(spec.task_adapters or spec.adapter),
+        "enable_prefix_caching": True,  # every prompt of a task shares its prefix
+        "seed": 0,
+        **spec.options,
+    }
+
+
+def lora_requests(spec: EngineSpec) -> tuple[dict[str, Any], Any]:
+    """One LoRARequest per task adapter (ids 1..n, by task name) and the default adapter's."""
+    from vllm.lora.request import LoRARequest
+
+    adapters = sorted(spec.task_adapters.items())
+    per_task = {task: LoRARequest(f"task_{task}", i + 1, path) for i, (task, path) in enumerate(adapters)}  # fmt: skip
+    default = LoRARequest("default", len(per_task) + 1, spec.adapter) if spec.adapter else None
+    return per_task, default
+
+
+def sampling_params(spec: EngineSpec, task: TaskSpec, **extra: Any) -> Any:
+    """Greedy at spec.temperature, capped at the task's answer budget, constrained to the task's
+    standard schema (without MKD's x-mkd-* hints) when decoding is constrained."""
+    from vllm import SamplingParams
+
+    constrain = structured(task.standard_schema) if spec.decoding == "constrained" else {}
+    return SamplingParams(
+        temperature=spec.temperature,
+        max_tokens=spec.max_new_tokens or task.max_output_tokens,
+        **constrain,
+        **extra,
+    )
+
+
+def to_output(task: TaskSpec, reply: Any, latency_s: float, batch_size: int) -> EngineOutput:
+    """A finished `RequestOutput` as an EngineOutput: its text parsed and checked against the
+    schema, its prompt and completion token counts, one forward per output token."""
+    completion = reply.outputs[0]
+    out = EngineOutput(
+        task.name,
+        prompt_tokens=len(reply.prompt_token_ids or []),
+        output_tokens=len(completion.token_ids or []),
+        latency_s=latency_s,
+        batch_size=batch_size,
+    )
+    out.forwards = out.output_tokens
+    return finish(task, out, completion.text, str(completion.finish_reason))
+
+
 class VLLMEngine:
-    """One `vllm.LLM` in this process (one engine per actor or GPU set).
+    """One offline `vllm.LLM` in this process (one engine per actor or GPU set).
 
     Args:
         spec: model_uri (hf://ORG/NAME, a directory or a GGUF), adapter / task_adapters (LoRA),
@@ -44,49 +112,19 @@ class VLLMEngine:
         llm: an already built `vllm.LLM` (tests, or one engine shared between callers).
 
     Raises:
-        EngineUnavailable: vllm is not installed (pip install 'mkd[gpu]', GPU nodes only).
+        EngineUnavailable: vllm is not installed (pip install 'mkd[gpu-serve]', GPU nodes only).
     """
 
     backend = "vllm"
 
     def __init__(self, spec: EngineSpec, pack: TaskPack, llm: Any = None) -> None:
-        vllm = require("vllm", self.backend, "gpu")
+        vllm = require("vllm", self.backend, EXTRA)
         self.spec, self.pack = spec, pack
         self.version = spec.version or spec.model_uri
-        adapters = dict(spec.task_adapters)
-        if llm is None:
-            from mkd.models.uris import resolve_model_uri
-
-            ref = resolve_model_uri(spec.model_uri)
-            model = str(Path(ref.path) / ref.gguf_file) if ref.gguf_file else ref.path
-            options = {
-                "dtype": spec.dtype,
-                "enable_lora": bool(adapters or spec.adapter),
-                "enable_prefix_caching": True,  # every prompt of a task shares its prefix
-                "seed": 0,
-                **spec.options,
-            }
-            llm = vllm.LLM(model=model, **options)
-        self.llm = llm
-        from vllm.lora.request import LoRARequest
-
-        self.lora = {
-            task: LoRARequest(f"task_{task}", i + 1, path)
-            for i, (task, path) in enumerate(sorted(adapters.items()))
-        }
-        self.default_lora = (
-            LoRARequest("default", len(self.lora) + 1, spec.adapter) if spec.adapter else None
+        self.llm = (
+            llm if llm is not None else vllm.LLM(model=model_path(spec), **engine_options(spec))
         )
-
-    def _params(self, task: TaskSpec) -> Any:
-        from vllm import SamplingParams
-
-        constrain = structured(task.standard_schema) if self.spec.decoding == "constrained" else {}
-        return SamplingParams(
-            temperature=self.spec.temperature,
-            max_tokens=self.spec.max_new_tokens or task.max_output_tokens,
-            **constrain,
-        )
+        self.lora, self.default_lora = lora_requests(spec)
 
     def generate(self, items: Sequence[EngineItem]) -> list[EngineOutput]:
         """One engine call for the whole batch (vLLM schedules it with continuous batching)."""
@@ -103,21 +141,12 @@ class VLLMEngine:
                 messages_for(self.pack, t, i, self.spec.prompt)
                 for t, i in zip(tasks, items, strict=True)
             ],
-            sampling_params=[self._params(t) for t in tasks],
+            sampling_params=[sampling_params(self.spec, t) for t in tasks],
             use_tqdm=False,
             **kwargs,
         )
         per_item = (time.perf_counter() - started) / len(items)
-        outs = []
-        for task, reply in zip(tasks, replies, strict=True):
-            completion = reply.outputs[0]
-            out = EngineOutput(
-                task.name,
-                prompt_tokens=len(reply.prompt_token_ids or []),
-                output_tokens=len(completion.token_ids or []),
-                latency_s=per_item,
-                batch_size=len(items),
-            )
-            out.forwards = out.output_tokens
-            outs.append(finish(task, out, completion.text, str(completion.finish_reason)))
-        return outs
+        return [
+            to_output(task, reply, per_item, len(items))
+            for task, reply in zip(tasks, replies, strict=True)
+        ]

@@ -54,12 +54,24 @@ class StudentArgs(Section):
     backend: Literal["transformers", "llamacpp", "vllm"] = Field(
         "transformers",
         description="transformers (CPU here; PEFT adapters), llamacpp (GGUF, CPU/edge default once "
-        "exported), vllm (GPU cluster: multi-LoRA, quantized weights, structured outputs).",
+        "exported), vllm (GPU cluster: vLLM's async engine, continuous batching, multi-LoRA, "
+        "quantized weights, structured outputs).",
     )
     dtype: str = Field("float32", description="Weights dtype. GPU: bfloat16.")
-    max_batch_size: int = Field(8, ge=1, le=512, description="@serve.batch size. GPU: 64-256.")
+    max_batch_size: int = Field(
+        8,
+        ge=1,
+        le=512,
+        description="@serve.batch size (transformers, llamacpp). vllm: unused, every request goes "
+        "to the engine as it arrives (bound the requests decoded together with "
+        "vllm.max_num_seqs).",
+    )
     batch_wait_timeout_s: float = Field(
-        0.005, ge=0, le=1, description="How long a batch waits to fill. GPU: 0.01-0.02."
+        0.005,
+        ge=0,
+        le=1,
+        description="How long a @serve.batch batch waits to fill (transformers, llamacpp). "
+        "vllm: unused.",
     )
     max_new_tokens: int | None = Field(
         None, ge=1, le=2048, description="Answer cap; None uses each task's max_output_tokens."
@@ -96,8 +108,8 @@ class StudentArgs(Section):
     )
     vllm: dict[str, Any] = Field(
         default_factory=dict,
-        description="Extra vLLM engine arguments (gpu_memory_utilization, quantization, "
-        "max_lora_rank...). Cluster only.",
+        description="Extra vLLM AsyncEngineArgs (gpu_memory_utilization, max_num_seqs, "
+        "quantization, max_lora_rank, max_model_len...). Cluster only.",
     )
     llamacpp: dict[str, Any] = Field(
         default_factory=dict, description="Extra llama_cpp.Llama arguments (n_threads, n_ctx...)."

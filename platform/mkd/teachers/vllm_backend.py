@@ -1,5 +1,6 @@
-"""The `vllm` teacher: offline batch inference on a GPU worker (mkd.inference.vllm_engine, the
-one vLLM shim) with JSON-schema structured outputs.
+"""The `vllm` teacher: offline batch inference on a GPU worker (mkd.inference.vllm_engine's
+`vllm.LLM` engine; the Serve Student uses the async one, mkd.inference.vllm_async) with
+JSON-schema structured outputs.
 
 Selected by `teacher.backend: vllm` and run inside a Ray Data actor that holds a GPU
 (`data.actor_num_gpus: 1`). vLLM is imported only when the engine is built: it cannot be

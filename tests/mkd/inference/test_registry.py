@@ -47,12 +47,12 @@ def test_a_missing_llama_cpp_names_the_extra(pack):
         make_engine(spec, pack)
 
 
-def test_a_missing_vllm_names_the_gpu_extra(pack):
-    pytest.importorskip("torch")
+@pytest.mark.parametrize("backend", ["vllm", "vllm-async"])
+def test_a_missing_vllm_names_the_gpu_serve_extra(pack, backend):
     if "vllm" in sys.modules or _installed("vllm"):
         pytest.skip("vllm is installed here")
-    with pytest.raises(EngineUnavailable, match=r"vllm.*pip install 'mkd\[gpu\]'"):
-        make_engine(EngineSpec(backend="vllm", model_uri="/models/x"), pack)
+    with pytest.raises(EngineUnavailable, match=r"vllm.*pip install 'mkd\[gpu-serve\]'"):
+        make_engine(EngineSpec(backend=backend, model_uri="/models/x"), pack)
 
 
 def _installed(module: str) -> bool:
