@@ -176,7 +176,8 @@ def finish(task: TaskSpec, out: EngineOutput, text: str | None, what: str = "") 
         value = json.loads(strip_fences(text or ""))
     except json.JSONDecodeError as exc:
         detail = f" ({what})" if what else ""
-        out.error = f"malformed JSON answer{detail}: {exc.msg} at column {exc.colno}"
+        where = "" if exc.msg.endswith(" at") else " at"  # "...string starting at"
+        out.error = f"malformed JSON answer{detail}: {exc.msg}{where} column {exc.colno}"
         return out
     errors = task.schema_errors(value)
     if errors:
