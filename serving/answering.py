@@ -29,6 +29,7 @@ from serving.metrics import RouterMetrics
 from serving.protocol import ApiError, TaskResponse
 from serving.request_ids import current_request_id
 from serving.rollout_state import RolloutState, default_state
+from serving.timing import waiting
 
 log = logging.getLogger("ray.serve")
 
@@ -220,9 +221,10 @@ class Answerer:
         started = time.perf_counter()
         response = self.student.answer_many.remote(tasks, query, context)
         try:
-            results = await asyncio.wait_for(
-                _resolve(response), self.canary.config.student_timeout_s
-            )
+            with waiting():
+                results = await asyncio.wait_for(
+                    _resolve(response), self.canary.config.student_timeout_s
+                )
         except TimeoutError:
             response.cancel()
             self.canary.record_latency("student", time.perf_counter() - started)
@@ -256,7 +258,8 @@ class Answerer:
             return {}
         started = time.perf_counter()
         try:
-            results = await self.teacher.answer_many.remote(tasks, query, context)
+            with waiting():
+                results = await self.teacher.answer_many.remote(tasks, query, context)
         except Exception as exc:  # details (a replica traceback) go to the log, not the client
             rid = current_request_id()
             log.error("request %s: teacher failed on %s", rid, tasks, exc_info=exc)
