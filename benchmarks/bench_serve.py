@@ -121,7 +121,8 @@ def _overheads(student, call, n: int) -> list[float]:
 
 
 def server_timing(value: str) -> dict[str, float]:
-    """`router;dur=1.2, models;dur=30.5` (the Router's Server-Timing header) as milliseconds."""
+    """`router;dur=1.2, body;dur=3.1, models;dur=30.5` (the Router's Server-Timing header) as
+    milliseconds."""
     out = {}
     for part in value.split(","):
         name, _, dur = part.strip().partition(";dur=")
@@ -129,19 +130,21 @@ def server_timing(value: str) -> dict[str, float]:
     return out
 
 
-def _router_shares(student, client, query: str, n: int) -> tuple[list[float], list[float]]:
+def _router_shares(student, client, query: str, n: int) -> dict[str, list[float]]:
     """Per request through the Router: its own share (Server-Timing `router`: parsing, guards,
-    routing, metrics, response) and the hop to the Student (Server-Timing `models`, the time it
-    awaited the Student, minus the Student replica's own time for that request, paired)."""
-    own, hop = [], []
+    routing, metrics, response), its wait for the body from Serve's proxy (`body`) and the hop
+    to the Student (`models`, the time it awaited the Student, minus the Student replica's own
+    time for that request, paired)."""
+    own, body, hop = [], [], []
     for i in range(n):
         before = _service_ms(student)
         r = client.post("/v1/tasks/query_classifier", json={"input": f"{query} [{i}]"})
         r.raise_for_status()
         timing = server_timing(r.headers["server-timing"])
         own.append(timing["router"])
+        body.append(timing["body"])
         hop.append(timing["models"] - (_service_ms(student) - before))
-    return own, hop
+    return {"own": own, "body": body, "hop": hop}
 
 
 def _direct_call(student, query: str):
@@ -266,7 +269,7 @@ def serve_figures(
             sync = serve.get_deployment_handle("Student", app_name="mkd")
             via_router = _overheads(sync, _http_call(client, QUERIES[0]), n)
             via_handle = _overheads(sync, _direct_call(sync, QUERIES[0]), n)
-            router_own, student_hop = _router_shares(sync, client, QUERIES[0], n)
+            shares = _router_shares(sync, client, QUERIES[0], n)
             floor, floor_body = _floor(client, n, False), _floor(client, n, True)
             engine = sync.info.remote().result()["backend"]
             control.update_live_config(cluster.dashboard_url, "Router", {"student_weight": 0.0})
@@ -304,10 +307,12 @@ def serve_figures(
         # own 4xx path; router_share_p50_ms below measures the share inside the Router
         "routing_logic_p50_ms": p50(via_router) - p50(via_handle) - p50(floor_body),
         # parsing, guards, routing, metrics and response: the Router's own share (Server-Timing)
-        "router_share_p50_ms": p50(router_own),
-        "router_share_p99_ms": pct(router_own, 0.99),
+        "router_share_p50_ms": p50(shares["own"]),
+        "router_share_p99_ms": pct(shares["own"], 0.99),
+        # part of Serve's HTTP floor: the Router awaiting the body from the proxy
+        "router_body_wait_p50_ms": p50(shares["body"]),
         # the Router's wait on the Student less the Student's own time: Serve's handle hop
-        "student_hop_p50_ms": p50(student_hop),
+        "student_hop_p50_ms": p50(shares["hop"]),
         **load_figures(loaded),
         "teacher_1s_p50_ms": p50(teacher),
         "teacher_vs_student": p50(teacher) / p50(one),

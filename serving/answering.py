@@ -221,7 +221,7 @@ class Answerer:
         started = time.perf_counter()
         response = self.student.answer_many.remote(tasks, query, context)
         try:
-            with waiting():
+            with waiting("models"):
                 results = await asyncio.wait_for(
                     _resolve(response), self.canary.config.student_timeout_s
                 )
@@ -258,7 +258,7 @@ class Answerer:
             return {}
         started = time.perf_counter()
         try:
-            with waiting():
+            with waiting("models"):
                 results = await self.teacher.answer_many.remote(tasks, query, context)
         except Exception as exc:  # details (a replica traceback) go to the log, not the client
             rid = current_request_id()

@@ -2,10 +2,11 @@
 
 `ServerTimingMiddleware` times each HTTP request from the moment the Router's app gets it to the
 moment it starts the response; the Answerer marks the time it spends awaiting the Student or the
-Teacher (`waiting()`). The header then reads `router;dur=<ms>, models;dur=<ms>`: `models` is the
-wall time some model call was pending (overlapping calls counted once), `router` the rest:
-parsing, auth, guards, routing, metrics and building the response. Serve's HTTP proxy is outside
-both (benchmarks/bench_serve.py measures it apart).
+Teacher (`waiting("models")`) and the body reader the time it awaits the body from Serve's proxy
+(`waiting("body")`). The header then reads `router;dur=<ms>, body;dur=<ms>, models;dur=<ms>`:
+each wait is the wall time such an await was pending (overlapping ones counted once), `router`
+the rest: parsing, auth, guards, routing, metrics and building the response. Serve's HTTP proxy
+itself is outside all of them (benchmarks/bench_serve.py measures it apart).
 """
 
 from __future__ import annotations
@@ -17,19 +18,22 @@ from contextvars import ContextVar
 from typing import Any
 
 # One list per request; the Answerer's concurrent tasks copy the context but share the list.
-_waits: ContextVar[list[tuple[float, float]] | None] = ContextVar("mkd_model_waits", default=None)
+Wait = tuple[float, float, str]  # (start, end, what was awaited)
+_waits: ContextVar[list[Wait] | None] = ContextVar("mkd_request_waits", default=None)
+KINDS = ("body", "models")
 
 
 @contextmanager
-def waiting() -> Iterator[None]:
-    """Mark the enclosed await as time spent on a model call (no-op outside a timed request)."""
+def waiting(kind: str) -> Iterator[None]:
+    """Mark the enclosed await as time the Router waits on `kind` (one of KINDS) rather than
+    works (no-op outside a timed request)."""
     waits = _waits.get()
     started = time.perf_counter()
     try:
         yield
     finally:
         if waits is not None:
-            waits.append((started, time.perf_counter()))
+            waits.append((started, time.perf_counter(), kind))
 
 
 def covered(intervals: list[tuple[float, float]]) -> float:
@@ -42,10 +46,14 @@ def covered(intervals: list[tuple[float, float]]) -> float:
     return total
 
 
-def header_value(total_s: float, waits: list[tuple[float, float]]) -> str:
-    """The Server-Timing value of a request that took `total_s` with these model waits."""
-    models = min(covered(waits), total_s)
-    return f"router;dur={(total_s - models) * 1000:.3f}, models;dur={models * 1000:.3f}"
+def header_value(total_s: float, waits: list[Wait]) -> str:
+    """The Server-Timing value of a request that took `total_s` with these waits."""
+    waited = min(covered([(a, b) for a, b, _ in waits]), total_s)
+    parts = [f"router;dur={(total_s - waited) * 1000:.3f}"]
+    for kind in KINDS:
+        spent = covered([(a, b) for a, b, k in waits if k == kind])
+        parts.append(f"{kind};dur={spent * 1000:.3f}")
+    return ", ".join(parts)
 
 
 class ServerTimingMiddleware:
@@ -58,7 +66,7 @@ class ServerTimingMiddleware:
         if scope.get("type") != "http":
             await self.app(scope, receive, send)
             return
-        waits: list[tuple[float, float]] = []
+        waits: list[Wait] = []
         _waits.set(waits)
         started = time.perf_counter()
 

@@ -17,9 +17,10 @@ def test_overlapping_model_calls_count_once():
     assert covered([(1.0, 3.0), (1.5, 2.0)]) == 2.0
 
 
-def test_the_router_share_is_the_request_minus_its_model_waits():
-    assert header_value(0.1, [(0.0, 0.06), (0.01, 0.07)]) == "router;dur=30.000, models;dur=70.000"
-    assert header_value(0.05, []) == "router;dur=50.000, models;dur=0.000"
+def test_the_router_share_is_the_request_minus_its_waits():
+    waits = [(0.0, 0.01, "body"), (0.02, 0.06, "models"), (0.03, 0.07, "models")]
+    assert header_value(0.1, waits) == "router;dur=40.000, body;dur=10.000, models;dur=50.000"
+    assert header_value(0.05, []) == "router;dur=50.000, body;dur=0.000, models;dur=0.000"
 
 
 def _timings(response: httpx.Response) -> dict[str, float]:
@@ -33,7 +34,7 @@ def test_every_response_says_how_long_the_router_and_the_models_took():
     app.add_middleware(ServerTimingMiddleware)
 
     async def model(seconds: float) -> None:
-        with waiting():
+        with waiting("models"):
             await asyncio.sleep(seconds)
 
     @app.get("/answer")
