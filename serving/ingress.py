@@ -24,10 +24,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from serving.body import read_limited_body
 from serving.protocol import ApiError, ChatRequest, ErrorResponse, TaskResponse, check_query
 from serving.request_ids import RequestIdMiddleware, current_request_id
+from serving.timing import ServerTimingMiddleware
 
 log = logging.getLogger("ray.serve")
 app = FastAPI(title="MKD", description="Distilled multi-task student behind a canary router.")
 app.add_middleware(RequestIdMiddleware)
+app.add_middleware(ServerTimingMiddleware)  # outermost: it times the rest
 
 
 def error_response(exc: ApiError) -> JSONResponse:

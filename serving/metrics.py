@@ -23,6 +23,7 @@ class RouterMetrics:
         self.requests = m.metric(m.REQUESTS, r)
         self.latency = m.metric(m.LATENCY, r)
         self.fallbacks = m.metric(m.FALLBACKS, r)
+        self.shed = m.metric(m.STUDENT_SHED, r)
         self.agreement = m.metric(m.AGREEMENT, r)
         self.agreement_mean = m.metric(m.AGREEMENT_WINDOW, r)
         self.rollbacks = m.metric(m.ROLLBACKS, r)

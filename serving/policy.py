@@ -5,7 +5,9 @@ A request gets one point in [0, 1) (fixed per user when the sticky header is set
 otherwise); each task goes to the student when the point falls under the task's effective weight,
 to the teacher otherwise, or to the teacher with the student scored in the background (shadow).
 A rollback sets every effective weight to 0. A student answer that failed, is schema-invalid or
-fails the output guards falls back to the teacher.
+fails the output guards falls back to the teacher. A student-routed request that would overfill
+the Student (more answers pending than it decodes in about two batches) is shed to the teacher:
+load, not a failure.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import random
 from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
-from mkd.serve.config import RouterConfig
+from mkd.serve.config import RouterConfig, StudentArgs
 
 Route = Literal["student", "teacher", "shadow"]
 Forced = Literal["student", "teacher"] | None
@@ -75,6 +77,27 @@ def plan_routes(
 def mirrors(config: RouterConfig, draw: float) -> bool:
     """Whether a student answer is also sent to the teacher to be scored (`draw` in [0, 1))."""
     return draw < config.mirror_fraction
+
+
+def pending_limit(student: StudentArgs, router_replicas: int) -> int | None:
+    """Answers one Router replica may keep at the Student at once (None: no cap): its share of
+    `student.max_pending_answers`, by default two batches per Student replica (one decoding,
+    the next one filling), so a request waits for at most one batch before its own."""
+    total = student.max_pending_answers
+    if total == -1:
+        return None
+    if total is None:
+        total = 2 * student.max_batch_size * student.num_replicas
+    return max(1, -(-total // router_replicas))
+
+
+def student_has_room(pending: int, adding: int, limit: int | None) -> bool:
+    """Whether `adding` more answers may go to the Student with `pending` already there.
+
+    A request larger than the whole limit (an /v1/analyze of many tasks) still goes while
+    nothing is pending: it would otherwise never reach the student at all.
+    """
+    return limit is None or pending == 0 or pending + adding <= limit
 
 
 def judge_student(

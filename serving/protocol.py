@@ -7,7 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Route = Literal["student", "teacher", "fallback"]
+# shed: student-routed, answered by the teacher because the Student was full (not a failure)
+Route = Literal["student", "teacher", "fallback", "shed"]
 
 
 class ApiError(Exception):

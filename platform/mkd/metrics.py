@@ -62,6 +62,13 @@ LATENCY = _spec(
 FALLBACKS = _spec(
     "mkd_fallbacks_total", "Student attempts answered by the teacher.", "counter", "task", "reason"
 )
+STUDENT_SHED = _spec(
+    "mkd_student_shed_total",
+    "Answers not asked of the Student because it was full: the teacher answered (student-routed) "
+    "or nothing was scored (shadow).",
+    "counter",
+    "task",
+)
 AGREEMENT = _spec(
     "mkd_agreement_score",
     "Student-vs-teacher score of shadow/mirrored pairs.",

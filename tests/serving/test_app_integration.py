@@ -100,8 +100,9 @@ def test_split_share_and_live_weight_change_keeps_replicas(served_app, client):
     assert {code for code, _ in results} == {200}
     expected = [cohort_point(f"user-{i}") < 0.25 for i in range(400)]
     assert abs(sum(expected) / 400 - 0.25) <= 0.05  # the hash spreads users evenly
-    # guards are off here, so `fallback` is a student-routed request the student failed
-    routed = [route in ("student", "fallback") for _, route in results]
+    # guards are off here, so `fallback` is a student-routed request the student failed and
+    # `shed` one it had no room for
+    routed = [route in ("student", "fallback", "shed") for _, route in results]
     assert routed == expected, collections.Counter(route for _, route in results)
     # change the weight while requests flow: none is dropped, no replica restarts
     with cf.ThreadPoolExecutor(8) as pool:

@@ -37,6 +37,14 @@ def test_bad_args_list_every_problem_by_path():
         parse_args({"tasks": ["nope"]})
 
 
+def test_a_queue_cap_of_zero_is_refused_by_name():
+    with pytest.raises(AppArgsError) as err:
+        parse_args({"student": {"max_queued_requests": 0, "max_pending_answers": 0}})
+    message = str(err.value)
+    assert "student.max_queued_requests" in message and "student.max_pending_answers" in message
+    assert "-1 (unbounded) or at least 1" in message
+
+
 def test_router_config_rejects_unknown_keys():
     with pytest.raises(ValueError, match="weight"):
         RouterConfig.model_validate({"weight": 0.1})

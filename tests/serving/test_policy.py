@@ -7,7 +7,7 @@ import random
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from mkd.serve.config import RouterConfig, TaskOverride
+from mkd.serve.config import RouterConfig, StudentArgs, TaskOverride
 
 from serving.policy import (
     canary_on,
@@ -15,8 +15,10 @@ from serving.policy import (
     effective,
     judge_student,
     mirrors,
+    pending_limit,
     plan_routes,
     route_point,
+    student_has_room,
     takes_student,
     validate_live_config,
 )
@@ -144,3 +146,28 @@ def test_a_live_config_naming_an_unserved_task_is_refused_by_name():
     with pytest.raises(ValueError, match=r"task_overrides: unknown task\(s\) \['nope'\]"):
         validate_live_config({"task_overrides": {"nope": {"mode": "shadow"}}}, TASKS)
     assert validate_live_config(None, TASKS) == RouterConfig()
+
+
+def test_by_default_a_router_keeps_two_batches_per_student_replica_at_the_student():
+    assert pending_limit(StudentArgs(max_batch_size=8), router_replicas=1) == 16
+    assert pending_limit(StudentArgs(max_batch_size=64, num_replicas=2), router_replicas=1) == 256
+    # the Router replicas share the cap, each its share rounded up
+    assert pending_limit(StudentArgs(max_batch_size=8), router_replicas=3) == 6
+
+
+def test_an_explicit_pending_cap_is_shared_and_minus_one_lifts_it():
+    assert pending_limit(StudentArgs(max_pending_answers=10), router_replicas=2) == 5
+    assert pending_limit(StudentArgs(max_pending_answers=1), router_replicas=4) == 1
+    assert pending_limit(StudentArgs(max_pending_answers=-1), router_replicas=1) is None
+
+
+def test_a_full_student_takes_no_more_answers():
+    assert student_has_room(pending=14, adding=2, limit=16)
+    assert not student_has_room(pending=15, adding=2, limit=16)
+    assert not student_has_room(pending=16, adding=1, limit=16)
+    assert student_has_room(pending=10_000, adding=4, limit=None)
+
+
+def test_a_request_larger_than_the_cap_still_reaches_an_idle_student():
+    assert student_has_room(pending=0, adding=4, limit=2)
+    assert not student_has_room(pending=1, adding=4, limit=2)

@@ -66,6 +66,7 @@ takes no user traffic; student.allow_unpromoted (serving.student.allowUnpromoted
   "allow_unpromoted" $s.student.allowUnpromoted
   "shadow_only" (ne (include "mkd.studentTakesTraffic" .) "true")
 }}
+{{- with $s.student.maxPendingAnswers }}{{ $_ := set $student "max_pending_answers" . }}{{ end }}
 {{- with $s.student.version }}{{ $_ := set $student "version" . }}{{ end }}
 {{- with $s.student.modelUri }}{{ $_ := set $student "model_uri" . }}{{ end }}
 {{- $teacher := include "mkd.teacherConfig" . | fromYaml }}

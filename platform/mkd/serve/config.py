@@ -98,13 +98,23 @@ class StudentArgs(Section):
     max_ongoing_requests: int = Field(
         32, ge=1, description="Requests a replica accepts at once (>= max_batch_size)."
     )
+    max_pending_answers: int | None = Field(
+        None,
+        ge=-1,
+        description="Answers (one per task of a request) the Routers keep at the Student at "
+        "once, decoding or waiting for a batch, each Router replica its share (rounded up); "
+        "past it the Router answers from the teacher (route `shed`, mkd_student_shed_total) "
+        "instead of letting latency grow. None: 2 x max_batch_size x num_replicas (one batch "
+        "decoding and the next one filling per Student replica), which suits a 2-core CPU and a "
+        "GPU alike. -1: no cap. Cluster: None.",
+    )
     max_queued_requests: int = Field(
         16,
         ge=-1,
-        description="Requests a Router replica lets wait for a Student replica once every one "
-        "holds max_ongoing_requests; past it the Router sheds the request to the teacher "
-        "(mkd_fallbacks_total reason=shed) instead of letting latency grow. -1: unbounded. "
-        "Cluster: about what the replicas drain within student_timeout_s.",
+        description="Serve's own back-pressure, behind max_pending_answers: requests a Router "
+        "replica lets wait for a Student replica once every one holds max_ongoing_requests; "
+        "past it Serve refuses the call and the Router sheds it to the teacher. -1: unbounded "
+        "(0 is not allowed). Cluster: about what the replicas drain within student_timeout_s.",
     )
     vllm: dict[str, Any] = Field(
         default_factory=dict,
@@ -132,6 +142,14 @@ class StudentArgs(Section):
         except RegistryError as exc:
             raise ValueError(str(exc)) from None
         return version.strip()
+
+    @field_validator("max_queued_requests", "max_pending_answers")
+    @classmethod
+    def _a_cap_or_unbounded(cls, cap: int | None) -> int | None:
+        # 0 would refuse every request (Serve refuses it at deploy time): say so when read
+        if cap == 0:
+            raise ValueError("must be -1 (unbounded) or at least 1, not 0")
+        return cap
 
     @property
     def base_uri(self) -> str:
