@@ -250,11 +250,16 @@ def _parity_markdown(parity: dict | None) -> list[str]:
     )
     for path in ("teacher", "student"):
         cells = ", ".join(
-            f"{fam} P {m['precision']:.2f} R {m['recall']:.2f}"
+            f"{fam} P {_ratio(m['precision'])} R {_ratio(m['recall'])}"
             for fam, m in parity[path]["by_family"].items()
         )
         out.append(f"- {path} path (accuracy {parity[path]['accuracy']:.3f}): {cells}")
     return out
+
+
+def _ratio(value: float | None) -> str:
+    """Two decimals, or n/a where the ratio has no denominator (no flagged item of a family)."""
+    return "n/a" if value is None else f"{value:.2f}"
 
 
 def _gate_line(g: dict) -> str:

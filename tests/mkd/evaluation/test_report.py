@@ -202,3 +202,12 @@ def test_the_pack_gold_labels_score_every_model_where_a_test_query_has_one(pack)
     m = task_metrics(pack, records, _preds(truth, 0.1, 50), truth, gold)
     assert m["currency_identifier"].gold_count == 1 and m["currency_identifier"].gold_score == 0.0
     assert pack.gold_answers()  # the finance pack ships hand labels
+
+
+def test_guard_parity_of_a_family_with_nothing_flagged_reads_n_a() -> None:
+    from mkd.evaluation.report import _parity_markdown
+
+    empty = {"precision": None, "recall": None}
+    path = {"accuracy": 1.0, "by_family": {"pii": empty}}
+    parity = {"n": 3, "differ": 0, "differ_rate": 0.0, "teacher": path, "student": path}
+    assert "pii P n/a R n/a" in "\n".join(_parity_markdown(parity))
