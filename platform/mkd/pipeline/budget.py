@@ -105,9 +105,13 @@ def training_budget(
     fixed overheads; never below `demo.min_train_minutes`. Returns the figures it used."""
     later = later_stages_seconds(cfg, speed, tokens)
     left = 60 * cfg.demo.deadline_minutes - elapsed_s - sum(later.values())
-    minutes = max(cfg.demo.min_train_minutes, (left - cfg.demo.fixed_overhead_s) / 60)
+    wanted = (left - cfg.demo.fixed_overhead_s) / 60
+    minutes = max(cfg.demo.min_train_minutes, wanted)
     return {
         "budget_minutes": round(minutes, 2),
+        # the deadline leaves training less than its floor: this machine is too slow for the
+        # profile (the run overruns, and the student trains only the floor)
+        "deadline_missed": wanted < cfg.demo.min_train_minutes,
         "deadline_minutes": cfg.demo.deadline_minutes,
         "elapsed_s": round(elapsed_s, 1),
         "later_stages_s": {k: round(v, 1) for k, v in later.items()},

@@ -124,6 +124,13 @@ def _with_deadline_budget(ctx: PipelineContext) -> tuple[Any, dict[str, Any] | N
         f"({', '.join(f'{k} {v / 60:.1f}' for k, v in budget['later_stages_s'].items())}), "
         f"{budget['fixed_overhead_s'] / 60:.1f} min fixed"
     )
+    if budget["deadline_missed"]:
+        ctx.console.print(
+            f"[yellow]this machine is too slow for the {budget['deadline_minutes']}-minute "
+            f"deadline: the stages after training alone need most of it, so training gets only "
+            f"its {cfg.demo.min_train_minutes:g}-minute floor and the student will be weak. "
+            "A machine with AMX/AVX-512-BF16, a GPU, or --profile full trains it properly.[/]"
+        )
     cfg = cfg.model_copy(deep=True)
     cfg.training.budget_minutes = budget["budget_minutes"]
     return cfg, budget
