@@ -119,7 +119,7 @@ def test_a_vllm_replica_sends_each_request_to_the_engine_as_it_arrives(vllm_stud
     started = time.perf_counter()
     fast = vllm_student.answer.remote("query_classifier", "fast query").result()
     assert time.perf_counter() - started < fake_vllm.STALL_S / 2  # it did not queue behind
-    assert fast["output"] == {"category": "LOOKUP"} and fast["tokens"] == 6
+    assert fast["output"] == {"category": "LOOKUP"} and fast["completion_tokens"] == 6
     assert stalled.result()["output"] == {"category": "LOOKUP"}
     info = vllm_student.info.remote().result()
     assert info["backend"] == "vllm-async"

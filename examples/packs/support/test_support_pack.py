@@ -1,6 +1,7 @@
 """The support pack through every stage on the tiny model: augment -> label (its own reference
 teacher, on Ray Data) -> review -> dataset -> train (Ray Train) -> evaluate -> serve (the Serve
-app on a local Ray cluster, one real HTTP request per task, the student's answer schema-valid).
+app on a local Ray cluster, one real HTTP request per task, every answer schema-valid: the
+student's, or the teacher's where the student broke a bound and the Router fell back).
 
 Only this folder knows the pack: MKD loads it from its path like any user's pack.
 """
@@ -116,12 +117,17 @@ def test_support_pack_end_to_end(ray_cluster, tmp_path, monkeypatch):  # noqa: F
         url = f"http://127.0.0.1:{ray_cluster.serve_http_port}"
         headers = {"Authorization": f"Bearer {TOKEN}"}
         query = 'Charged $19.99 and the app says "E7: \\"sync\\" failed"'
+        routes = {}
         for task in pack.tasks:
             r = httpx.post(f"{url}/v1/tasks/{task}", json={"input": query}, headers=headers,
                            timeout=120)  # fmt: skip
             assert r.status_code == 200, r.text
             body = r.json()
-            assert body["route"] == "student", body
+            routes[task] = body["route"]
             assert pack.task(task).schema_errors(body["output"]) == [], body
+        # a 2-step tiny student may break a bound the grammar leaves to validation (urgency
+        # <= 1): the Router then falls back to the teacher, as it should; some task is the
+        # student's own answer
+        assert set(routes.values()) <= {"student", "fallback"} and "student" in routes.values()
     finally:
         shutdown(ray_cluster.dashboard_url)

@@ -104,7 +104,9 @@ def test_shadow_feedback_trains_a_candidate_that_agrees_more(
     finally:
         shutdown(ray_cluster.dashboard_url)
     assert {r["source"] for r in rows} == {"shadow"}
-    assert {r["student_version"] for r in rows} == {current}
+    # None: the Student was full and shed its side of the shadow call; the teacher's answer is
+    # still a label for the loop
+    assert {r["student_version"] for r in rows} - {None} == {current}
 
     path = tmp_path / "pipeline.yaml"
     path.write_text(yaml.safe_dump(loop_config(store_cfg, tiny_base, ray_cluster.address)))
