@@ -161,7 +161,9 @@ class KubeRay:
         config = yaml.safe_load(rayservice_of(objects)["spec"]["serveConfigV2"])
         assert config["http_options"] == {"host": "0.0.0.0", "port": 8000}
         config = with_http_port(config, self.serve_port)
-        deploy(self.cluster.dashboard_url, config)
+        # the dashboard answers the PUT once Serve's controller took the config: on a loaded
+        # 2-core machine that took over the client's default 30 s once
+        deploy(self.cluster.dashboard_url, config, timeout=120)
         return config
 
 
