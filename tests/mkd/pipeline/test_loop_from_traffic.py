@@ -1,8 +1,8 @@
 """Issue 21's loop from real traffic: a deliberately weak student (finance-student:1, a random LoRA
 on the tiny base) serves in shadow on a local Ray cluster with capture on; the Router writes the
 teacher's answers to the feedback log in S3 (SeaweedFS); `mkd loop` builds v2 from them, warm-starts
-training from :1 and compares both on the held-out new items. The candidate must agree with the
-teacher on those queries more than :1 did (the margin is printed; docs/loop.md quotes it)."""
+training from :1 and compares both on the held-out new items (the margin is printed, not asserted:
+on the tiny model it is noise; docs/loop.md)."""
 
 from __future__ import annotations
 
@@ -81,7 +81,7 @@ def loop_config(store: dict[str, Any], tiny_base, ray_address: str) -> dict[str,
     }  # fmt: skip
 
 
-def test_shadow_feedback_trains_a_candidate_that_agrees_more(
+def test_shadow_feedback_becomes_v2_and_a_warm_started_candidate_compared_on_it(
     ray_cluster, s3_server, s3_bucket, tiny_base, tmp_path, monkeypatch
 ) -> None:
     from mkd.cli.main import app
@@ -121,4 +121,11 @@ def test_shadow_feedback_trains_a_candidate_that_agrees_more(
     for task, sets in sorted(report["tasks"].items()):
         cells = sets.get("new", {})
         print(task, {r: (cells.get(r) or {}).get("score") for r in ("current", "candidate")})
-    assert new["candidate"] > new["current"], new
+    # What a tiny model shows for sure: the captured traffic became v2's new items, the
+    # candidate was warm-started from :1 and trained on v2, and both versions were scored on
+    # the same items. Whether it then agrees more is noise at this size (+0.049 on 2026-12-05,
+    # -0.049 on 2026-12-06, equal on v2's train split): docs/loop.md; the margin on a real
+    # student is measured by `mkd demo --loop`.
+    assert report["warm_start"] == current and report["models"]["current"] == current
+    assert report["new_items"] and report["feedback"], report
+    assert new["items"]["current"] == new["items"]["candidate"] > 0
