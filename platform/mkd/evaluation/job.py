@@ -7,7 +7,6 @@ outcome.passed, outcome.report["before_after"], outcome.version
 
 from __future__ import annotations
 
-import os
 import tempfile
 import time
 from collections.abc import Sequence
@@ -25,6 +24,7 @@ from mkd.evaluation.predict import Prediction, predict_on_ray
 from mkd.evaluation.refs import ModelResolver, ResolvedModel, latest_run
 from mkd.evaluation.report import before_after, human_bytes, to_html, to_json, to_markdown
 from mkd.inference import AUTO
+from mkd.models.converted import local_cache_dir
 from mkd.records import Record
 from mkd.registry import ModelVersion, Registry
 from mkd.storage import Store, open_store
@@ -41,10 +41,6 @@ class EvalOutcome:
     version: ModelVersion | None
 
 
-def cache_dir() -> Path:
-    return Path(os.environ.get("MKD_CACHE_DIR") or Path.home() / ".cache" / "mkd")
-
-
 def run_evaluation(
     cfg: PipelineConfig, config_given: bool = True, register: bool = True, progress: Any = None
 ) -> EvalOutcome:
@@ -56,7 +52,7 @@ def run_evaluation(
     """
     ev = cfg.evaluation
     store = open_store(cfg.store)
-    resolver = ModelResolver(cfg, store, cache_dir())
+    resolver = ModelResolver(cfg, store, local_cache_dir())
     candidate = resolver.resolve(ev.candidate or f"run:{latest_run(store)}")
     dataset = ev.dataset or candidate.lineage.get("dataset") or _latest(store, cfg)
     records = load_split(store, dataset, ev.split, cfg.tasks, ev.max_items_per_task)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mkd.models.converted import pretrained_path
 from mkd.models.uris import ModelRef, resolve_model_uri
 
 
@@ -22,12 +23,13 @@ def load_student(
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     ref = resolve_model_uri(base_uri)
-    kwargs = {"gguf_file": ref.gguf_file} if ref.gguf_file else {}
-    tokenizer = AutoTokenizer.from_pretrained(ref.path, **kwargs)
+    tokenizer = AutoTokenizer.from_pretrained(pretrained_path(ref, "tokenizer"))
     tokenizer.padding_side = "left"  # batched generation appends after the prompt
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    model = AutoModelForCausalLM.from_pretrained(ref.path, dtype=getattr(torch, dtype), **kwargs)
+    model = AutoModelForCausalLM.from_pretrained(
+        pretrained_path(ref, "model"), dtype=getattr(torch, dtype)
+    )
     if adapter_path:
         from peft import PeftModel
 

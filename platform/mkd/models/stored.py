@@ -8,13 +8,13 @@ Hashing a GGUF or a model directory is done once per (uri, file size, mtime) and
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from mkd.models.converted import local_cache_dir
 from mkd.models.uris import ModelRef, resolve_model_uri
-
-_CACHE = Path.home() / ".cache" / "mkd" / "model-hashes.json"
 
 
 def _fingerprint(ref: ModelRef) -> str:
@@ -33,16 +33,17 @@ def _fingerprint(ref: ModelRef) -> str:
 def model_sha256(ref: ModelRef) -> str:
     """sha256 of the model files, memoised on disk by path, size and mtime."""
     key = _fingerprint(ref)
+    path = local_cache_dir() / "model-hashes.json"
     try:
-        cache = json.loads(_CACHE.read_text())
+        cache = json.loads(path.read_text())
     except (OSError, ValueError):
         cache = {}
     if key not in cache:
         cache[key] = ref.files_sha256()
-        _CACHE.parent.mkdir(parents=True, exist_ok=True)
-        tmp = _CACHE.with_suffix(".partial")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.partial")
         tmp.write_text(json.dumps(cache))
-        tmp.replace(_CACHE)
+        tmp.replace(path)
     return cache[key]
 
 
@@ -50,9 +51,9 @@ def load_tokenizer(uri: str) -> Any:
     """Only the tokenizer of a base-model URI (no weights loaded)."""
     from transformers import AutoTokenizer
 
-    ref = resolve_model_uri(uri)
-    kwargs = {"gguf_file": ref.gguf_file} if ref.gguf_file else {}
-    return AutoTokenizer.from_pretrained(ref.path, **kwargs)
+    from mkd.models.converted import pretrained_path
+
+    return AutoTokenizer.from_pretrained(pretrained_path(resolve_model_uri(uri), "tokenizer"))
 
 
 def record_base_model(store: Any, uri: str, tokenizer: Any | None = None) -> dict[str, Any]:

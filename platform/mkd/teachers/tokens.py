@@ -1,46 +1,18 @@
 """Token counts for the teacher server's `usage` field: a real tokenizer, or a documented estimate.
 
-Loading the SmolLM2 tokenizer from its GGUF is slow (the vocabulary is rebuilt from GGUF
-metadata; docs/measurements.md), so the converted fast tokenizer is saved once under
-~/.cache/mkd/tokenizers/ (or $MKD_CACHE_DIR) and later loads are fast.
+A GGUF model's tokenizer comes from its converted copy (mkd.models.converted): rebuilding it
+from GGUF metadata on every start would be slow.
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
-import os
-import shutil
-from pathlib import Path
-from typing import Any
+
+from mkd.models.stored import load_tokenizer
 
 ESTIMATE = "estimate"
 _BYTES_PER_TOKEN = 4  # English BPE vocabularies average ~4 bytes of UTF-8 per token
 _PER_MESSAGE = 4  # role markers and separators a chat template adds around each message
-
-
-def _cache_dir() -> Path:
-    root = os.environ.get("MKD_CACHE_DIR") or Path.home() / ".cache" / "mkd"
-    return Path(root) / "tokenizers"
-
-
-def load_tokenizer_cached(uri: str) -> Any:
-    """A transformers tokenizer for a model URI, converted once and cached on disk."""
-    from transformers import AutoTokenizer
-
-    from mkd.models.uris import resolve_model_uri
-
-    cached = _cache_dir() / hashlib.sha256(uri.encode()).hexdigest()[:16]
-    if (cached / "tokenizer_config.json").is_file():
-        return AutoTokenizer.from_pretrained(cached)
-    ref = resolve_model_uri(uri)
-    kwargs = {"gguf_file": ref.gguf_file} if ref.gguf_file else {}
-    tokenizer = AutoTokenizer.from_pretrained(ref.path, **kwargs)
-    partial = cached.with_name(cached.name + f".{os.getpid()}.partial")
-    tokenizer.save_pretrained(partial)
-    shutil.rmtree(cached, ignore_errors=True)
-    partial.rename(cached)  # whole directory or nothing: a killed save is never half-read
-    return tokenizer
 
 
 class TokenCounter:
@@ -53,7 +25,7 @@ class TokenCounter:
 
     def __init__(self, spec: str = ESTIMATE) -> None:
         self.spec = spec
-        self.tokenizer = None if spec == ESTIMATE else load_tokenizer_cached(spec)
+        self.tokenizer = None if spec == ESTIMATE else load_tokenizer(spec)
 
     def prompt_tokens(self, messages: list[dict[str, str]]) -> int:
         if self.tokenizer is None:
