@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from mkd.config import PipelineConfig
-from mkd.evaluation.job import cache_dir, predict
+from mkd.evaluation.job import predict
 from mkd.evaluation.predict import Prediction
 from mkd.evaluation.refs import ModelResolver
+from mkd.models.converted import local_cache_dir
 from mkd.records import Record, RecordError, read_numbered
 from mkd.storage import open_store
 from mkd.tasks import load_pack
@@ -62,7 +63,7 @@ def predict_jsonl(
     """
     pack = load_pack(cfg.pack)
     records = read_queries(input_path, pack.tasks)
-    resolver = ModelResolver(cfg, open_store(cfg.store), cache_dir())
+    resolver = ModelResolver(cfg, open_store(cfg.store), local_cache_dir())
     model = resolver.resolve(model_ref)
     preds = predict(resolver, model, records, cfg, config_given, progress)
     out_path = Path(out_path)

@@ -19,7 +19,6 @@ from typing import Any
 from mkd.config import PipelineConfig
 from mkd.evaluation.datasets import load_split
 from mkd.evaluation.gates import check_gates, gates_summary
-from mkd.evaluation.job import cache_dir
 from mkd.evaluation.lineage import dir_sha256, git_commit
 from mkd.evaluation.metrics import gold_labels, overall, task_metrics
 from mkd.evaluation.predict import LocalPredictor, ModelSpec
@@ -35,6 +34,7 @@ from mkd.export.gguf import (
 from mkd.export.merge import merge_master
 from mkd.export.modelcard import model_card
 from mkd.export.nf4 import quantize_nf4
+from mkd.models.converted import local_cache_dir
 from mkd.registry import ModelVersion, Registry, RegistryError
 from mkd.storage import Store, open_store
 from mkd.tasks import load_pack
@@ -59,7 +59,7 @@ def run_export(cfg: PipelineConfig, progress: Any = None) -> ExportOutcome:
         raise RegistryError(
             f"{source.ref} is a {source.manifest.get('variant')} export, not an adapter"
         )
-    resolved = ModelResolver(cfg, store, cache_dir()).resolve(source.ref)
+    resolved = ModelResolver(cfg, store, local_cache_dir()).resolve(source.ref)
     records = load_split(
         store, source.manifest["dataset"], cfg.evaluation.split, cfg.tasks,
         cfg.export.max_items_per_task,
