@@ -34,11 +34,16 @@ class MachineSpeed:
 
 
 def measure_speed(base_uri: str, batch: int, prompt_tokens: int = 64) -> MachineSpeed:
-    """Time the fp32 base model (as evaluation and serving run it): load, prefill, 6 steps."""
+    """Time the fp32 base model (as evaluation and serving run it): load, prefill, 6 steps.
+
+    A GGUF is converted first, untimed: that happens once per machine, and every later stage
+    loads the converted copy, which is what `load_s` must stand for."""
     import torch
 
-    from mkd.models import load_student
+    from mkd.models import load_student, resolve_model_uri
+    from mkd.models.converted import pretrained_path
 
+    pretrained_path(resolve_model_uri(base_uri), "model")
     started = time.perf_counter()
     model, _ = load_student(base_uri, dtype="float32")
     load_s = time.perf_counter() - started
