@@ -32,15 +32,28 @@ EXTRA = "gpu-serve"  # the pyproject extra that installs vllm (GPU images only)
 def structured(schema: dict[str, Any]) -> dict[str, Any]:
     """SamplingParams keyword that constrains decoding to `schema`, across vLLM versions:
     `structured_outputs=StructuredOutputsParams(json=...)` (vLLM >= 0.10.2), else
-    `guided_decoding=GuidedDecodingParams(json=...)` (the field was removed in 0.12)."""
+    `guided_decoding=GuidedDecodingParams(json=...)` (the field was removed in 0.12).
+
+    Whitespace between JSON tokens is disabled where the version knows the switch: the student
+    was trained on compact JSON, and a grammar that allows any whitespace lets it drift into
+    spaces and newlines it never saw (longer answers, answers unlike the teacher's)."""
     try:
-        from vllm.sampling_params import StructuredOutputsParams
+        from vllm.sampling_params import StructuredOutputsParams as Params
 
-        return {"structured_outputs": StructuredOutputsParams(json=schema)}
+        key = "structured_outputs"
     except ImportError:
-        from vllm.sampling_params import GuidedDecodingParams
+        from vllm.sampling_params import GuidedDecodingParams as Params
 
-        return {"guided_decoding": GuidedDecodingParams(json=schema)}
+        key = "guided_decoding"
+    compact = (
+        {"disable_any_whitespace": True} if _has_field(Params, "disable_any_whitespace") else {}
+    )
+    return {key: Params(json=schema, **compact)}
+
+
+def _has_field(cls: Any, name: str) -> bool:
+    fields = getattr(cls, "__dataclass_fields__", None) or getattr(cls, "model_fields", None)
+    return name in (fields or {}) or name in getattr(cls, "__struct_fields__", ())
 
 
 def model_path(spec: EngineSpec) -> str:

@@ -103,6 +103,7 @@ def test_decoding_is_greedy_final_only_and_constrained_to_the_standard_schema(fa
     assert params.structured_outputs.json == task.standard_schema
     assert "x-mkd-" in json.dumps(task.output_schema)  # the hints exist, and are not sent
     assert "x-mkd-" not in json.dumps(params.structured_outputs.json)
+    assert params.structured_outputs.disable_any_whitespace  # compact JSON, as trained
 
 
 def test_an_older_vllm_gets_guided_decoding_and_an_awaitable_tokenizer(fake, pack):
@@ -112,6 +113,7 @@ def test_an_older_vllm_gets_guided_decoding_and_an_awaitable_tokenizer(fake, pac
     params = engine.engine.requests[0]["params"]
     assert params.guided_decoding.json == pack.task("query_classifier").standard_schema
     assert params.structured_outputs is None and params.max_tokens == 2
+    assert not hasattr(params.guided_decoding, "disable_any_whitespace")  # a version without it
     assert out.raw == '{"catego' and out.error.startswith("malformed JSON answer (length)")
 
 
