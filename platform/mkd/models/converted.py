@@ -47,11 +47,25 @@ def converted_dir(ref: ModelRef, part: str = "model") -> Path:
     digest = model_sha256(ref)
     target = local_cache_dir() / "converted" / f"{digest[:16]}-{part}"
     if _is_complete(target, digest):
+        (target / _MARKER).touch()  # recently used: kept when older conversions are evicted
         return target
     with _lock(target.with_name(target.name + ".lock")):
         if not _is_complete(target, digest):  # another process may have finished meanwhile
             _convert(ref, target, digest, _CONVERTERS[part])
+            _evict_older(target.parent, part, keep=KEEP_CONVERTED)
     return target
+
+
+# Each exported GGUF variant that is evaluated gets its own conversion (hundreds of MB for a
+# 135M model in float32): keep only the most recently used few of each part.
+KEEP_CONVERTED = 3
+
+
+def _evict_older(root: Path, part: str, keep: int) -> None:
+    done = [d for d in root.glob(f"*-{part}") if (d / _MARKER).is_file()]
+    done.sort(key=lambda d: (d / _MARKER).stat().st_mtime, reverse=True)
+    for stale in done[keep:]:
+        shutil.rmtree(stale, ignore_errors=True)
 
 
 def _is_complete(directory: Path, digest: str) -> bool:

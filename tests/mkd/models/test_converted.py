@@ -113,3 +113,25 @@ def test_a_tokenizer_alone_does_not_convert_the_weights(tiny_gguf, tmp_path, mon
 def test_a_model_directory_is_not_converted(tmp_path):
     with pytest.raises(ValueError, match="not a GGUF"):
         converted_dir(resolve_model_uri(str(tmp_path)))
+
+
+def test_only_the_most_recently_used_conversions_are_kept(tiny_gguf, tmp_path, monkeypatch):
+    import time
+
+    from mkd.models import converted
+
+    monkeypatch.setenv("MKD_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(converted, "_save_tokenizer", lambda ref, d: d.mkdir(parents=True))
+    monkeypatch.setitem(converted._CONVERTERS, "tokenizer", converted._save_tokenizer)
+    copies = []
+    for i in range(converted.KEEP_CONVERTED + 2):
+        copy = tmp_path / f"m{i}" / "model.gguf"
+        copy.parent.mkdir()
+        copy.write_bytes(tiny_gguf.read_bytes() + bytes([i]))  # another digest each
+        copies.append(converted.converted_dir(resolve_model_uri(str(copy)), "tokenizer"))
+        time.sleep(0.01)
+        converted.converted_dir(resolve_model_uri(str(tiny_gguf)), "tokenizer")  # in use
+    kept = sorted(p for p in (tmp_path / "cache" / "converted").glob("*-tokenizer"))
+    assert len(kept) == converted.KEEP_CONVERTED
+    assert converted.converted_dir(resolve_model_uri(str(tiny_gguf)), "tokenizer") in kept
+    assert copies[-1] in kept and copies[0] not in kept
