@@ -4,8 +4,10 @@ Baseline (same run): the chain with every guard switched off, i.e. the call itse
 the finance pack's curated queries (benign traffic) and the red-team set's short items
 (attack traffic). Each guard is also timed alone, to show where the time goes.
 
-    python benchmarks/bench_guards.py            # ~30 s on 2 cores
-    python benchmarks/bench_guards.py --quick    # ~5 s
+    python benchmarks/bench_guards.py            # every query, 5 repeats
+    python benchmarks/bench_guards.py --quick    # 150 curated queries, 1 repeat (a smoke run)
+
+Its figures, dated with the machine: benchmarks/results/ (run_all.py writes them).
 """
 
 from __future__ import annotations

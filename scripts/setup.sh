@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up everything MKD needs on a fresh CPU machine, idempotently, from this repo's files.
 #   scripts/setup.sh            core + dev tools (tests)
-#   MKD_EDGE=1 scripts/setup.sh also builds llama-cpp-python (GGUF serving; ~6 min)
+#   MKD_EDGE=1 scripts/setup.sh also builds llama-cpp-python (GGUF serving; a long C++ build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}

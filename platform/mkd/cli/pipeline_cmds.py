@@ -12,7 +12,10 @@ from mkd.cli.console import console, fail
 pipeline_app = typer.Typer(help="Run the whole pipeline from a config.", no_args_is_help=True)
 
 PROFILE = typer.Option(
-    "default", "--profile", help="default (< 30 min here), quick (< 10 min) or full (< 2 h)."
+    "default",
+    "--profile",
+    help="default (a 30-minute budget on a 2-core CPU), quick (10 minutes) or full (2 hours); "
+    "measured times in README.md.",
 )
 STORE = typer.Option("local", "--store", help="local (a directory) or s3 (SeaweedFS on 127.0.0.1).")
 FRESH = typer.Option(False, "--fresh", help="Start over instead of reusing finished stages.")

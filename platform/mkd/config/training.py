@@ -42,9 +42,10 @@ class OptimizerSettings(Section):
         6e-4,
         gt=0.0,
         le=1.0,
-        description="Peak learning rate. At 1e-3 the student's one-token decisions (is the date "
-        "list empty?) flipped with every batch and ended on the majority answer; 3e-4 kept them "
-        "but under-fit the classifier (docs/training.md). GPU cluster (8B QLoRA): 2e-4.",
+        description="Peak learning rate. Too high and the student's one-token decisions (is the "
+        "date list empty?) follow each batch's majority instead of the query; too low and the "
+        "classifier under-fits (the runs: docs/training.md, 'Packing and the learning rate'). "
+        "GPU cluster (8B QLoRA): 2e-4.",
     )
     weight_decay: float = Field(0.0, ge=0.0, le=1.0, description="AdamW weight decay.")
     warmup_steps: int = Field(10, ge=0, description="Linear warm-up steps before cosine decay.")

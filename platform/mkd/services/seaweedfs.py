@@ -64,10 +64,10 @@ def start_seaweedfs(
     """Start `weed mini` with S3 on a free loopback port and real credentials; wait until ready.
 
     Every bucket is a SeaweedFS collection with volumes of its own. Left to itself, `weed mini`
-    sizes a volume from the disk's capacity (1 GiB on a 252 GB disk) and allows free space /
-    volume size of them: with 8 GiB free that is 7 volumes, so the eighth bucket's first write
-    fails with "no free volumes left" (an InternalError to the client). Small volumes and an
-    explicit count make the limit the disk itself; volumes are not preallocated.
+    sizes a volume from the disk's capacity (1 GiB on a disk of a few hundred GB) and allows
+    free space / volume size of them: with 8 GiB free that is 7 volumes, so the eighth bucket's
+    first write fails with "no free volumes left" (an InternalError to the client). Small volumes
+    and an explicit count make the limit the disk itself; volumes are not preallocated.
     """
     workdir.mkdir(parents=True, exist_ok=True)
     identities = {

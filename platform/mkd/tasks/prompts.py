@@ -30,11 +30,11 @@ def student_messages(
     """The short student prompt: the query, as_of and the task tag, one a line, nothing else.
 
     A trained student needs no instruction, schema or field labels: the task tag selects the
-    answer format (version 4 dropped the instruction and the labels, 24% fewer prompt tokens,
-    measured in docs/training.md). The one-word system turn keeps the chat template from adding
-    its default system prompt. The task tag comes last so that one query's prompts for every
-    task share all but their last few tokens: the server prefills that prefix once for
-    /v1/analyze, training packs it once.
+    answer format (version 4 dropped the instruction and the labels; the tokens it saves:
+    docs/training.md, "Training to a deadline on a CPU"). The one-word system turn keeps the
+    chat template from adding its default system prompt. The task tag comes last so that one
+    query's prompts for every task share all but their last few tokens: the server prefills that
+    prefix once for /v1/analyze, training packs it once.
     """
     return [
         {"role": "system", "content": "JSON"},
@@ -75,9 +75,9 @@ def answer_text(output: Any, schema: dict) -> str:
     Compact JSON like the canonical form, but each object's keys in the order of the task
     schema's `properties`, not sorted: a date item then reads phrase, date_period, start, end,
     so the student copies the phrase before it interprets it (canonical order would make it
-    write the period and the end date first). Measured on the demo's data: dates 0.53 -> 0.66
-    (docs/training.md). llguidance, one of vLLM's structured-output backends, also fixes keys
-    to `properties` order. Stored records stay canonical: both parse to the same value.
+    write the period and the end date first; the runs: docs/training.md, "Key order of the
+    answers"). llguidance, one of vLLM's structured-output backends, also fixes keys to
+    `properties` order. Stored records stay canonical: both parse to the same value.
     """
     return json.dumps(schema_ordered(output, schema), separators=(",", ":"), ensure_ascii=False)
 

@@ -1,8 +1,8 @@
 """The `hf` teacher: a local transformers model (mkd.inference.transformers_engine) prompted
 with the teacher's full context, plain greedy decoding.
 
-With SmolLM2-135M on this machine it is a weak teacher (the base model rarely follows the JSON
-instructions), useful for tests and for trying a bigger local model on a GPU node.
+With SmolLM2-135M it is a weak teacher (the base model rarely follows the JSON instructions),
+useful for tests and for trying a bigger local model on a GPU node.
 """
 
 from __future__ import annotations

@@ -205,9 +205,9 @@ def _mean_loss(t: Trainer, losses: Any, rows: Any, task_ids: Any, example_w: Any
     """Token-mean loss, each token weighted by its task's weight (the schedule's
     task_loss_weights, under packing) times its example's (decision balance).
 
-    Tokens, not examples, weigh alike: weighing every answer alike was tried (2026-11-28) and
-    gave an empty date list's 3 tokens 13x the weight of a 41-token list's, so the student
-    answered `[]` to nine date questions in ten.
+    Tokens, not examples, weigh alike: weighing every answer alike gives an empty date list's
+    few tokens far more weight each than a long list's, and the student learns to answer `[]`
+    to date questions (the run: docs/training.md, "Packing and the learning rate").
     """
     balanced = t.cfg.mixing.decision_balance > 0
     if t.loss_weights is None and not balanced:
