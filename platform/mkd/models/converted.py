@@ -1,10 +1,10 @@
 """A GGUF base model converted once to transformers' own format on local disk.
 
 transformers loads a GGUF by rebuilding the tokenizer from GGUF metadata and dequantizing every
-tensor in Python; for SmolLM2-135M that is most of a minute on a 2-core CPU, and the demo loads
-the base in every stage (training workers, evaluation roles, export variants, serving). The
-result of that conversion is saved here once, as safetensors plus tokenizer files, and later
-loads read it directly (docs/measurements.md has the timings).
+tensor in Python, which is slow on a CPU, and the demo loads the base in every stage (training
+workers, evaluation roles, export variants, serving). The result of that conversion is saved
+here once, as safetensors plus tokenizer files, and later loads read it directly (the timings
+are in docs/measurements.md).
 
 Layout: <cache>/converted/<sha256[:16]>-{model,tokenizer}/ named by the GGUF file's own digest, so a changed file
 never meets an old conversion. A conversion is written to a temporary directory, gets its
