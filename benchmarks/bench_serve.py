@@ -59,7 +59,7 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def forwards_per_answer(model_uri: str, n_queries: int) -> dict:
+def forwards_per_answer(model_uri: str, n_queries: int, adapter: str | None = None) -> dict:
     """Mean forwards per answer over the four tasks, with and without jump-forward (in-process)."""
     from mkd.inference import EngineItem
     from mkd.serve.config import StudentArgs
@@ -70,18 +70,18 @@ def forwards_per_answer(model_uri: str, n_queries: int) -> dict:
     pack = load_pack("finance")
     items = [EngineItem(t, q) for q in QUERIES[:n_queries] for t in pack.tasks]
     out = {}
-    args = StudentArgs(model_uri=model_uri)
+    args = StudentArgs(model_uri=model_uri, adapter=adapter)
     engine = student_engine(args, pack)
     for jump in (True, False):
         engine.decoder.jump_forward = jump  # same model and token index, only the strategy differs
         answers = engine.generate(items)
-        out["jump_forward" if jump else "token_by_token"] = statistics.fmean(
+        out["forwards_jf" if jump else "forwards_tbt"] = statistics.fmean(
             a.forwards for a in answers
         )
         out[f"valid_{'jf' if jump else 'tbt'}"] = sum(a.problem is None for a in answers) / len(
             answers
         )
-    out["forward_reduction"] = out["token_by_token"] / out["jump_forward"]
+    out["forward_reduction"] = out["forwards_tbt"] / out["forwards_jf"]
     return out
 
 
@@ -230,7 +230,11 @@ def _time_handle(handle, n: int, query: str) -> list[float]:
 
 
 def serve_figures(
-    model_uri: str, n: int, clients: tuple[int, ...] = CLIENTS, per_level: int = 24
+    model_uri: str,
+    n: int,
+    clients: tuple[int, ...] = CLIENTS,
+    per_level: int = 24,
+    adapter: str | None = None,
 ) -> dict:
     """Deploy configs/serve.yaml (student weight 1, teacher with 1 s latency) and time it."""
     import httpx
@@ -246,6 +250,7 @@ def serve_figures(
         )
         app = control.mkd_app(cfg)
         app["args"]["student"]["model_uri"] = model_uri
+        app["args"]["student"]["adapter"] = adapter
         app["args"]["teacher"].update(backend="stub", added_latency_s=1.0)
         live = control.deployment_entry(app, "Router")["user_config"]
         live.update(mode="split", student_weight=1.0, mirror_fraction=0.0)
@@ -287,8 +292,8 @@ def serve_figures(
     slowest = max(per_task, key=per_task.get)
     return {
         "engine": engine,
-        "student_one_task_p50_ms": p50(one),
-        "student_one_task_p99_ms": pct(one, 0.99),
+        "one_task_p50_ms": p50(one),
+        "one_task_p99_ms": pct(one, 0.99),
         **{f"p50_ms_{t}": v for t, v in per_task.items()},
         "analyze_p50_ms": p50(analyze),
         # the four answers share one batch, so the batch lasts as long as the longest answer
@@ -329,6 +334,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=_client_counts,
         default=CLIENTS,
         help="concurrent client counts, comma-separated (default 1,8,50)",
+    )
+    parser.add_argument(
+        "--adapter",
+        default=None,
+        help="a trained student's LoRA adapter directory (e.g. a demo store's "
+        "registry/finance-student/1/adapter): forwards and latencies of that student",
     )
     parser.add_argument(
         "--per-level",
@@ -372,10 +383,11 @@ def main(argv: list[str] | None = None) -> dict:
     else:
         model_uri = SMOLLM2
     n = opts.requests or (30 if opts.quick else 40)
-    figures = {"model": "tiny-random-llama" if opts.quick else "SmolLM2-135M-Instruct (fp32, CPU)"}
-    forwards = forwards_per_answer(model_uri, 2)
+    model = "tiny-random-llama" if opts.quick else "SmolLM2-135M-Instruct (fp32, CPU)"
+    figures = {"model": model, "adapter": opts.adapter or "none (untrained base)"}
+    forwards = forwards_per_answer(model_uri, 2, opts.adapter)
     _print(forwards)
-    served = serve_figures(model_uri, n, opts.clients, opts.per_level)
+    served = serve_figures(model_uri, n, opts.clients, opts.per_level, opts.adapter)
     _print(served)
     guards = guard_overhead()
     _print(guards)

@@ -38,6 +38,7 @@ def test_the_defaults_measure_one_eight_and_fifty_clients_briefly(bench):
     )
     opts = bench.parse_args(["--quick", "--clients", "1,8", "--per-level", "6"])
     assert (opts.quick, opts.clients, opts.per_level) == (True, (1, 8), 6)
+    assert bench.parse_args(["--adapter", "store/a"]).adapter == "store/a"
 
 
 @pytest.mark.parametrize("bad", ["0,8", "a", ""])
@@ -66,8 +67,10 @@ def test_load_figures_count_only_student_answers_and_the_shed_share(bench):
 
 def test_the_last_line_is_one_json_object_with_every_figure(bench, monkeypatch, capsys):
     served = {k: 1.234567 for k in KEYS} | {"engine": "transformers", "shed_c50": float("nan")}
-    monkeypatch.setattr(bench, "forwards_per_answer", lambda uri, n: {"forward_reduction": 2.0})
-    monkeypatch.setattr(bench, "serve_figures", lambda uri, n, clients, per_level: served)
+    monkeypatch.setattr(
+        bench, "forwards_per_answer", lambda uri, n, adapter: {"forward_reduction": 2.0}
+    )
+    monkeypatch.setattr(bench, "serve_figures", lambda uri, n, clients, per_level, adapter: served)
     monkeypatch.setattr(bench, "guard_overhead", lambda: {"guard_overhead_p50_ms": 0.5})
     returned = bench.main([])
     last = capsys.readouterr().out.strip().splitlines()[-1]
