@@ -21,9 +21,9 @@ import uuid
 from collections import deque
 from typing import Any
 
-from mkd.feedback import PREFIX, day_of, feedback_key
 from mkd.serve.config import CaptureArgs
 from mkd.storage import Store
+from mkd.store_layout import feedback_day, feedback_key, feedback_prefix
 
 log = logging.getLogger("mkd.serving.capture")
 
@@ -117,8 +117,8 @@ class FeedbackWriter:
         cutoff = today - dt.timedelta(days=self.cfg.retention_days)
         old = [
             k
-            for k in self.store.list(f"{PREFIX}{self.pack}/")
-            if (day := day_of(k)) is not None and day < cutoff
+            for k in self.store.list(feedback_prefix(self.pack))
+            if (day := feedback_day(k)) is not None and day < cutoff
         ]
         for key in old:
             self.store.delete(key)

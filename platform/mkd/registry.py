@@ -26,6 +26,15 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from mkd.storage import AlreadyExists, PreconditionFailed, Store
+from mkd.store_layout import (
+    claimed_registry_versions,
+    finished_registry_versions,
+    registry_names,
+    registry_stages,
+    version_claim,
+    version_manifest,
+    version_prefix,
+)
 
 STAGES = ("candidate", "canary", "production", "rejected", "archived")
 # At most one version sits in these stages; promoting another one archives the previous.
@@ -71,10 +80,6 @@ class ModelVersion:
         return gates.get("passed")
 
 
-def version_prefix(name: str, version: int) -> str:
-    return f"registry/{name}/{version}/"
-
-
 class VersionRef(NamedTuple):
     """A parsed model reference: `version` or `stage` set, or neither for a bare NAME."""
 
@@ -118,22 +123,16 @@ class Registry:
     # -- reading -------------------------------------------------------------------------------
     def names(self) -> list[str]:
         """Every model name with at least one finished version."""
-        keys = self.store.list("registry/")
-        return sorted({k.split("/")[1] for k in keys if k.endswith("/manifest.json")})
+        return registry_names(self.store)
 
     def versions(self, name: str) -> list[int]:
-        """Finished versions of `name` (those with a manifest), ascending."""
-        found = set()
-        for key in self.store.list(f"registry/{name}/"):
-            parts = key.split("/")
-            if len(parts) == 4 and parts[3] == "manifest.json" and parts[2].isdigit():
-                found.add(int(parts[2]))
-        return sorted(found)
+        """Finished versions of `name` (those with a manifest), by number."""
+        return finished_registry_versions(self.store, name)
 
     def get(self, name: str, version: int) -> ModelVersion:
         """One version; RegistryError naming what exists when it does not."""
         try:
-            manifest = self.store.get_json(version_prefix(name, version) + "manifest.json")
+            manifest = self.store.get_json(version_manifest(name, version))
         except FileNotFoundError:
             have = self.versions(name)
             raise RegistryError(
@@ -148,7 +147,7 @@ class Registry:
         stages = state["stages"]
         out = []
         for v in self.versions(name):
-            manifest = self.store.get_json(version_prefix(name, v) + "manifest.json")
+            manifest = self.store.get_json(version_manifest(name, v))
             out.append(
                 ModelVersion(
                     name, v, stages.get(str(v), "candidate"), manifest, _rolled_back(state, v)
@@ -208,7 +207,7 @@ class Registry:
             card = readme(full).encode()
             hashes["README.md"] = self.store.put_bytes(prefix + "README.md", card, if_absent=True)
         full["files"] = {rel: {"sha256": h} for rel, h in sorted(hashes.items())}
-        self.store.put_json(prefix + "manifest.json", full, if_absent=True)
+        self.store.put_json(version_manifest(name, version), full, if_absent=True)
         self._change(name, version, stage, action="register", reason=reason, force=True)
         return ModelVersion(name, version, stage, full)
 
@@ -279,16 +278,11 @@ class Registry:
 
     # -- internals -----------------------------------------------------------------------------
     def _claim(self, name: str) -> int:
-        taken = {
-            int(k.split("/")[2])
-            for k in self.store.list(f"registry/{name}/")
-            if k.count("/") >= 3 and k.split("/")[2].isdigit()
-        }
-        version = max(taken, default=0) + 1
+        version = max(claimed_registry_versions(self.store, name), default=0) + 1
         while True:
             try:
                 self.store.put_json(
-                    version_prefix(name, version) + "claim.json",
+                    version_claim(name, version),
                     {"claimed_at": _now(), "by": _actor()},
                     if_absent=True,
                 )
@@ -298,7 +292,7 @@ class Registry:
 
     def _state(self, name: str) -> tuple[dict[str, Any], str | None]:
         try:
-            data, etag = self.store.get_versioned(f"registry/{name}/stages.json")
+            data, etag = self.store.get_versioned(registry_stages(name))
         except FileNotFoundError:
             return {"stages": {}, "log": []}, None
         return json.loads(data), etag
@@ -330,7 +324,7 @@ class Registry:
         """Compare-and-swap stages.json; False (after a short pause) when another writer won."""
         data = json.dumps(state, indent=2, ensure_ascii=False).encode()
         try:
-            self.store.put_if_match(f"registry/{name}/stages.json", data, etag)
+            self.store.put_if_match(registry_stages(name), data, etag)
         except PreconditionFailed:
             time.sleep(0.01)
             return False

@@ -7,9 +7,10 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
-from mkd.data.manifest import build_manifest, dataset_prefix, write_version
+from mkd.data.manifest import build_manifest, write_version
 from mkd.data.prompts_io import to_jsonl
 from mkd.registry import Registry
+from mkd.store_layout import dataset_prefix
 
 GOLD = Path(__file__).parents[2] / "platform/mkd/tasks/packs/finance/data/gold.jsonl"
 

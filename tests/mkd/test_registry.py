@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 from mkd.config.store import S3Settings
-from mkd.registry import Registry, RegistryError, parse_ref, version_prefix
+from mkd.registry import Registry, RegistryError, parse_ref
 from mkd.storage import AlreadyExists, open_store
+from mkd.store_layout import version_prefix
 
 
 @pytest.fixture

@@ -15,10 +15,11 @@ from pathlib import Path
 
 import pytest
 from mkd.config import load_config
-from mkd.data.build import build_dataset, stage_augment, stage_label, work_prefix
+from mkd.data.build import build_dataset, stage_augment, stage_label
 from mkd.data.splits import family_overlap
 from mkd.scoring import parse_prediction
 from mkd.storage import open_store
+from mkd.store_layout import work_prefix
 from mkd.teachers.server import input_hash
 from rich.console import Console
 
@@ -85,13 +86,15 @@ def test_kill_and_rerun_gives_the_same_dataset_without_relabeling(
     }
     time.sleep(2)  # let in-flight requests of the dead job drain from the log
     log_mark = len(_lines(log_b))
-    assert not store_b.exists(work_prefix(load_config(paths["b"])) + "labeled.jsonl")
+    cfg_b = load_config(paths["b"])
+    assert not store_b.exists(work_prefix(cfg_b.data.dataset, cfg_b.data.version) + "labeled.jsonl")
 
     job = _job(paths["b"], env)
     assert job.wait(timeout=400) == 0, job.stderr.read().decode()[-3000:]
 
-    prefix = work_prefix(load_config(paths["a"]))
-    store_a = open_store(load_config(paths["a"]).store)
+    cfg_a = load_config(paths["a"])
+    prefix = work_prefix(cfg_a.data.dataset, cfg_a.data.version)
+    store_a = open_store(cfg_a.store)
     labeled_a, labeled_b = (s.get_bytes(prefix + "labeled.jsonl") for s in (store_a, store_b))
     assert labeled_a == labeled_b
     ids = [json.loads(x)["id"] for x in labeled_b.splitlines()]
@@ -121,9 +124,15 @@ def test_faults_every_item_labeled_or_quarantined(
     store = open_store(cfg.store)
     stage_augment(cfg, store, QUIET)
     report = stage_label(cfg, store, QUIET)
-    labeled = _lines(Path(store.uri.removeprefix("file://")) / work_prefix(cfg) / "labeled.jsonl")
+    labeled = _lines(
+        Path(store.uri.removeprefix("file://"))
+        / work_prefix(cfg.data.dataset, cfg.data.version)
+        / "labeled.jsonl"
+    )
     quarantine = _lines(
-        Path(store.uri.removeprefix("file://")) / work_prefix(cfg) / "quarantine.jsonl"
+        Path(store.uri.removeprefix("file://"))
+        / work_prefix(cfg.data.dataset, cfg.data.version)
+        / "quarantine.jsonl"
     )
     n_prompts = len(_lines(curated_subset))
     assert report["total"] == n_prompts * 4 == report["labeled"] + report["quarantined"]
@@ -161,14 +170,19 @@ def test_bad_inputs_are_quarantined_with_clear_reasons(
     quarantine = {
         q["id"]: q["reason"]
         for q in map(
-            json.loads, store.get_bytes(work_prefix(cfg) + "quarantine.jsonl").splitlines()
+            json.loads,
+            store.get_bytes(
+                work_prefix(cfg.data.dataset, cfg.data.version) + "quarantine.jsonl"
+            ).splitlines(),
         )
     }
     assert quarantine["empty:query_classifier"] == "empty prompt"
     assert quarantine["huge:date_interpretation"].startswith("prompt too long: 102400 characters")
     assert any("invalid UTF-8" in r for r in quarantine.values())
     assert quarantine["task:sentiment"].startswith("unknown task 'sentiment'")
-    labeled = store.get_bytes(work_prefix(cfg) + "labeled.jsonl").splitlines()
+    labeled = store.get_bytes(
+        work_prefix(cfg.data.dataset, cfg.data.version) + "labeled.jsonl"
+    ).splitlines()
     assert {json.loads(x)["prompt_id"] for x in labeled} == {"ok"}
     bad_task = write_config("badtask", {**data, "tasks": ["sentiment"]})
     out = subprocess.run(

@@ -11,9 +11,10 @@ import asyncio
 import datetime as dt
 
 from mkd.config.store import StoreConfig
-from mkd.feedback import feedback_key, read_feedback
+from mkd.feedback import read_feedback
 from mkd.serve.config import CaptureArgs
 from mkd.storage import open_store
+from mkd.store_layout import feedback_key
 
 from serving.answering import Answerer
 from serving.capture import FeedbackWriter, feedback_entry

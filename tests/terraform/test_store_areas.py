@@ -9,12 +9,14 @@ import re
 from pathlib import Path
 
 import pytest
-from mkd.data.label_cache import PREFIX as LABEL_CACHE_PREFIX
-from mkd.data.manifest import dataset_prefix
-from mkd.data.review import reviews_prefix
-from mkd.registry import version_prefix
 from mkd.storage import STORE_AREAS
-from mkd.training.outputs import run_key
+from mkd.store_layout import (
+    LABEL_CACHE,
+    dataset_prefix,
+    reviews_prefix,
+    run_key,
+    version_prefix,
+)
 
 ROOT = Path(__file__).parents[2]
 IAM_VARIABLES = ROOT / "terraform" / "modules" / "iam" / "variables.tf"
@@ -80,7 +82,7 @@ def test_every_area_is_a_key_prefix_in_the_code(area):
     "key",
     [
         dataset_prefix("finance", "v1"),
-        LABEL_CACHE_PREFIX,
+        LABEL_CACHE,
         reviews_prefix("finance", "v1"),
         run_key("r1", "adapter"),
         version_prefix("finance-student", 3),

@@ -77,11 +77,11 @@ def review_export(
 
     Example: mkd review export -c configs/pipeline.yaml --out review/
     """
-    from mkd.data.build import work_prefix
     from mkd.data.review import export_review
+    from mkd.store_layout import work_prefix
 
     cfg, store = _load(config)
-    key = work_prefix(cfg) + "labeled.jsonl"
+    key = work_prefix(cfg.data.dataset, cfg.data.version) + "labeled.jsonl"
     if not store.exists(key):
         fail(f"{store.uri_for(key)} does not exist: run `mkd label -c {config}` first")
     records = [json.loads(x) for x in store.get_bytes(key).splitlines() if x.strip()]

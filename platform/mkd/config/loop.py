@@ -18,8 +18,8 @@ class LoopConfig(Section):
     )
     parent: str | None = Field(
         None,
-        description="v(N), the dataset version to grow. None: the newest finished version of "
-        "data.dataset (mkd.dataset_versions).",
+        description="v(N), the dataset version to grow. None: the finished version of "
+        "data.dataset with the highest number (mkd.store_layout: v10 after v9).",
     )
     version: str | None = Field(
         None,

@@ -16,18 +16,15 @@ from rich.console import Console
 from mkd.config.pipeline import PipelineConfig
 from mkd.data.augment import Augmenter, Prompt
 from mkd.data.log_import import load_imports, merge_imports
-from mkd.data.manifest import MANIFEST, VersionExists, build_manifest, dataset_prefix, write_version
+from mkd.data.manifest import VersionExists, build_manifest, write_version
 from mkd.data.paraphrase import paraphraser_for
 from mkd.data.prompts_io import read_prompts, to_jsonl
 from mkd.data.ray_labeling import run_labeling, split_rows, to_quarantine, to_record
 from mkd.data.review import apply_overrides, load_overrides
 from mkd.data.splits import family_overlap, split_by_family
 from mkd.storage import Store
+from mkd.store_layout import dataset_manifest, dataset_prefix, work_prefix
 from mkd.tasks import load_pack
-
-
-def work_prefix(cfg: PipelineConfig) -> str:
-    return f"work/{cfg.data.dataset}/{cfg.data.version}/"
 
 
 def read_source(uri: str, cfg: PipelineConfig, store: Store) -> tuple[bytes, str]:
@@ -65,7 +62,7 @@ def stage_augment(cfg: PipelineConfig, store: Store, console: Console) -> dict[s
         {**p.to_dict(), **extra.get(p.family if p.operator else p.id, {})}
         for p in augmenter.run(parents)
     ]
-    prefix = work_prefix(cfg)
+    prefix = work_prefix(cfg.data.dataset, cfg.data.version)
     store.put_bytes(prefix + "prompts.jsonl", to_jsonl(prompts))
     store.put_bytes(prefix + "prompts_rejects.jsonl", to_jsonl(rejects))
     summary = {"curated": len(curated), "prompts": len(prompts), "rejected": len(rejects)}
@@ -79,7 +76,7 @@ def stage_augment(cfg: PipelineConfig, store: Store, console: Console) -> dict[s
 
 def stage_label(cfg: PipelineConfig, store: Store, console: Console) -> dict[str, Any]:
     """work/.../prompts.jsonl -> labeled.jsonl + quarantine.jsonl (+ label_report.json)."""
-    prefix = work_prefix(cfg)
+    prefix = work_prefix(cfg.data.dataset, cfg.data.version)
     prompts, rejects = read_prompts(store.get_bytes(prefix + "prompts.jsonl"), "prompts.jsonl")
     if store.exists(prefix + "prompts_rejects.jsonl"):
         rejects += [
@@ -114,7 +111,7 @@ def stage_label(cfg: PipelineConfig, store: Store, console: Console) -> dict[str
 
 def stage_finish(cfg: PipelineConfig, store: Store, console: Console) -> dict[str, Any]:
     """Apply review overrides, split by family, write the version with its manifest last."""
-    prefix = work_prefix(cfg)
+    prefix = work_prefix(cfg.data.dataset, cfg.data.version)
     records = [
         json.loads(x) for x in store.get_bytes(prefix + "labeled.jsonl").splitlines() if x.strip()
     ]
@@ -164,7 +161,7 @@ def build_dataset(cfg: PipelineConfig, store: Store, console: Console | None = N
     """All stages; refuses up front if the version is already finished (immutable)."""
     console = console or Console()
     ds_prefix = dataset_prefix(cfg.data.dataset, cfg.data.version)
-    if store.exists(ds_prefix + MANIFEST):
+    if store.exists(dataset_manifest(cfg.data.dataset, cfg.data.version)):
         raise VersionExists(
             f"dataset {cfg.data.dataset}/{cfg.data.version} already exists at "
             f"{store.uri_for(ds_prefix)}; versions are immutable: set data.version to a new one"

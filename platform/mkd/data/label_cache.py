@@ -14,8 +14,7 @@ from typing import Any
 
 from mkd.records import canonical_json
 from mkd.storage import AlreadyExists, Store
-
-PREFIX = "label-cache/"
+from mkd.store_layout import LABEL_CACHE, label_cache_digest, label_cache_key
 
 
 def cache_key(
@@ -32,19 +31,19 @@ class LabelCache:
     def __init__(self, store: Store, threads: int = 8) -> None:
         self.store = store
         self.threads = threads
-        self._known = {k.removeprefix(PREFIX).removesuffix(".json") for k in store.list(PREFIX)}
+        self._known = {label_cache_digest(k) for k in store.list(LABEL_CACHE)}
 
     def get_many(self, keys: list[str]) -> dict[str, dict[str, Any]]:
         """Entries for the keys that are cached (fetched in parallel: one GET each on S3)."""
         hits = [k for k in dict.fromkeys(keys) if k in self._known]
         with ThreadPoolExecutor(self.threads) as pool:
-            entries = list(pool.map(lambda k: self.store.get_json(f"{PREFIX}{k}.json"), hits))
+            entries = list(pool.map(lambda k: self.store.get_json(label_cache_key(k)), hits))
         return dict(zip(hits, entries, strict=True))
 
     def put(self, key: str, entry: dict[str, Any]) -> None:
         """Store an entry; a concurrent writer of the same key wrote the same label: fine."""
         with contextlib.suppress(AlreadyExists):
-            self.store.put_json(f"{PREFIX}{key}.json", entry, if_absent=True)
+            self.store.put_json(label_cache_key(key), entry, if_absent=True)
         self._known.add(key)
 
     def put_many(self, entries: dict[str, dict[str, Any]]) -> None:

@@ -25,6 +25,7 @@ from mkd.data.labeling import normalise
 from mkd.data.near_dup import normalise_text
 from mkd.data.prompts_io import to_jsonl
 from mkd.storage import Store, sha256_bytes
+from mkd.store_layout import imports_prefix
 from mkd.tasks import TaskPack
 from mkd.teachers.openai_backend import strip_fences
 
@@ -269,10 +270,6 @@ def repeat_of(seen: dict[tuple[str, str], dict], record: dict) -> dict | None:
     remembered as the first): one rule for repeats in logs and in feedback."""
     first = seen.setdefault((record["task"], normalise_text(record["input"])), record)
     return None if first is record else first
-
-
-def imports_prefix(dataset: str, version: str) -> str:
-    return f"work/{dataset}/{version}/imports/"
 
 
 def store_import(

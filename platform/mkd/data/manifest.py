@@ -11,16 +11,11 @@ from collections import Counter, defaultdict
 from typing import Any
 
 from mkd.storage import AlreadyExists, Store, sha256_bytes
-
-MANIFEST = "manifest.json"
+from mkd.store_layout import MANIFEST
 
 
 class VersionExists(AlreadyExists):
     """The dataset version is finished; versions are immutable: pick a new data.version."""
-
-
-def dataset_prefix(name: str, version: str) -> str:
-    return f"datasets/{name}/{version}/"
 
 
 def label_of(task: str, output: Any) -> str:

@@ -17,7 +17,7 @@
 - Review overrides of the new version (reviews/<dataset>/<version>/) apply to train/val and the
   new items, never to the benchmark.
 
-Version names follow mkd.dataset_versions: the parent's number plus one (v10 after v9).
+Version names follow mkd.store_layout: the parent's number plus one (v10 after v9).
 """
 
 from __future__ import annotations
@@ -35,13 +35,19 @@ from mkd.config.data import SplitConfig
 from mkd.config.pipeline import PipelineConfig
 from mkd.data.labeling import normalise
 from mkd.data.log_import import load_imports, merge_imports, query_family, repeat_of
-from mkd.data.manifest import MANIFEST, build_manifest, dataset_prefix, write_version
+from mkd.data.manifest import build_manifest, write_version
 from mkd.data.near_dup import normalise_text
 from mkd.data.prompts_io import to_jsonl
 from mkd.data.review import apply_overrides, load_overrides
 from mkd.data.splits import family_overlap, split_of
-from mkd.dataset_versions import finished_versions, latest_dataset_version
 from mkd.storage import Store, sha256_bytes
+from mkd.store_layout import (
+    dataset_manifest,
+    dataset_prefix,
+    dataset_split,
+    finished_dataset_versions,
+    latest_dataset_version,
+)
 from mkd.tasks import TaskPack, load_pack
 
 BENCHMARK = "test.jsonl"
@@ -59,7 +65,7 @@ def next_version_name(store: Store, dataset: str, parent: str) -> str:
     stem, number = (match.group(1), int(match.group(2))) if match else (f"{parent}-", 1)
     taken = [
         int(m.group(1))
-        for v in finished_versions(store, dataset)
+        for v in finished_dataset_versions(store, dataset)
         if (m := re.fullmatch(re.escape(stem) + r"(\d+)", v))
     ]
     return f"{stem}{max([number, *taken]) + 1}"
@@ -216,11 +222,11 @@ def build_next_version(
 
     console = console or Console(stderr=True)
     name, pack = cfg.data.dataset, load_pack(cfg.pack)
-    p_prefix = dataset_prefix(name, parent)
-    if not store.exists(p_prefix + MANIFEST):
-        raise FileNotFoundError(f"dataset {name}/{parent}: no {store.uri_for(p_prefix + MANIFEST)}")
-    p_manifest = store.get_json(p_prefix + MANIFEST)
-    benchmark = store.get_bytes(p_prefix + BENCHMARK)
+    p_manifest_key = dataset_manifest(name, parent)
+    if not store.exists(p_manifest_key):
+        raise FileNotFoundError(f"dataset {name}/{parent}: no {store.uri_for(p_manifest_key)}")
+    p_manifest = store.get_json(p_manifest_key)
+    benchmark = store.get_bytes(dataset_split(name, parent, "test"))
     bench_sha = sha256_bytes(benchmark)
     recorded = (p_manifest.get("benchmark") or {}).get("sha256") or (
         (p_manifest.get("files") or {}).get(BENCHMARK) or {}
@@ -231,9 +237,9 @@ def build_next_version(
             f"records {recorded[:12]}...; the fixed benchmark changed, refusing to carry it over"
         )
     parent_splits = {
-        s: _records(store.get_bytes(p_prefix + f))
-        for s, f in (("train", "train.jsonl"), ("val", "val.jsonl"), ("test_new", NEW_ITEMS))
-        if store.exists(p_prefix + f)
+        s: _records(store.get_bytes(key))
+        for s in ("train", "val", "test_new")
+        if store.exists(key := dataset_split(name, parent, s))
     }
     test = _records(benchmark)
     parent_all = [r for recs in parent_splits.values() for r in recs] + test
@@ -338,8 +344,8 @@ def build_next_version(
 
 
 def resolve_versions(cfg: PipelineConfig, store: Store) -> tuple[str, str]:
-    """(parent, child): loop.parent or the newest finished version; loop.version or the next
-    name after the parent."""
+    """(parent, child): loop.parent or the highest-numbered finished version; loop.version or
+    the next name after the parent."""
     parent = cfg.loop.parent or latest_dataset_version(store, cfg.data.dataset)
     child = cfg.loop.version or next_version_name(store, cfg.data.dataset, parent)
     return parent, child

@@ -25,6 +25,7 @@ from typing import Any
 from mkd.data.manifest import label_of
 from mkd.records import canonical_json
 from mkd.storage import Store
+from mkd.store_layout import reviews_prefix
 from mkd.tasks import TaskPack
 
 COLUMNS = ["id", "task", "label", "input", "as_of", "teacher_output", "verdict"]
@@ -151,10 +152,6 @@ def _corrected(pack: TaskPack, row: dict) -> tuple[str | None, str | None]:
     if errors:
         return None, f"corrected_output breaks the {row['task']} schema: {errors[0]}"
     return canonical_json(value), None
-
-
-def reviews_prefix(dataset: str, version: str) -> str:
-    return f"reviews/{dataset}/{version}/"
 
 
 def store_reviews(store: Store, dataset: str, version: str, reviews: list[dict]) -> str:

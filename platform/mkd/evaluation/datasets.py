@@ -10,6 +10,7 @@ from pathlib import Path
 
 from mkd.records import Record, read_records
 from mkd.storage import Store
+from mkd.store_layout import dataset_manifest, dataset_prefix, dataset_split
 
 
 def load_split(
@@ -21,14 +22,14 @@ def load_split(
         dataset: `NAME/VERSION` (a finished version: its manifest must exist).
     """
     name, _, version = dataset.partition("/")
-    prefix = f"datasets/{name}/{version}/"
-    if not version or not store.exists(prefix + "manifest.json"):
+    prefix = dataset_prefix(name, version)
+    if not version or not store.exists(dataset_manifest(name, version)):
         raise FileNotFoundError(
             f"dataset {dataset!r}: no finished version at {store.uri_for(prefix)} "
             "(expected NAME/VERSION with a manifest.json)"
         )
     with tempfile.TemporaryDirectory() as tmp:
-        local = store.get_file(prefix + f"{split}.jsonl", Path(tmp) / f"{split}.jsonl")
+        local = store.get_file(dataset_split(name, version, split), Path(tmp) / f"{split}.jsonl")
         records = list(read_records(local))
     kept = spread_sample(records, tasks, max_per_task)
     if not kept:

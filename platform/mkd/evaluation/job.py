@@ -15,19 +15,25 @@ from pathlib import Path
 from typing import Any
 
 from mkd.config import PipelineConfig
-from mkd.dataset_versions import latest_dataset_version
 from mkd.evaluation.datasets import load_split, spread_sample
 from mkd.evaluation.gates import check_gates, gates_summary
 from mkd.evaluation.lineage import base_model_info, dir_sha256, git_commit
 from mkd.evaluation.metrics import gold_labels, overall, task_metrics
 from mkd.evaluation.predict import Prediction, predict_on_ray
-from mkd.evaluation.refs import ModelResolver, ResolvedModel, latest_run
+from mkd.evaluation.refs import ModelResolver, ResolvedModel
 from mkd.evaluation.report import before_after, human_bytes, to_html, to_json, to_markdown
 from mkd.inference import AUTO
 from mkd.models.converted import local_cache_dir
 from mkd.records import Record
 from mkd.registry import ModelVersion, Registry
 from mkd.storage import Store, open_store
+from mkd.store_layout import (
+    eval_predictions,
+    eval_report,
+    latest_dataset_version,
+    latest_run,
+    run_prefix,
+)
 from mkd.tasks import load_pack
 
 
@@ -278,7 +284,7 @@ def write_report(
     records: dict[str, Sequence[Record]],
 ) -> str:
     """evals/<id>/report.{json,md,html} and predictions/<role>.jsonl; report.json written last."""
-    prefix = f"evals/{report['id']}/"
+    eval_id = report["id"]
     for role, items in preds.items():
         lines = [
             Record(input=r.input, task=r.task, context=r.context, output=p.output).model_dump(
@@ -290,11 +296,11 @@ def write_report(
         import json
 
         data = "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
-        store.put_bytes(prefix + f"predictions/{role}.jsonl", data.encode())
-    store.put_bytes(prefix + "report.md", to_markdown(report).encode())
-    store.put_bytes(prefix + "report.html", to_html(report).encode())
-    store.put_bytes(prefix + "report.json", to_json(report).encode())
-    return store.uri_for(prefix + "report.html")
+        store.put_bytes(eval_predictions(eval_id, role), data.encode())
+    store.put_bytes(eval_report(eval_id, "md"), to_markdown(report).encode())
+    store.put_bytes(eval_report(eval_id, "html"), to_html(report).encode())
+    store.put_bytes(eval_report(eval_id, "json"), to_json(report).encode())
+    return store.uri_for(eval_report(eval_id, "html"))
 
 
 def _register(
@@ -346,7 +352,7 @@ def register_adapter(
         if p.is_file() and not p.name.startswith(".")
     }
     tmp = Path(tempfile.mkdtemp(prefix="mkd-eval-"))
-    tok_prefix = f"runs/{run_id}/tokenizer/"
+    tok_prefix = run_prefix(run_id) + "tokenizer/"
     tokenizer_sha = None
     if store.list(tok_prefix):
         tok_dir = store.get_dir(tok_prefix, tmp / "tokenizer")
@@ -358,7 +364,7 @@ def register_adapter(
         tokenizer_sha = dir_sha256(tok_dir)
     for ext in ("json", "md", "html"):
         path = tmp / f"report.{ext}"
-        path.write_bytes(store.get_bytes(f"evals/{report['id']}/report.{ext}"))
+        path.write_bytes(store.get_bytes(eval_report(report["id"], ext)))
         files[f"eval/report.{ext}"] = path
     student = report["models"]["student"]["tasks"]
     manifest = {
@@ -369,7 +375,7 @@ def register_adapter(
         "tokenizer_sha256": tokenizer_sha,
         "dataset": dataset,
         "training_run": run_id,
-        "eval": {"report": store.uri_for(f"evals/{report['id']}/report.json"), "tasks": student},
+        "eval": {"report": store.uri_for(eval_report(report["id"])), "tasks": student},
         "gates": gates,
         "git_commit": git_commit(),
         "lineage": {

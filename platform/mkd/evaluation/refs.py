@@ -20,6 +20,7 @@ from mkd.config import PipelineConfig
 from mkd.evaluation.predict import LocalPredictor, ModelSpec, PromptStyle, TeacherPredictor
 from mkd.registry import Registry, RegistryError, parse_ref
 from mkd.storage import Store
+from mkd.store_layout import dataset_ref_of, run_key, run_manifest, run_prefix
 from mkd.tasks import TaskPack
 
 
@@ -54,20 +55,6 @@ def base_size(uri: str) -> int | None:
     return dir_size(ref.path) if Path(ref.path).is_dir() else None
 
 
-def latest_run(store: Store) -> str:
-    """The newest finished training run (one with a manifest) in the store."""
-    runs = []
-    for key in store.list("runs/"):
-        parts = key.split("/")
-        if len(parts) == 3 and parts[2] == "manifest.json":
-            manifest = store.get_json(key)
-            stamp = str(manifest.get("finished_at") or manifest.get("created_at") or "")
-            runs.append((stamp, parts[1]))
-    if not runs:
-        raise FileNotFoundError(f"no finished training run in {store.uri}/runs/ (run mkd train)")
-    return max(runs)[1]
-
-
 def run_base_uri(manifest: dict[str, Any], fallback: str) -> str:
     """The base model a run trained on, whatever shape its manifest gives it."""
     base = manifest.get("base_model") or manifest.get("base_model_uri")
@@ -84,7 +71,7 @@ def run_dataset(manifest: dict[str, Any]) -> str | None:
             return f"{ds['name']}/{ds['version']}"
         ds = ds.get("ref") or ds.get("uri") or ds.get("prefix")
     if isinstance(ds, str) and ds:
-        return ds.removeprefix("datasets/").strip("/")
+        return dataset_ref_of(ds)
     return None
 
 
@@ -105,7 +92,7 @@ class ModelResolver:
             uri = ref.partition(":")[2] or self.cfg.training.base_model
             spec = ModelSpec(ref, uri, prompt=prompt, dtype=dtype)
             return ResolvedModel(ref, "local", spec, {"base_model": uri}, base_size(uri))
-        if ref.startswith("run:") or self.store.exists(f"runs/{ref}/manifest.json"):
+        if ref.startswith("run:") or self.store.exists(run_manifest(ref)):
             return self._run(ref.removeprefix("run:"), prompt)
         if "/" not in ref and _is_registry_ref(ref) and self.registry.versions(parse_ref(ref)[0]):
             return self._registry(ref, prompt)
@@ -119,11 +106,13 @@ class ModelResolver:
         )
 
     def _run(self, run_id: str, prompt: PromptStyle) -> ResolvedModel:
-        manifest_key = f"runs/{run_id}/manifest.json"
+        manifest_key = run_manifest(run_id)
         if not self.store.exists(manifest_key):
             raise FileNotFoundError(f"run {run_id!r}: no {self.store.uri_for(manifest_key)}")
         manifest = self.store.get_json(manifest_key)
-        adapter = self._download(f"runs/{run_id}/adapter/", f"runs/{run_id}/adapter", manifest)
+        adapter = self._download(
+            run_prefix(run_id) + "adapter/", run_key(run_id, "adapter"), manifest
+        )
         base = run_base_uri(manifest, self.cfg.training.base_model)
         spec = ModelSpec(f"run:{run_id}", base, str(adapter), prompt, self.cfg.evaluation.dtype)
         lineage = {"run_id": run_id, "base_model": base, "dataset": run_dataset(manifest)}
@@ -134,7 +123,7 @@ class ModelResolver:
     def _registry(self, ref: str, prompt: PromptStyle) -> ResolvedModel:
         mv = self.registry.resolve(ref)
         m, variant = mv.manifest, mv.manifest.get("variant", "adapter")
-        local = self._download(mv.prefix, f"registry/{mv.name}/{mv.version}", m)
+        local = self._download(mv.prefix, mv.prefix.rstrip("/"), m)  # the cache mirrors the key
         dtype = self.cfg.evaluation.dtype
         if variant == "adapter":
             base = run_base_uri(m, self.cfg.training.base_model)

@@ -37,6 +37,7 @@ from mkd.export.nf4 import quantize_nf4
 from mkd.models.converted import local_cache_dir
 from mkd.registry import ModelVersion, Registry, RegistryError
 from mkd.storage import Store, open_store
+from mkd.store_layout import eval_report
 from mkd.tasks import load_pack
 
 
@@ -165,7 +166,7 @@ def _judge(variants: dict[str, dict], tolerance: float) -> None:
 
 def _write_report(store: Store, source: ModelVersion, variants: dict, cfg: PipelineConfig) -> str:
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    prefix = f"evals/{stamp}-export-{source.name}-{source.version}/"
+    report_id = f"{stamp}-export-{source.name}-{source.version}"
     report = {
         "kind": "export",
         "source": source.ref,
@@ -174,9 +175,9 @@ def _write_report(store: Store, source: ModelVersion, variants: dict, cfg: Pipel
             k: {kk: vv for kk, vv in v.items() if kk != "artifact"} for k, v in variants.items()
         },
     }
-    store.put_bytes(prefix + "report.md", export_markdown(report).encode())
-    store.put_json(prefix + "report.json", report)
-    return store.uri_for(prefix + "report.json")
+    store.put_bytes(eval_report(report_id, "md"), export_markdown(report).encode())
+    store.put_json(eval_report(report_id), report)
+    return store.uri_for(eval_report(report_id))
 
 
 def export_markdown(report: dict) -> str:

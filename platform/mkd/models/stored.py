@@ -15,6 +15,7 @@ from typing import Any
 
 from mkd.models.converted import local_cache_dir
 from mkd.models.uris import ModelRef, resolve_model_uri
+from mkd.store_layout import MANIFEST, base_model_key
 
 
 def _fingerprint(ref: ModelRef) -> str:
@@ -60,14 +61,17 @@ def record_base_model(store: Any, uri: str, tokenizer: Any | None = None) -> dic
     """Put the base model's tokenizer and manifest in the store once; return the manifest."""
     ref = resolve_model_uri(uri)
     digest = model_sha256(ref)
-    prefix = f"base-models/{digest[:16]}"
-    if store.exists(f"{prefix}/manifest.json"):
-        return store.get_json(f"{prefix}/manifest.json")
+    manifest_key, tokenizer_key = (
+        base_model_key(digest, MANIFEST),
+        base_model_key(digest, "tokenizer"),
+    )
+    if store.exists(manifest_key):
+        return store.get_json(manifest_key)
     tokenizer = tokenizer if tokenizer is not None else load_tokenizer(uri)
     with tempfile.TemporaryDirectory(prefix="mkd-tok-") as tmp:
         tokenizer.save_pretrained(tmp)
-        store.put_dir(f"{prefix}/tokenizer", tmp)
+        store.put_dir(tokenizer_key, tmp)
     manifest = {"uri": uri, "sha256": digest, "gguf_file": ref.gguf_file,
-                "tokenizer": store.uri_for(f"{prefix}/tokenizer")}  # fmt: skip
-    store.put_json(f"{prefix}/manifest.json", manifest)
+                "tokenizer": store.uri_for(tokenizer_key)}  # fmt: skip
+    store.put_json(manifest_key, manifest)
     return manifest

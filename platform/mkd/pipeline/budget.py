@@ -19,6 +19,7 @@ from statistics import median
 from typing import Any
 
 from mkd.config import PipelineConfig
+from mkd.store_layout import dataset_split
 
 
 @dataclass(frozen=True)
@@ -126,5 +127,7 @@ def training_budget(
 
 
 def split_records(store: Any, dataset: str) -> list[dict[str, Any]]:
-    raw = store.get_bytes(f"datasets/{dataset}/test.jsonl")
+    """The test split of dataset `NAME/VERSION`."""
+    name, _, version = dataset.partition("/")
+    raw = store.get_bytes(dataset_split(name, version, "test"))
     return [json.loads(line) for line in raw.splitlines() if line.strip()]

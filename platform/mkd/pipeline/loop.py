@@ -104,13 +104,13 @@ def plan(ctx: PipelineContext) -> dict[str, Any]:
 
 
 def dataset(ctx: PipelineContext) -> dict[str, Any]:
-    from mkd.data.manifest import MANIFEST, dataset_prefix
     from mkd.data.next_version import build_next_version
+    from mkd.store_layout import dataset_manifest
 
     p = ctx.outputs["plan"]
-    prefix = dataset_prefix(ctx.cfg.data.dataset, p["version"])
-    if ctx.store.exists(prefix + MANIFEST):  # finished by an interrupted turn: reuse it
-        manifest = ctx.store.get_json(prefix + MANIFEST)
+    key = dataset_manifest(ctx.cfg.data.dataset, p["version"])
+    if ctx.store.exists(key):  # finished by an interrupted turn: reuse it
+        manifest = ctx.store.get_json(key)
         if manifest.get("parent") != p["parent_ref"]:
             raise RuntimeError(
                 f"dataset {p['dataset']} exists with parent {manifest.get('parent')}, not "

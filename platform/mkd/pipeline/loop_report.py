@@ -14,13 +14,10 @@ from typing import Any
 from mkd.config import PipelineConfig
 from mkd.evaluation.report import _md_table, _png
 from mkd.storage import Store
+from mkd.store_layout import loop_prefix
 
 SET_TITLES = {"benchmark": "fixed benchmark (test.jsonl)", "new": "new items (test_new.jsonl)"}
 ROLES = ("current", "candidate")
-
-
-def loop_prefix(cfg_name: str, dataset: str) -> str:
-    return f"loops/{cfg_name}/{dataset.replace('/', '-')}/"
 
 
 def _cell(m: dict | None) -> dict[str, Any] | None:

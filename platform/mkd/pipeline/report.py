@@ -14,6 +14,7 @@ from mkd.pipeline.table import (
     timings_markdown,
     timings_rows,
 )
+from mkd.store_layout import eval_report, run_key
 
 
 def write_summary(ctx: PipelineContext, workdir: Path) -> tuple[Path, Path]:
@@ -28,13 +29,11 @@ def write_summary(ctx: PipelineContext, workdir: Path) -> tuple[Path, Path]:
         md += f"\nLoop report: `{ctx.output('loop', 'report_uri')}`\n"
     md += "\n## Time per stage\n\n" + timings_markdown(ctx)
     report_id = ctx.output("evaluate", "report_id")
-    md += (
-        f"\nEvaluation report with plots: `{ctx.store.uri_for(f'evals/{report_id}/report.html')}`\n"
-    )
+    md += f"\nEvaluation report with plots: `{ctx.store.uri_for(eval_report(report_id, 'html'))}`\n"
     workdir.mkdir(parents=True, exist_ok=True)
     md_path = workdir / "summary.md"
     md_path.write_text(md, encoding="utf-8")
-    eval_html = ctx.store.get_bytes(f"evals/{report_id}/report.html").decode("utf-8")
+    eval_html = ctx.store.get_bytes(eval_report(report_id, "html")).decode("utf-8")
     html_path = workdir / "summary.html"
     page = _html(cols, rows, timings_rows(ctx), eval_html, _curve_png(ctx), loop)
     html_path.write_text(page, encoding="utf-8")
@@ -70,7 +69,7 @@ SET_NAMES = {"benchmark": "fixed benchmark", "new": "new items from the traffic"
 def _curve_png(ctx: PipelineContext) -> bytes | None:
     """The training run's validation-agreement curve (runs/<id>/val_agreement.png), if any."""
     run_id = ctx.outputs.get("train", {}).get("run_id")
-    key = f"runs/{run_id}/val_agreement.png"
+    key = run_key(run_id, "val_agreement.png")
     return ctx.store.get_bytes(key) if run_id and ctx.store.exists(key) else None
 
 

@@ -89,10 +89,10 @@ def router_status(url: str) -> dict[str, Any]:
 
 def test_queries(ctx: PipelineContext, n: int) -> list[dict]:
     """A replay sample from the test split, mixed across tasks."""
-    from mkd.data.manifest import dataset_prefix
+    from mkd.store_layout import dataset_split
 
-    prefix = dataset_prefix(ctx.cfg.data.dataset, ctx.cfg.data.version)
-    lines = ctx.store.get_bytes(prefix + "test.jsonl").splitlines()
+    key = dataset_split(ctx.cfg.data.dataset, ctx.cfg.data.version, "test")
+    lines = ctx.store.get_bytes(key).splitlines()
     records = [json.loads(x) for x in lines if x.strip()]
     step = max(1, len(records) // n)
     return records[::step][:n]

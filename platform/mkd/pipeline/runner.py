@@ -18,6 +18,7 @@ from rich.console import Console
 
 from mkd.config import PipelineConfig
 from mkd.storage import Store
+from mkd.store_layout import pipeline_state
 
 
 @dataclass
@@ -56,7 +57,7 @@ def fingerprint(stage: Stage, ctx: PipelineContext) -> str:
 
 
 def _state_key(ctx: PipelineContext) -> str:
-    return f"pipelines/{ctx.state_name or ctx.cfg.name}/state.json"
+    return pipeline_state(ctx.state_name or ctx.cfg.name)
 
 
 def load_state(ctx: PipelineContext) -> dict[str, Any]:

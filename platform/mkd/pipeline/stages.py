@@ -49,30 +49,31 @@ def review(ctx: PipelineContext) -> dict[str, Any]:
     import tempfile
     from pathlib import Path
 
-    from mkd.data.build import work_prefix
     from mkd.data.review import export_review
+    from mkd.store_layout import work_prefix
 
-    raw = ctx.store.get_bytes(work_prefix(ctx.cfg) + "labeled.jsonl")
+    work = work_prefix(ctx.cfg.data.dataset, ctx.cfg.data.version)
+    raw = ctx.store.get_bytes(work + "labeled.jsonl")
     records = [json.loads(line) for line in raw.splitlines() if line.strip()]
     with tempfile.TemporaryDirectory() as tmp:
         paths = export_review(records, Path(tmp), ctx.cfg.data.review_sample_per_task, ctx.cfg.seed)
-        keys = [f"{work_prefix(ctx.cfg)}review/{p.name}" for p in paths]
+        keys = [f"{work}review/{p.name}" for p in paths]
         for key, path in zip(keys, paths, strict=True):
             ctx.store.put_file(key, path)
     ctx.console.print(
-        f"review sample: {len(keys)} file(s) under {ctx.store.uri_for(work_prefix(ctx.cfg))}review/"
+        f"review sample: {len(keys)} file(s) under {ctx.store.uri_for(work)}review/"
         " — corrections go back with `mkd review import`"
     )
     return {"files": keys}
 
 
 def dataset(ctx: PipelineContext) -> dict[str, Any]:
-    from mkd.data.manifest import MANIFEST, dataset_prefix
     from mkd.stages import dataset as stage
+    from mkd.store_layout import dataset_manifest
 
-    prefix = dataset_prefix(ctx.cfg.data.dataset, ctx.cfg.data.version)
-    if ctx.store.exists(prefix + MANIFEST):  # versions are immutable: reuse the finished one
-        manifest = ctx.store.get_json(prefix + MANIFEST)
+    key = dataset_manifest(ctx.cfg.data.dataset, ctx.cfg.data.version)
+    if ctx.store.exists(key):  # versions are immutable: reuse the finished one
+        manifest = ctx.store.get_json(key)
         return {
             "dataset": f"{ctx.cfg.data.dataset}/{ctx.cfg.data.version}",
             "counts": manifest["counts"],
@@ -80,22 +81,11 @@ def dataset(ctx: PipelineContext) -> dict[str, Any]:
     return stage.run(ctx.cfg, _stage_context(ctx)).summary
 
 
-def _unfinished_run(ctx: PipelineContext) -> str | None:
-    """The newest run that has its config but no manifest: an interrupted training run."""
-    runs = {key.split("/")[1] for key in ctx.store.list("runs/") if key.count("/") >= 2}
-    unfinished = [
-        r
-        for r in runs
-        if ctx.store.exists(f"runs/{r}/config.yaml")
-        and not ctx.store.exists(f"runs/{r}/manifest.json")
-    ]
-    return max(unfinished) if unfinished else None
-
-
 def train(ctx: PipelineContext) -> dict[str, Any]:
     from mkd.stages import train as stage
+    from mkd.store_layout import latest_unfinished_run
 
-    resume = _unfinished_run(ctx)
+    resume = latest_unfinished_run(ctx.store)
     if resume:
         ctx.console.print(f"resuming interrupted run [bold]{resume}[/] from its last checkpoint")
     cfg, budget = _with_deadline_budget(ctx)

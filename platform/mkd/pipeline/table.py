@@ -7,6 +7,7 @@ from typing import Any
 from rich.table import Table
 
 from mkd.pipeline.runner import PipelineContext
+from mkd.store_layout import eval_report, run_manifest
 
 
 def _size(n: Any) -> str:
@@ -17,7 +18,7 @@ def _size(n: Any) -> str:
 
 def summary_rows(ctx: PipelineContext) -> tuple[list[str], list[dict[str, str]]]:
     """Rows of the final table: the evaluation's before/after, export sizes, per-task scores."""
-    report = ctx.store.get_json(f"evals/{ctx.output('evaluate', 'report_id')}/report.json")
+    report = ctx.store.get_json(eval_report(ctx.output("evaluate", "report_id")))
     rows = list(report["before_after"])
     cols = [c for c in rows[0] if c not in ("metric", "change")] if rows else []
     rows.append(_training_row(ctx))
@@ -51,7 +52,7 @@ def _variants_cell(variants: dict[str, dict]) -> dict[str, str]:
 def _training_row(ctx: PipelineContext) -> dict[str, str]:
     """How much training the student had: steps, epochs, minutes, precision and ISA."""
     run_id = ctx.outputs.get("train", {}).get("run_id")
-    key = f"runs/{run_id}/manifest.json"
+    key = run_manifest(run_id)
     if not run_id or not ctx.store.exists(key):
         return {"metric": "training", "student": "-"}
     m = ctx.store.get_json(key)

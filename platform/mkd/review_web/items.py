@@ -19,6 +19,7 @@ from typing import Any, Literal
 from mkd.data.review import input_sha256, sample_for_review
 from mkd.scoring import score_item
 from mkd.storage import Store
+from mkd.store_layout import eval_predictions, latest_eval_id
 from mkd.tasks import TaskPack
 
 Kind = Literal["sample", "disagreement", "guard"]
@@ -48,18 +49,6 @@ def read_jsonl(store: Store, key: str) -> list[dict]:
     if not store.exists(key):
         return []
     return [json.loads(x) for x in store.get_bytes(key).splitlines() if x.strip()]
-
-
-def latest_eval_id(store: Store) -> str | None:
-    """The newest finished evaluation report (report.json is written last) with predictions."""
-    found = []
-    for key in store.list("evals/"):
-        parts = key.split("/")
-        if len(parts) == 3 and parts[2] == "report.json":
-            report = store.get_json(key)
-            if report.get("kind") == "evaluation":
-                found.append((report.get("created_at", ""), parts[1]))
-    return max(found)[1] if found else None
 
 
 def _key(task: str, text: str) -> tuple[str, str]:
@@ -190,8 +179,8 @@ def load_source(store: Store, work_prefix: str, ds_prefix: str) -> ItemSource:
     if eval_id is None:
         problems.append("no evaluation report under evals/: no disagreements to list")
     else:
-        student = read_jsonl(store, f"evals/{eval_id}/predictions/student.jsonl")
-        teacher = read_jsonl(store, f"evals/{eval_id}/predictions/teacher.jsonl")
+        student = read_jsonl(store, eval_predictions(eval_id, "student"))
+        teacher = read_jsonl(store, eval_predictions(eval_id, "teacher"))
     return ItemSource(records, quarantine, eval_id, student, teacher, problems)
 
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import os
 
 from mkd.config import PipelineConfig
-from mkd.data.build import work_prefix
-from mkd.data.manifest import dataset_prefix
 from mkd.review_web.app import ItemSnapshot, ReviewContext, create_app
 from mkd.review_web.items import collect_items, load_source
 from mkd.storage import Store
+from mkd.store_layout import dataset_prefix, work_prefix
 from mkd.tasks import load_pack
 
 LOOPBACK = "127.0.0.1"
@@ -32,9 +31,10 @@ def review_context(
     pack = load_pack(cfg.pack)
     n = cfg.data.review_sample_per_task if per_task is None else per_task
     ds_prefix = dataset_prefix(cfg.data.dataset, cfg.data.version)
+    work = work_prefix(cfg.data.dataset, cfg.data.version)
 
     def snapshot() -> ItemSnapshot:
-        source = load_source(store, work_prefix(cfg), ds_prefix)
+        source = load_source(store, work, ds_prefix)
         items = collect_items(pack, source, n, disagreements, cfg.seed)
         return ItemSnapshot(items, source.eval_id, tuple(source.problems))
 

@@ -17,8 +17,11 @@ OPTIONS: tuple[StageOption, ...] = ()
 
 def run(config: PipelineConfig, context: StageContext) -> Outcome:
     """Write the prompts and their augment report under work/<dataset>/<version>/."""
-    from mkd.data.build import stage_augment, work_prefix
+    from mkd.data.build import stage_augment
+    from mkd.store_layout import work_prefix
 
     summary = stage_augment(config, context.store, context.console)
-    prompts = context.store.uri_for(work_prefix(config) + "prompts.jsonl")
+    prompts = context.store.uri_for(
+        work_prefix(config.data.dataset, config.data.version) + "prompts.jsonl"
+    )
     return Outcome(stage="augment", summary=summary, artifacts={"prompts": prompts})

@@ -32,7 +32,7 @@ def dataset_outcome(
     stage: str, config: PipelineConfig, context: StageContext, manifest: dict[str, Any]
 ) -> Outcome:
     """The outcome of a stage that wrote a dataset version (dataset, build)."""
-    from mkd.data.manifest import dataset_prefix
+    from mkd.store_layout import dataset_prefix
 
     prefix = dataset_prefix(config.data.dataset, config.data.version)
     return Outcome(

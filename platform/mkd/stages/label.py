@@ -22,10 +22,11 @@ BUDGET_EXHAUSTED = "labeling stopped at the teacher budget cap (teacher.budget_u
 
 def run(config: PipelineConfig, context: StageContext) -> Outcome:
     """Label the prompts; `failed` when the teacher budget ran out before every item."""
-    from mkd.data.build import stage_label, work_prefix
+    from mkd.data.build import stage_label
+    from mkd.store_layout import work_prefix
 
     report = stage_label(config, context.store, context.console)
-    prefix = context.store.uri_for(work_prefix(config))
+    prefix = context.store.uri_for(work_prefix(config.data.dataset, config.data.version))
     artifacts = {"report": prefix + "label_report.json"}
     if report.get("budget_exhausted"):
         return Outcome(

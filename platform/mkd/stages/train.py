@@ -27,11 +27,12 @@ SUMMARY_KEYS = ("run_id", "steps", "epochs", "best_step", "best_val_agreement")
 
 def run(config: PipelineConfig, context: StageContext) -> Outcome:
     """Train; the run's manifest gives the summary."""
+    from mkd.store_layout import run_prefix
     from mkd.training.job import run_training
 
     manifest = run_training(
         config, context.store, context.console, context.option("resume"), context.option("address")
     )
-    run_uri = context.store.uri_for(f"runs/{manifest['run_id']}/")
+    run_uri = context.store.uri_for(run_prefix(manifest["run_id"]))
     summary = {key: manifest[key] for key in SUMMARY_KEYS if key in manifest}
     return Outcome(stage="train", summary=summary, artifacts={"run": run_uri})

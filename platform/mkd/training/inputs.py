@@ -12,8 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mkd.dataset_versions import latest_dataset_version
 from mkd.records import Record, read_records
+from mkd.store_layout import (
+    dataset_manifest,
+    dataset_prefix,
+    dataset_split,
+    latest_dataset_version,
+)
 
 SPLITS = ("train", "val")
 
@@ -70,21 +75,21 @@ def _store_dataset(store: Any, name: str, version: str) -> DatasetInput:
             version = latest_dataset_version(store, name)
         except FileNotFoundError as e:
             raise TrainingInputError(f"training.dataset: {e}") from e
-    prefix = f"datasets/{name}/{version}"
-    if not store.exists(f"{prefix}/manifest.json"):
+    manifest = dataset_manifest(name, version)
+    if not store.exists(manifest):
         raise TrainingInputError(
             f"training.dataset: dataset {name}/{version} does not exist (no "
-            f"{store.uri_for(prefix + '/manifest.json')})"
+            f"{store.uri_for(manifest)})"
         )
     with tempfile.TemporaryDirectory(prefix="mkd-data-") as tmp:
         files = []
         for split in SPLITS:
-            if store.exists(f"{prefix}/{split}.jsonl"):
-                files.append(
-                    store.get_file(f"{prefix}/{split}.jsonl", Path(tmp) / f"{split}.jsonl")
-                )
+            if store.exists(key := dataset_split(name, version, split)):
+                files.append(store.get_file(key, Path(tmp) / f"{split}.jsonl"))
         local = _local_dataset(tmp)
-    local.source, local.name, local.version = store.uri_for(prefix), name, version
+    # the folder without its trailing slash, as runs have always recorded it
+    source = store.uri_for(dataset_prefix(name, version).rstrip("/"))
+    local.source, local.name, local.version = source, name, version
     return local
 
 

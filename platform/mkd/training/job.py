@@ -14,6 +14,7 @@ from typing import Any
 
 from mkd.config import PipelineConfig, dump_config
 from mkd.config.loader import parse_config
+from mkd.store_layout import run_config, run_key, run_manifest
 from mkd.training.inputs import (
     DatasetInput,
     TrainingInputError,
@@ -21,7 +22,6 @@ from mkd.training.inputs import (
     check_tasks,
     resolve_dataset,
 )
-from mkd.training.outputs import run_key
 from mkd.training.sessions import PROGRESS_ACTOR_PREFIX
 from mkd.training.warm_start import WarmStartError, resolve_init_adapter
 
@@ -49,14 +49,14 @@ def new_run_id(cfg: PipelineConfig) -> str:
 def plan_run(cfg: PipelineConfig, store: Any, resume: str | None = None) -> RunPlan:
     """Every input checked before work starts; on resume, the run's own stored config wins."""
     if resume:
-        if store.exists(run_key(resume, "manifest.json")):
+        if store.exists(run_manifest(resume)):
             raise TrainingInputError(f"--resume: run {resume} is already finished")
-        if not store.exists(run_key(resume, "config.yaml")):
+        if not store.exists(run_config(resume)):
             raise TrainingInputError(f"--resume: no run {resume} in {store.uri}")
         import yaml
 
-        stored = yaml.safe_load(store.get_bytes(run_key(resume, "config.yaml")))
-        cfg = parse_config(stored, store.uri_for(run_key(resume, "config.yaml")))
+        stored = yaml.safe_load(store.get_bytes(run_config(resume)))
+        cfg = parse_config(stored, store.uri_for(run_config(resume)))
     t = cfg.training
     check_base_model(t.base_model)
     tasks = t.tasks or cfg.tasks
@@ -223,7 +223,7 @@ def run_training(
     plan = plan_run(cfg, store, resume)
     t = plan.cfg.training
     if not resume:
-        store.put_bytes(run_key(plan.run_id, "config.yaml"), dump_config(plan.cfg).encode())
+        store.put_bytes(run_config(plan.run_id), dump_config(plan.cfg).encode())
     console.print(f"run [bold]{plan.run_id}[/]: {len(plan.dataset.train)} train / "
                   f"{len(plan.dataset.val)} val examples, tasks {', '.join(plan.tasks)}")  # fmt: skip
     tokenizer = load_tokenizer(t.base_model)

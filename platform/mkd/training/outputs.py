@@ -14,11 +14,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from mkd.store_layout import run_key, run_manifest
+
 LIBRARIES = ("torch", "transformers", "peft", "ray", "accelerate", "mkd")
-
-
-def run_key(run_id: str, name: str = "") -> str:
-    return f"runs/{run_id}/{name}".rstrip("/")
 
 
 def git_commit() -> str | None:
@@ -162,5 +160,5 @@ def write_run_outputs(
         "git_commit": git_commit(),
         "libraries": library_versions(),
     }
-    store.put_json(run_key(run_id, "manifest.json"), manifest)
+    store.put_json(run_manifest(run_id), manifest)
     return manifest

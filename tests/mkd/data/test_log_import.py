@@ -8,11 +8,12 @@ import json
 from mkd.cli.main import app
 from mkd.config import parse_config
 from mkd.config.data import LogImportConfig
-from mkd.data.build import stage_finish, work_prefix
+from mkd.data.build import stage_finish
 from mkd.data.log_import import import_log_lines, load_imports, store_import
 from mkd.data.prompts_io import to_jsonl
 from mkd.guards import GuardChain
 from mkd.storage import open_store
+from mkd.store_layout import work_prefix
 from rich.console import Console
 from typer.testing import CliRunner
 
@@ -117,7 +118,7 @@ def _dataset(tmp_path, labeled_inputs: list[str]):
         {"store": {"uri": f"file://{tmp_path / 'store'}"}, "data": {"version": "t1"}}
     )
     store = open_store(cfg.store)
-    prefix = work_prefix(cfg)
+    prefix = work_prefix(cfg.data.dataset, cfg.data.version)
     records = [
         {
             "id": f"p{i}:query_classifier",

@@ -14,9 +14,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from mkd.cli.main import app
-from mkd.data.log_import import imports_prefix
 from mkd.services.ports import free_ports
 from mkd.storage import open_store
+from mkd.store_layout import imports_prefix
 from mkd.tasks import load_pack, teacher_messages
 from typer.testing import CliRunner
 

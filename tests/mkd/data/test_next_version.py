@@ -6,7 +6,6 @@ import json
 
 import pytest
 from mkd.config import parse_config
-from mkd.data.manifest import dataset_prefix
 from mkd.data.next_version import (
     NothingNew,
     build_next_version,
@@ -15,6 +14,7 @@ from mkd.data.next_version import (
 )
 from mkd.data.splits import family_overlap
 from mkd.storage import open_store
+from mkd.store_layout import dataset_prefix
 from rich.console import Console
 
 from tests.mkd.lineage_data import as_feedback, gold_queries, make_parent, write_feedback

@@ -7,13 +7,14 @@ import json
 
 import pytest
 from mkd.config import parse_config
-from mkd.data.build import stage_finish, work_prefix
+from mkd.data.build import stage_finish
 from mkd.data.manifest import VersionExists
 from mkd.data.prompts_io import to_jsonl
 from mkd.data.review import export_review, parse_review, store_reviews
 from mkd.evaluation.metrics import is_gold
 from mkd.records import Record
 from mkd.storage import open_store, sha256_bytes
+from mkd.store_layout import work_prefix
 from rich.console import Console
 
 
@@ -70,7 +71,7 @@ def _prepare(tmp_path, records):
         {"store": {"uri": f"file://{tmp_path / 'store'}"}, "data": {"version": "t1"}}
     )
     store = open_store(cfg.store)
-    prefix = work_prefix(cfg)
+    prefix = work_prefix(cfg.data.dataset, cfg.data.version)
     store.put_bytes(prefix + "labeled.jsonl", to_jsonl(records))
     store.put_bytes(prefix + "quarantine.jsonl", to_jsonl([{"id": "q", "reason": "empty prompt"}]))
     store.put_json(prefix + "label_report.json", {"labeled": len(records)})

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from mkd.data.manifest import dataset_prefix
 from mkd.registry import Registry
 from mkd.storage import open_store
+from mkd.store_layout import dataset_prefix
 
 from tests.mkd.lineage_data import (
     as_feedback,

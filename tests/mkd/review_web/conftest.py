@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 from mkd.config import PipelineConfig, parse_config
-from mkd.data.build import work_prefix
 from mkd.data.prompts_io import to_jsonl
 from mkd.storage import Store, open_store
+from mkd.store_layout import work_prefix
 
 CATS = ["LOOKUP", "LIST", "SCREEN"]
 
@@ -105,7 +105,7 @@ def make_review_store(root: Path) -> ReviewStore:
     )
     store = open_store(cfg.store)
     recs = records()
-    prefix = work_prefix(cfg)
+    prefix = work_prefix(cfg.data.dataset, cfg.data.version)
     store.put_bytes(prefix + "labeled.jsonl", to_jsonl(recs))
     store.put_bytes(prefix + "quarantine.jsonl", to_jsonl(quarantine()))
     store.put_json(prefix + "label_report.json", {"labeled": len(recs)})

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import json
 
-from mkd.data.build import work_prefix
 from mkd.data.review import sample_for_review
 from mkd.review_web.diff import diff_html, differing_paths
 from mkd.review_web.items import (
     collect_items,
     disagreement_items,
     guard_items,
-    latest_eval_id,
     load_source,
     sampled_items,
 )
+from mkd.store_layout import latest_eval_id, work_prefix
 
 from .conftest import predictions, quarantine, records
 
@@ -65,7 +64,9 @@ def test_guard_items_are_the_guard_flagged_quarantine_rows():
 def test_latest_evaluation_and_collected_items(pack, review_store):
     rs = review_store
     assert latest_eval_id(rs.store) == rs.eval_id  # newest evaluation; the export is ignored
-    source = load_source(rs.store, work_prefix(rs.cfg), "datasets/finance/r1/")
+    source = load_source(
+        rs.store, work_prefix(rs.cfg.data.dataset, rs.cfg.data.version), "datasets/finance/r1/"
+    )
     assert source.problems == []
     items = collect_items(pack, source, per_task=3, disagreements=10, seed=rs.cfg.seed)
     ids = [i.id for i in items]
@@ -82,7 +83,9 @@ def test_missing_evaluation_is_a_note_not_an_error(pack, review_store):
     rs = review_store
     for key in rs.store.list("evals/"):
         rs.store.delete(key)
-    source = load_source(rs.store, work_prefix(rs.cfg), "datasets/finance/r1/")
+    source = load_source(
+        rs.store, work_prefix(rs.cfg.data.dataset, rs.cfg.data.version), "datasets/finance/r1/"
+    )
     assert source.eval_id is None and "no evaluation report" in source.problems[0]
     items = collect_items(pack, source, per_task=3, disagreements=10, seed=1)
     assert {k for i in items for k in i.kinds} == {"sample", "guard"}
