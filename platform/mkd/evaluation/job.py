@@ -75,10 +75,11 @@ def run_evaluation(
 
     picks = _role_items(roles, records, cfg)
     items = {role: [records[i] for i in idx] for role, idx in picks.items()}
-    preds = {
-        role: predict(resolver, m, items[role], cfg, config_given, progress)
-        for role, m in roles.items()
-    }
+    preds: dict[str, list[Prediction]] = {}
+    for role, m in roles.items():  # the teacher first: without it nothing else can be scored
+        preds[role] = predict(resolver, m, items[role], cfg, config_given, progress)
+        if role == "teacher":
+            require_teacher_answers(preds[role], cfg)
     latencies = {
         role: request_latencies(resolver, m, items[role], cfg, config_given)
         for role, m in roles.items()
@@ -93,6 +94,26 @@ def run_evaluation(
     uri = write_report(store, report, preds, items)
     version = _register(cfg, store, candidate, report, gates, dataset) if register else None
     return EvalOutcome(report, gates["passed"], uri, version)
+
+
+class TeacherUnavailable(RuntimeError):
+    """The teacher gave no valid answer at all: there is nothing to agree with."""
+
+
+def require_teacher_answers(teacher: list[Prediction], cfg: PipelineConfig) -> None:
+    """Refuse to score against a teacher that answered nothing (an endpoint down, a wrong URL
+    or key): the report would show the teacher at 0.000 and call scores against the dataset
+    labels "agreement with the teacher". Items it failed on alone fall back to the labels."""
+    if not teacher or any(p.violation is None for p in teacher):
+        return
+    t = cfg.teacher
+    where = f"{t.backend} at {t.base_url}" if t.backend == "openai" else t.backend
+    raise TeacherUnavailable(
+        f"the teacher ({where}) gave no valid answer to any of "
+        f"{len(teacher)} test items (first: {teacher[0].violation}); start it or fix "
+        "teacher.base_url, or set evaluation.compare_teacher: false to score against the "
+        "dataset's labels"
+    )
 
 
 def guard_parity(cfg: PipelineConfig) -> dict[str, Any] | None:

@@ -60,3 +60,26 @@ def test_failing_gates_register_the_candidate_as_rejected(eval_config):
     again = run_evaluation(eval_config.model_copy(update={}))
     assert again.version.version == 1
     assert [v.version for v in Registry(store).list("finance-student")] == [1]
+
+
+def test_a_teacher_that_answers_nothing_stops_the_evaluation_naming_its_endpoint(eval_config):
+    from mkd.evaluation.job import TeacherUnavailable
+
+    teacher = eval_config.teacher.model_copy(
+        update={"backend": "openai", "base_url": "http://127.0.0.1:9/v1", "max_retries": 0}
+    )
+    cfg = eval_config.model_copy(update={"teacher": teacher})
+    with pytest.raises(
+        TeacherUnavailable, match=r"openai at http://127\.0\.0\.1:9/v1.*compare_teacher"
+    ):
+        run_evaluation(cfg)
+    store = open_store(cfg.store)
+    assert store.list("evals/") == []  # no report that reads as a 0.000 student
+    assert not store.exists("registry/") or store.list("registry/") == []
+
+
+def test_the_runner_maps_an_unavailable_teacher_to_a_failed_exit():
+    from mkd.evaluation.job import TeacherUnavailable
+    from mkd.stages.runner import EXIT_FAILED, exit_code_for
+
+    assert exit_code_for(TeacherUnavailable("down")) == EXIT_FAILED
