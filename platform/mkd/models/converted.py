@@ -6,8 +6,8 @@ workers, evaluation roles, export variants, serving). The result of that convers
 here once, as safetensors plus tokenizer files, and later loads read it directly (the timings
 are in docs/measurements.md).
 
-Layout: <cache>/converted/<sha256[:16]>-{model,tokenizer}/ named by the GGUF file's own digest, so a changed file
-never meets an old conversion. A conversion is written to a temporary directory, gets its
+Layout: <cache>/converted/<sha256[:16]>-{model,tokenizer}/, named by the GGUF file's own
+digest, so a changed file never meets an old conversion. A conversion is written to a temporary directory, gets its
 `complete.json` (the digest) last and is renamed into place whole: a killed process leaves
 no directory that looks complete. A lock file keeps two processes on one node (two Ray Train
 workers) from converting the same file at once.

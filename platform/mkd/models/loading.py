@@ -20,10 +20,12 @@ def load_student(
         merge: fold the adapter into the weights (faster inference, no adapter swapping).
     """
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
+
+    from mkd.models.stored import load_tokenizer
 
     ref = resolve_model_uri(base_uri)
-    tokenizer = AutoTokenizer.from_pretrained(pretrained_path(ref, "tokenizer"))
+    tokenizer = load_tokenizer(base_uri)
     tokenizer.padding_side = "left"  # batched generation appends after the prompt
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token

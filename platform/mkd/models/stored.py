@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from mkd.models.converted import local_cache_dir
+from mkd.models.converted import local_cache_dir, pretrained_path
 from mkd.models.uris import ModelRef, resolve_model_uri
 from mkd.store_layout import MANIFEST, base_model_key
 
@@ -51,8 +51,6 @@ def model_sha256(ref: ModelRef) -> str:
 def load_tokenizer(uri: str) -> Any:
     """Only the tokenizer of a base-model URI (no weights loaded)."""
     from transformers import AutoTokenizer
-
-    from mkd.models.converted import pretrained_path
 
     return AutoTokenizer.from_pretrained(pretrained_path(resolve_model_uri(uri), "tokenizer"))
 
