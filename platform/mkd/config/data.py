@@ -26,6 +26,7 @@ class AugmentConfig(Section):
         default_factory=lambda: [
             "entity_swap",
             "metric_synonym",
+            "metric_swap",
             "number_unit",
             "time_shift",
             "rephrase",

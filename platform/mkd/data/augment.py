@@ -1,6 +1,6 @@
 """Synthetic variations of curated prompts, each keeping its curated parent as `family`.
 
-Operators: entity swaps from the gazetteers, metric synonyms, number and unit changes, time
+Operators: entity swaps from the gazetteers, metric synonyms and swaps, number and unit changes, time
 shifts, rephrasing templates, and optional LLM paraphrases. Exact and near-duplicates are removed
 (MinHash over character 5-grams, verified by exact Jaccard). Everything draws from one seeded RNG
 per curated prompt, so the output depends only on (seed, prompt, gazetteers, config).
@@ -122,6 +122,28 @@ def metric_synonym(text: str, rng: random.Random, lex: _Lexicon) -> str | None:
     return None
 
 
+def metric_swap(text: str, rng: random.Random, lex: _Lexicon) -> str | None:
+    """net profit -> D/E, revenue -> active users: a metric of another gazetteer group.
+
+    Curated prompts name a few dozen metrics; held-out queries name others the student never saw
+    in training, and whether money is involved (the currency decision) hangs on that word. The
+    group is drawn uniformly, then one of its names, so every metric the pack knows appears in
+    training, monetary or not.
+    """
+    words = [w for group in lex.metric_groups for w in group]
+    # Not inside a compound: "loss-making" is no metric.
+    matches = [m for m in lex.find(text, words) if "-" not in text[m.start() - 1 : m.start()]
+               and not text[m.end() :].startswith("-")]  # fmt: skip
+    if not matches:
+        return None
+    m = rng.choice(matches)
+    said = m.group(0).casefold()
+    others = [g for g in lex.metric_groups if said not in (w.casefold() for w in g)]
+    group = rng.choice(others)
+    choices = [w for w in group if w.casefold() not in text.casefold()]
+    return _replace(text, m, rng.choice(choices)) if choices else None
+
+
 _AMOUNT = re.compile(
     r"(?P<cur>₹|\$|€|£|¥|Rs\.? ?|USD ?|INR ?)?(?P<num>\d[\d,]*(?:\.\d+)?)"
     r"(?P<sp> ?)(?P<unit>crore|cr|lakh|billion|bn|million|mn|m|k|trillion|%)?(?![\w])",
@@ -201,6 +223,7 @@ def rephrase(text: str, rng: random.Random, lex: _Lexicon | None = None) -> str 
 OPERATORS: dict[str, Callable[..., str | None]] = {
     "entity_swap": entity_swap,
     "metric_synonym": metric_synonym,
+    "metric_swap": metric_swap,
     "number_unit": number_unit,
     "time_shift": time_shift,
     "rephrase": rephrase,

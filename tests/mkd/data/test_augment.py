@@ -6,7 +6,15 @@ import random
 
 import pytest
 from mkd.config.data import AugmentConfig
-from mkd.data.augment import Augmenter, Prompt, entity_swap, metric_synonym, number_unit, time_shift
+from mkd.data.augment import (
+    Augmenter,
+    Prompt,
+    entity_swap,
+    metric_swap,
+    metric_synonym,
+    number_unit,
+    time_shift,
+)
 from mkd.data.augment import _Lexicon as Lexicon
 from mkd.data.near_dup import NearDupIndex
 from mkd.data.prompts_io import read_prompts
@@ -28,6 +36,20 @@ def test_operators_change_what_they_claim(gazetteers):
     assert number_unit("Revenue in 2023", rng) is None  # a year is not an amount
     shifted = time_shift("Sales in FY24 vs 2023", random.Random(1))
     assert shifted != "Sales in FY24 vs 2023" and "Sales in FY" in shifted
+
+
+def test_metric_swap_reaches_every_metric_group_and_leaves_compounds(gazetteers):
+    lex = Lexicon(gazetteers)
+    said = {metric_swap("What was Apple's revenue in FY2023?", random.Random(i), lex)
+            for i in range(400)}  # fmt: skip
+    groups_reached = {
+        i for i, group in enumerate(lex.metric_groups)
+        if any(f"Apple's {w} in" in (s or "") for s in said for w in group)
+    }  # fmt: skip
+    revenue_group = next(i for i, g in enumerate(lex.metric_groups) if "revenue" in g)
+    assert revenue_group not in groups_reached  # a synonym is metric_synonym's job
+    assert len(groups_reached) >= 0.9 * (len(lex.metric_groups) - 1)
+    assert metric_swap("loss-making startups in India", random.Random(0), lex) is None
 
 
 @pytest.mark.slow
