@@ -25,6 +25,7 @@ class AugmentConfig(Section):
     operators: list[str] = Field(
         default_factory=lambda: [
             "entity_swap",
+            "company_invent",
             "metric_synonym",
             "metric_swap",
             "number_unit",

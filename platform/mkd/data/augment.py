@@ -1,7 +1,7 @@
 """Synthetic variations of curated prompts, each keeping its curated parent as `family`.
 
-Operators: entity swaps from the gazetteers, metric synonyms and swaps, number and unit changes, time
-shifts, rephrasing templates, and optional LLM paraphrases. Exact and near-duplicates are removed
+Operators: entity swaps from the gazetteers, invented company names, metric synonyms and swaps,
+number and unit changes, time shifts, rephrasing templates, and optional LLM paraphrases. Exact and near-duplicates are removed
 (MinHash over character 5-grams, verified by exact Jaccard). Everything draws from one seeded RNG
 per curated prompt, so the output depends only on (seed, prompt, gazetteers, config).
 """
@@ -108,6 +108,40 @@ def entity_swap(text: str, rng: random.Random, lex: _Lexicon) -> str | None:
         pool = lex.countries if kind == "country" else lex.sectors
     choices = [c for c in pool if c.casefold() != m.group(0).casefold() and c not in text]
     return _replace(text, m, rng.choice(choices)) if choices else None
+
+
+_ONSETS = ["b", "c", "d", "f", "g", "k", "l", "m", "n", "p", "r", "s", "t", "v", "z"]
+_ONSETS += ["br", "cr", "dr", "gr", "kl", "pl", "qu", "st", "tr", "vr"]
+_VOWELS = ["a", "e", "i", "o", "u", "a", "e", "o", "ai", "io"]
+_CODAS = ["", "", "", "n", "r", "x", "s", "l", "m", "nt", "rk", "th"]
+_COMPANY_SUFFIXES = ["Holdings", "Group", "Industries", "Corp", "Labs", "Systems", "Technologies"]
+
+
+def invented_company(rng: random.Random) -> str:
+    """A pronounceable name that no gazetteer holds: Dravik, Quelorn Holdings, Tisamex Labs."""
+    syllables = rng.choice([2, 2, 3])
+    stem = "".join(rng.choice(_ONSETS) + rng.choice(_VOWELS) for _ in range(syllables))
+    name = (stem + rng.choice(_CODAS)).capitalize()
+    return name if rng.random() < 0.6 else f"{name} {rng.choice(_COMPANY_SUFFIXES)}"
+
+
+def company_invent(text: str, rng: random.Random, lex: _Lexicon) -> str | None:
+    """Apple -> Dravik Holdings: a company no list holds.
+
+    Entity swaps only ever show the student the gazetteer's companies, so it can learn them by
+    heart; held-out queries name others (Keyence, Robinhood), which the student then misses.
+    An invented name can only be copied from the query, which is what the contract asks for.
+    """
+    matches = lex.find(text, lex.company_words)
+    if not matches:
+        return None
+    name = invented_company(rng)
+    if name.casefold() in lex.country_of:
+        return None
+    m = rng.choice(matches)
+    if name.endswith("s") and text[m.end() :].startswith("'s"):
+        text = text[: m.end() + 1] + text[m.end() + 2 :]  # Holdings's -> Holdings'
+    return _replace(text, m, name)
 
 
 def metric_synonym(text: str, rng: random.Random, lex: _Lexicon) -> str | None:
@@ -222,6 +256,7 @@ def rephrase(text: str, rng: random.Random, lex: _Lexicon | None = None) -> str 
 
 OPERATORS: dict[str, Callable[..., str | None]] = {
     "entity_swap": entity_swap,
+    "company_invent": company_invent,
     "metric_synonym": metric_synonym,
     "metric_swap": metric_swap,
     "number_unit": number_unit,

@@ -9,6 +9,7 @@ from mkd.config.data import AugmentConfig
 from mkd.data.augment import (
     Augmenter,
     Prompt,
+    company_invent,
     entity_swap,
     metric_swap,
     metric_synonym,
@@ -50,6 +51,18 @@ def test_metric_swap_reaches_every_metric_group_and_leaves_compounds(gazetteers)
     assert revenue_group not in groups_reached  # a synonym is metric_synonym's job
     assert len(groups_reached) >= 0.9 * (len(lex.metric_groups) - 1)
     assert metric_swap("loss-making startups in India", random.Random(0), lex) is None
+
+
+def test_company_invent_names_a_company_no_list_holds(gazetteers):
+    lex = Lexicon(gazetteers)
+    for seed in range(50):
+        new = company_invent("What was Apple's revenue in FY2023?", random.Random(seed), lex)
+        name = new.removeprefix("What was ").split("'")[0]
+        assert "Apple" not in new and new.endswith(" revenue in FY2023?")
+        assert name.casefold() not in lex.country_of and name[:1].isupper()
+        assert "s's" not in new  # Holdings' revenue, not Holdings's
+    assert company_invent("reliance ebitda fy24", random.Random(0), lex).islower()
+    assert company_invent("Revenue of fintechs in India", random.Random(0), lex) is None
 
 
 @pytest.mark.slow
