@@ -25,14 +25,14 @@ class AugmentConfig(Section):
     operators: list[str] = Field(
         default_factory=lambda: [
             "entity_swap",
-            "company_invent",
             "metric_synonym",
             "metric_swap",
             "number_unit",
             "time_shift",
             "rephrase",
         ],
-        description="Variation operators to use (paraphrase: LLM paraphrases via the teacher).",
+        description="Variation operators to use (paraphrase: LLM paraphrases via the teacher; "
+        "company_invent: invented company names, off by default, docs/training.md).",
     )
     paraphrases_per_prompt: int = Field(
         0, ge=0, description="LLM paraphrases per prompt through the teacher (cluster: 2)."

@@ -7,6 +7,7 @@ outcome.passed, outcome.report["before_after"], outcome.version
 
 from __future__ import annotations
 
+import json
 import tempfile
 import time
 from collections.abc import Sequence
@@ -314,8 +315,6 @@ def write_report(
             | {k: v for k, v in asdict(p).items() if k not in ("task", "output")}
             for r, p in zip(records[role], items, strict=True)
         ]
-        import json
-
         data = "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
         store.put_bytes(eval_predictions(eval_id, role), data.encode())
     store.put_bytes(eval_report(eval_id, "md"), to_markdown(report).encode())
