@@ -1,9 +1,10 @@
 """Synthetic variations of curated prompts, each keeping its curated parent as `family`.
 
 Operators: entity swaps from the gazetteers, invented company names, metric synonyms and swaps,
-number and unit changes, time shifts, rephrasing templates, and optional LLM paraphrases. Exact and near-duplicates are removed
-(MinHash over character 5-grams, verified by exact Jaccard). Everything draws from one seeded RNG
-per curated prompt, so the output depends only on (seed, prompt, gazetteers, config).
+number and unit changes, time shifts, rephrasing templates, and optional LLM paraphrases. Exact
+and near-duplicates are removed (MinHash over character 5-grams, verified by exact Jaccard).
+Everything draws from one seeded RNG per curated prompt, so the output depends only on (seed,
+prompt, gazetteers, config).
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ class _Lexicon:
         self.metric_groups = [
             [m["name"], *m.get("synonyms", [])] for m in gazetteers.get("metrics", [])
         ]
+        self.metric_words = [w for group in self.metric_groups for w in group]
 
     def find(self, text: str, words: list[str]) -> list[re.Match]:
         """Word-bounded matches, longest first, case-insensitive unless listed case-sensitive."""
@@ -80,6 +82,11 @@ class _Lexicon:
 
 def _overlaps(m: re.Match, others: list[re.Match]) -> bool:
     return any(m.start() < o.end() and o.start() < m.end() for o in others)
+
+
+def _in_compound(text: str, m: re.Match) -> bool:
+    """A match hyphenated to its neighbour: "loss" in "loss-making" is no metric."""
+    return text[m.start() - 1 : m.start()] == "-" or text[m.end() : m.end() + 1] == "-"
 
 
 def _replace(text: str, m: re.Match, new: str) -> str:
@@ -164,10 +171,7 @@ def metric_swap(text: str, rng: random.Random, lex: _Lexicon) -> str | None:
     group is drawn uniformly, then one of its names, so every metric the pack knows appears in
     training, monetary or not.
     """
-    words = [w for group in lex.metric_groups for w in group]
-    # Not inside a compound: "loss-making" is no metric.
-    matches = [m for m in lex.find(text, words) if "-" not in text[m.start() - 1 : m.start()]
-               and not text[m.end() :].startswith("-")]  # fmt: skip
+    matches = [m for m in lex.find(text, lex.metric_words) if not _in_compound(text, m)]
     if not matches:
         return None
     m = rng.choice(matches)
