@@ -34,3 +34,24 @@ def wait_for_series(port: int, wanted: dict[str, str]) -> list:
             names = sorted({s.name for s in samples})
             raise AssertionError(f"never exported: {wanted}; mkd series seen: {names}")
         time.sleep(2)
+
+
+def wait_for_value(port: int, name: str, labels: dict[str, str], value: float) -> list:
+    """Poll until every sample of `name` carrying `labels` reads `value`.
+
+    A gauge set by a reconfigure reaches the export port one report interval later: until
+    then the port still shows what the replica reported before.
+    """
+    deadline = time.monotonic() + EXPORT_TIMEOUT_S
+    while True:
+        samples = [
+            s
+            for s in mkd_samples(port)
+            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items())
+        ]
+        if samples and all(s.value == value for s in samples):
+            return samples
+        if time.monotonic() > deadline:
+            seen = [(s.labels, s.value) for s in samples]
+            raise AssertionError(f"{name}{labels} never read {value}; last seen: {seen}")
+        time.sleep(2)
