@@ -176,3 +176,11 @@ def test_the_cpu_image_installs_the_export_extra_that_the_export_job_needs(rende
         for job in render(files=[path]).get("mkd/templates/rayjob-export.yaml", []):
             groups = job["spec"]["rayClusterSpec"].get("workerGroupSpecs", [])
             assert {g["groupName"] for g in groups} <= {"cpu"}, path.name
+
+
+def test_the_charts_export_config_names_the_converter_the_cpu_image_installs(render):
+    """The export job's gguf-* variants need llama.cpp's converter where the config says."""
+    (target,) = re.findall(r"--target (\S+)", DOCKERFILES["cpu"].read_text())
+    (configmap,) = render()["mkd/templates/configmap.yaml"]
+    pipeline = yaml.safe_load(configmap["data"]["pipeline.yaml"])
+    assert pipeline["export"]["converter_dir"] == target

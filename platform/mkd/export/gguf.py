@@ -30,11 +30,24 @@ def llama_cpp_available() -> bool:
     return importlib.util.find_spec("llama_cpp") is not None
 
 
+def find_converter(converter_dir: str | Path) -> Path:
+    """`converter_dir` as given when it holds the converter; a relative one not found from the
+    current directory is looked up in the MKD checkout, where scripts/setup.sh installs it (so a
+    demo started from another directory still exports GGUF)."""
+    given = Path(converter_dir)
+    checkout = Path(__file__).resolve().parents[3]  # platform/mkd/export/gguf.py
+    candidates = [given] if given.is_absolute() else [given, checkout / given]
+    for path in candidates:
+        if (path / "convert_hf_to_gguf.py").is_file():
+            return path.resolve()
+    return given.resolve()
+
+
 def convert_hf_to_gguf(
     master_dir: str | Path, out_file: str | Path, outtype: str, converter_dir: str | Path
 ) -> Path:
     """Run llama.cpp's converter on a transformers directory (outtype f16, q8_0, f32, bf16)."""
-    converter = Path(converter_dir).resolve()
+    converter = find_converter(converter_dir)
     script = converter / "convert_hf_to_gguf.py"
     if not script.is_file():
         raise ExportSkipped(
