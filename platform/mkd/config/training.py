@@ -77,6 +77,15 @@ class MixingSettings(Section):
         "its task weighs s^-alpha. 0 = off; 1 = every decision class the same total weight. "
         "GPU cluster: as measured on the pack (docs/training.md).",
     )
+    error_weighting: float = Field(
+        0.0,
+        ge=0.0,
+        le=4.0,
+        description="power of per-task loss weights from validation error "
+        "(mkd.training.error_weights): after each validation a task's loss weight is its mixing "
+        "weight times (1 - val agreement)^power, normalised to mean 1. 0 = off (static weights). "
+        "GPU cluster: as measured on the pack (docs/training.md).",
+    )
 
 
 class ScalingSettings(Section):

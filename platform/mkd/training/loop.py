@@ -22,6 +22,7 @@ from mkd.tasks import load_pack
 from mkd.training.balance import balanced_weights, with_weights
 from mkd.training.checkpoints import TrainState, load_checkpoint, save_checkpoint
 from mkd.training.data import collate, encode_records
+from mkd.training.error_weights import error_factors, last_agreement
 from mkd.training.modeling import answer_logits, answer_token_losses, build_student
 from mkd.training.packing import collate_packed, query_groups
 from mkd.training.schedule import Schedule, build_schedule, eval_batches, eval_query_batches
@@ -153,9 +154,7 @@ def setup(inp: LoopInputs, session: Session) -> Trainer:
     t.scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: lr_factor(s, o.warmup_steps, t.progress(), o.cosine, o.min_lr_ratio)
     )
-    if schedule.task_loss_weights:
-        w = [schedule.task_loss_weights.get(task, 1.0) for task in t.tasks]
-        t.loss_weights = torch.tensor(w, device=device)
+    set_loss_weights(t)
     if cfg.deepspeed_stage:
         from mkd.training.gpu import deepspeed_engine
 
@@ -169,7 +168,24 @@ def setup(inp: LoopInputs, session: Session) -> Trainer:
             t.state = load_checkpoint(ckpt, model, optimizer, t.scheduler)
             t.state.resumed_from.append(t.state.step)
     t.state.precision = _precision(cfg, model, device)
+    if cfg.mixing.error_weighting:  # a resumed run goes on with its last validation's weights
+        set_loss_weights(t, last_agreement(t.state.history))
     return t
+
+
+def set_loss_weights(t: Trainer, agreement: dict[str, float] | None = None) -> None:
+    """Per-task loss weights: the schedule's (task mixing under packing) times, with
+    mixing.error_weighting and a validation's per-task `agreement`, the error factors
+    (mkd.training.error_weights). None stays when every weight would be 1."""
+    import torch
+
+    base = t.schedule.task_loss_weights
+    power = t.cfg.mixing.error_weighting
+    factors = error_factors(agreement, t.tasks, power) if power and agreement else {}
+    if not base and not factors:
+        return
+    w = [base.get(task, 1.0) * factors.get(task, 1.0) for task in t.tasks]
+    t.loss_weights = torch.tensor(w, device=t.device)
 
 
 def _precision(cfg: TrainingConfig, model: Any, device: Any) -> dict[str, Any]:
@@ -374,6 +390,11 @@ def _eval_and_stop(t: Trainer, session: Session) -> bool:
     state = t.state
     state.history.append({"step": state.step, "epochs": round(state.epochs, 4),
                           "elapsed_s": round(state.wall_seconds, 2), **result})  # fmt: skip
+    if t.cfg.mixing.error_weighting:
+        set_loss_weights(t, result["val_task_agreement"])
+        state.history[-1]["task_loss_weights"] = dict(
+            zip(t.tasks, t.loss_weights.tolist(), strict=True)
+        )
     session.progress({"step": state.step, "val_loss": result["val_loss"],
                       "val_agreement": result["val_agreement"]})  # fmt: skip
     if state.best_val_loss is None or result["val_loss"] < state.best_val_loss:
