@@ -37,17 +37,26 @@ def asset_root() -> Path:
     bundled = package / BUNDLE
     if bundled.is_dir():
         return bundled
-    # platform/mkd -> the project root, only if it is this project's checkout
-    root = package.parent.parent
-    pyproject = root / "pyproject.toml"
-    if pyproject.is_file() and re.search(
-        r'(?m)^name\s*=\s*"mkd"\s*$', pyproject.read_text(encoding="utf-8")
-    ):
+    root = checkout_root()
+    if root is not None:
         return root
     raise AssetNotFoundError(
         f"no {BUNDLE}/ in {package} and no mkd checkout around it: install mkd from a wheel "
         "(pip install mkd-*.whl) or pass the file explicitly"
     )
+
+
+@cache
+def checkout_root() -> Path | None:
+    """The project root of the source checkout mkd runs from (platform/mkd -> the root, only
+    if its pyproject.toml names the `mkd` project); None for an installed wheel."""
+    root = Path(str(files("mkd"))).parent.parent
+    pyproject = root / "pyproject.toml"
+    if pyproject.is_file() and re.search(
+        r'(?m)^name\s*=\s*"mkd"\s*$', pyproject.read_text(encoding="utf-8")
+    ):
+        return root
+    return None
 
 
 def chart_dir() -> Path:

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from mkd.assets import checkout_root
 from mkd.config.export import OllamaSettings
 
 CONVERTER_TYPES = {"gguf-f16": "f16", "gguf-q8_0": "q8_0"}
@@ -35,8 +36,9 @@ def find_converter(converter_dir: str | Path) -> Path:
     current directory is looked up in the MKD checkout, where scripts/setup.sh installs it (so a
     demo started from another directory still exports GGUF)."""
     given = Path(converter_dir)
-    checkout = Path(__file__).resolve().parents[3]  # platform/mkd/export/gguf.py
-    candidates = [given] if given.is_absolute() else [given, checkout / given]
+    candidates = [given]
+    if not given.is_absolute() and (root := checkout_root()) is not None:
+        candidates.append(root / given)
     for path in candidates:
         if (path / "convert_hf_to_gguf.py").is_file():
             return path.resolve()
