@@ -154,7 +154,6 @@ def setup(inp: LoopInputs, session: Session) -> Trainer:
     t.scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: lr_factor(s, o.warmup_steps, t.progress(), o.cosine, o.min_lr_ratio)
     )
-    set_loss_weights(t)
     if cfg.deepspeed_stage:
         from mkd.training.gpu import deepspeed_engine
 
@@ -168,8 +167,8 @@ def setup(inp: LoopInputs, session: Session) -> Trainer:
             t.state = load_checkpoint(ckpt, model, optimizer, t.scheduler)
             t.state.resumed_from.append(t.state.step)
     t.state.precision = _precision(cfg, model, device)
-    if cfg.mixing.error_weighting:  # a resumed run goes on with its last validation's weights
-        set_loss_weights(t, last_agreement(t.state.history))
+    # after the checkpoint: a resumed run goes on with its last validation's error weights
+    set_loss_weights(t, last_agreement(t.state.history))
     return t
 
 
