@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import httpx
 from mkd import metrics
@@ -22,18 +23,30 @@ def mkd_samples(port: int) -> list:
     ]
 
 
-def wait_for_series(port: int, wanted: dict[str, str]) -> list:
-    """Poll until every name in `wanted` has a sample tagged deployment=wanted[name]."""
+def _poll(port: int, done: Callable[[list], bool], failure: Callable[[list], str]) -> list:
+    """The port's mkd samples once `done(samples)`; AssertionError(failure(samples)) after
+    EXPORT_TIMEOUT_S."""
     deadline = time.monotonic() + EXPORT_TIMEOUT_S
     while True:
         samples = mkd_samples(port)
-        seen = {(s.name, s.labels.get("deployment")) for s in samples}
-        if all((name, dep) in seen for name, dep in wanted.items()):
+        if done(samples):
             return samples
         if time.monotonic() > deadline:
-            names = sorted({s.name for s in samples})
-            raise AssertionError(f"never exported: {wanted}; mkd series seen: {names}")
+            raise AssertionError(failure(samples))
         time.sleep(2)
+
+
+def wait_for_series(port: int, wanted: dict[str, str]) -> list:
+    """Poll until every name in `wanted` has a sample tagged deployment=wanted[name]."""
+
+    def done(samples: list) -> bool:
+        seen = {(s.name, s.labels.get("deployment")) for s in samples}
+        return all((name, dep) in seen for name, dep in wanted.items())
+
+    def failure(samples: list) -> str:
+        return f"never exported: {wanted}; mkd series seen: {sorted({s.name for s in samples})}"
+
+    return _poll(port, done, failure)
 
 
 def wait_for_value(port: int, name: str, labels: dict[str, str], value: float) -> list:
@@ -42,16 +55,20 @@ def wait_for_value(port: int, name: str, labels: dict[str, str], value: float) -
     A gauge set by a reconfigure reaches the export port one report interval later: until
     then the port still shows what the replica reported before.
     """
-    deadline = time.monotonic() + EXPORT_TIMEOUT_S
-    while True:
-        samples = [
+
+    def matching(samples: list) -> list:
+        return [
             s
-            for s in mkd_samples(port)
+            for s in samples
             if s.name == name and all(s.labels.get(k) == v for k, v in labels.items())
         ]
-        if samples and all(s.value == value for s in samples):
-            return samples
-        if time.monotonic() > deadline:
-            seen = [(s.labels, s.value) for s in samples]
-            raise AssertionError(f"{name}{labels} never read {value}; last seen: {seen}")
-        time.sleep(2)
+
+    def done(samples: list) -> bool:
+        found = matching(samples)
+        return bool(found) and all(s.value == value for s in found)
+
+    def failure(samples: list) -> str:
+        seen = [(s.labels, s.value) for s in matching(samples)]
+        return f"{name}{labels} never read {value}; last seen: {seen}"
+
+    return matching(_poll(port, done, failure))
