@@ -29,8 +29,15 @@ def _corpus(pack_name: str) -> list[str]:
     return lines
 
 
-def build_tiny_student(directory: str | Path, pack: str = "finance", seed: int = 0) -> Path:
-    """Write a tiny LlamaForCausalLM (random weights) and its tokenizer to `directory`."""
+def build_tiny_student(
+    directory: str | Path, pack: str = "finance", seed: int = 0, init_std: float = 0.02
+) -> Path:
+    """Write a tiny LlamaForCausalLM (random weights) and its tokenizer to `directory`.
+
+    `init_std` 0.02 (Llama's default) keeps every logit within about +-1: the model can never
+    become confident, so a LoRA on it learns nothing. ~0.3 lets a short run learn the label
+    priors and the JSON syntax (tests that compare a trained adapter with an untrained one).
+    """
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
@@ -69,6 +76,7 @@ def build_tiny_student(directory: str | Path, pack: str = "finance", seed: int =
         eos_token_id=tok.eos_token_id,
         pad_token_id=tok.pad_token_id,
         tie_word_embeddings=True,
+        initializer_range=init_std,
     )
     LlamaForCausalLM(config).save_pretrained(directory)
     return directory

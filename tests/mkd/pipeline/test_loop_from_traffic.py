@@ -1,8 +1,8 @@
-"""Issue 21's loop from real traffic: a deliberately weak student (finance-student:1, a random LoRA
-on the tiny base) serves in shadow on a local Ray cluster with capture on; the Router writes the
+"""Issue 21's loop from real traffic: a deliberately weak student (finance-student:1, an untrained
+LoRA on a tiny base) serves in shadow on a local Ray cluster with capture on; the Router writes the
 teacher's answers to the feedback log in S3 (SeaweedFS); `mkd loop` builds v2 from them, warm-starts
-training from :1 and compares both on the held-out new items (the margin is printed, not asserted:
-on the tiny model it is noise; docs/loop.md)."""
+training from :1 and compares both on the held-out new items (printed: on a tiny model that margin
+is noise) and on the captured queries v2 trained on (asserted: v2 agrees more; docs/loop.md)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,16 @@ from tests.serving.conftest import TOKEN, app_config
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-PARENT, TRAFFIC = 30, 40  # gold queries in v1; queries sent through the app
+PARENT, TRAFFIC = 30, 100  # gold queries in v1; queries sent through the app
+
+
+@pytest.fixture(scope="module")
+def learnable_base(tmp_path_factory):
+    """A tiny base a 200-step LoRA can move (serving.tiny's 600-token vocabulary, init std 0.3):
+    the pipeline's tiny base (49k-token vocabulary, std 0.02) caps every logit near +-1."""
+    from serving.tiny import build_tiny_student
+
+    return build_tiny_student(tmp_path_factory.mktemp("learnable-base"), init_std=0.3)
 
 
 def store_config(s3_server, bucket: str) -> dict[str, Any]:
@@ -71,19 +80,29 @@ def loop_config(store: dict[str, Any], tiny_base, ray_address: str) -> dict[str,
         "store": store,
         "teacher": {"backend": "reference"},
         "guards": {"enabled": False},
-        "training": {"base_model": str(tiny_base), "max_steps": 200, "batch_size": 8,
-                     "eval_every": 0, "eval_batches": 1, "checkpoint_every": 200, "log_every": 10,
+        "training": {"base_model": str(tiny_base), "max_steps": 600, "batch_size": 8,
+                     "eval_every": 0, "eval_batches": 1, "checkpoint_every": 600, "log_every": 10,
                      "lora": {"r": 4, "alpha": 8}, "optimizer": {"lr": 0.01, "warmup_steps": 5},
                      "ray_address": ray_address, "scaling": {"torch_threads": 1}},
         "evaluation": {"max_items_per_task": 20, "batch_size": 8, "max_new_tokens": 48,
                        "compare_base": False, "latency_probe_items": 0},
-        "loop": {"new_test_fraction": 0.3},
+        "loop": {"new_test_fraction": 0.5},
     }  # fmt: skip
 
 
+def captured_agreement(config_path, report: dict, ref: str) -> float:
+    from mkd.config import load_config
+    from mkd.pipeline.loop import _eval_on
+
+    cfg = load_config(config_path)
+    cfg.evaluation.dataset = report["dataset"]
+    return _eval_on(cfg, ref, "train")["overall"]["agreement"]
+
+
 def test_shadow_feedback_becomes_v2_and_a_warm_started_candidate_compared_on_it(
-    ray_cluster, s3_server, s3_bucket, tiny_base, tmp_path, monkeypatch
+    ray_cluster, s3_server, s3_bucket, learnable_base, tmp_path, monkeypatch
 ) -> None:
+    tiny_base = learnable_base
     from mkd.cli.main import app
     from mkd.serve.control import deploy, shutdown, wait_running
     from typer.testing import CliRunner
@@ -93,7 +112,7 @@ def test_shadow_feedback_becomes_v2_and_a_warm_started_candidate_compared_on_it(
     store = open_store(StoreConfig.model_validate(store_cfg))
     groups = gold_queries()
     make_parent(store, groups[:PARENT])
-    current = register_current(store, tiny_base, tmp_path)
+    current = register_current(store, tiny_base, tmp_path, random=False)
 
     config = shadow_app(ray_cluster.serve_http_port, tiny_base, current, store_cfg)
     deploy(ray_cluster.dashboard_url, config)
@@ -121,11 +140,17 @@ def test_shadow_feedback_becomes_v2_and_a_warm_started_candidate_compared_on_it(
     for task, sets in sorted(report["tasks"].items()):
         cells = sets.get("new", {})
         print(task, {r: (cells.get(r) or {}).get("score") for r in ("current", "candidate")})
-    # What a tiny model shows for sure: the captured traffic became v2's new items, the
-    # candidate was warm-started from :1 and trained on v2, and both versions were scored on
-    # the same items. Whether it then agrees more is noise at this size (+0.049 on 2026-12-05,
-    # -0.049 on 2026-12-06, equal on v2's train split): docs/loop.md; the margin on a real
-    # student is measured by `mkd demo --loop`.
+    # The captured traffic became v2's new items, the candidate was warm-started from :1 and
+    # trained on v2, and both versions were scored on the same items. Whether a tiny model then
+    # agrees more on queries it never saw is noise (docs/loop.md); the margin on a real student
+    # is measured by `mkd demo --loop`.
     assert report["warm_start"] == current and report["models"]["current"] == current
     assert report["new_items"] and report["feedback"], report
     assert new["items"]["current"] == new["items"]["candidate"] > 0
+
+    # "Those queries": the captured traffic v2 trained on (its train split), both versions
+    # scored on the same items against the teacher's captured answers. Measured +0.13 and
+    # +0.20 (2026-12-07, docs/loop.md); 0.05 leaves room for the run-to-run spread.
+    seen = {role: captured_agreement(path, report, ref) for role, ref in report["models"].items()}
+    print(f"agreement on the captured queries (v2's train split): {seen}")
+    assert seen["candidate"] > seen["current"] + 0.05, seen
