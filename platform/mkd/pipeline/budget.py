@@ -5,7 +5,9 @@ The stages after training decode: evaluation (student, base, one-at-a-time laten
 export (each variant re-evaluated) and serving (replayed requests). Their cost is forwards x the
 seconds a forward takes here, so the driver times a prefill and a decode step of the base model
 (a few seconds) and multiplies by the forwards those stages will run, counted from the config and
-the test split's answer lengths. What does not scale with decoding (Ray Serve's deploy, Ray Train's
+the test split's answers: with jump-forward a forward per token that holds a byte the schema
+leaves open (keys and punctuation ride along), which for the finance pack is about half the
+tokens. The serve stage is mostly the teacher's latency on the replayed requests. What does not scale with decoding (Ray Serve's deploy, Ray Train's
 start, GGUF conversion) is `demo.fixed_overhead_s`.
 """
 
@@ -68,14 +70,46 @@ def measure_speed(base_uri: str, batch: int, prompt_tokens: int = 64) -> Machine
     return MachineSpeed(load_s, prefill, step, prefill_one, step_one, batch)
 
 
-def answer_tokens(tokenizer: Any, records: list[dict[str, Any]]) -> dict[str, int]:
-    """Per task, the 90th-percentile answer length in tokens (a batch decodes as long as its
-    longest answer; batches are sorted by length)."""
+def answer_tokens(
+    tokenizer: Any, records: list[dict[str, Any]], schemas: dict[str, dict] | None = None
+) -> dict[str, int]:
+    """Per task, the 90th-percentile decode steps of an answer (a batch decodes as long as its
+    longest answer; batches are sorted by length): its tokens, or with `schemas` (the
+    constrained decoder's jump-forward) only the tokens that hold a byte the schema leaves open."""
+    from mkd.decoding.grammar import Grammar
+    from mkd.tasks.prompts import answer_text
+
+    schemas = schemas or {}
+    grammars = {t: Grammar(s) for t, s in schemas.items()}
     lengths: dict[str, list[int]] = {}
     for r in records:
-        n = len(tokenizer(r["output"], add_special_tokens=False)["input_ids"])
+        text, n = r["output"], None
+        if r["task"] in schemas:  # as the student writes it: keys in the schema's order
+            text = answer_text(json.loads(text), schemas[r["task"]])
+            n = open_tokens(tokenizer, grammars[r["task"]], text)
+        if n is None:
+            n = len(tokenizer(text, add_special_tokens=False)["input_ids"])
         lengths.setdefault(r["task"], []).append(n)
     return {t: sorted(v)[int(0.9 * (len(v) - 1))] + 2 for t, v in lengths.items()}
+
+
+def open_tokens(tokenizer: Any, grammar: Any, answer: str) -> int | None:
+    """Tokens of `answer` holding at least one byte its schema leaves open: what a jump-forward
+    decode spends forwards on (fixed bytes ride along with the next forward). None when the
+    answer is not in the grammar's language (then every token counts)."""
+    from mkd.decoding.grammar import DEAD
+
+    open_chars, state = [], grammar.start
+    for char in answer:
+        is_open = False
+        for b in char.encode("utf-8"):
+            if state == DEAD:
+                return None
+            is_open = is_open or len(grammar.next_bytes(state)) > 1
+            state = grammar.row(state)[b]
+        open_chars.append(is_open)
+    enc = tokenizer(answer, add_special_tokens=False, return_offsets_mapping=True)
+    return sum(1 for lo, hi in enc["offset_mapping"] if any(open_chars[lo:hi]))
 
 
 def later_stages_seconds(
@@ -99,9 +133,24 @@ def later_stages_seconds(
     evaluation = 3 * speed.load_s + student + probe + base
     per_variant = speed.load_s + sum(batched(ex.max_items_per_task, n) for n in tokens.values())
     export = len(ex.variants) * per_variant
+    return {"evaluate": evaluation, "export": export, "serve": serve_seconds(cfg, speed, tokens)}
+
+
+def serve_seconds(cfg: PipelineConfig, speed: MachineSpeed, tokens: dict[str, int]) -> float:
+    """The serve stage replays `demo.replay_requests` twice (shadow, then a canary when the
+    gates allow it), a few at a time (mkd.pipeline.rollout.replay). The teacher answers every
+    request at its injected latency; the student decodes on the request path only for the
+    canary's share, one request after another in its one replica (shadow decodes run beside,
+    off the request path)."""
+    from mkd.pipeline.rollout import REPLAY_CONCURRENCY
+
+    demo = cfg.demo
+    rounds = math.ceil(demo.replay_requests / REPLAY_CONCURRENCY)
+    teacher_s = (demo.teacher_latency_ms + demo.teacher_jitter_ms) / 1000
     mean_tokens = sum(tokens.values()) / max(1, len(tokens))
-    serve = speed.load_s + 2 * alone(cfg.demo.replay_requests, int(mean_tokens))
-    return {"evaluate": evaluation, "export": export, "serve": serve}
+    canary = math.ceil(demo.canary_weight * demo.replay_requests)
+    student_s = canary * (speed.prefill_one_s + mean_tokens * speed.step_one_s)
+    return speed.load_s + 2 * rounds * teacher_s + student_s
 
 
 def training_budget(

@@ -32,7 +32,10 @@ def serve_config(ctx: PipelineContext, version: str, teacher_url: str, port: int
     return config
 
 
-def replay(url: str, records: list[dict], concurrency: int = 4) -> dict[str, Any]:
+REPLAY_CONCURRENCY = 4  # a few clients at once, as an application's workers would call
+
+
+def replay(url: str, records: list[dict], concurrency: int = REPLAY_CONCURRENCY) -> dict[str, Any]:
     """Send test queries through the router; count routes, statuses and latency."""
 
     def one(rec: dict) -> tuple[int, str, float]:
