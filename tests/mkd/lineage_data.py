@@ -67,7 +67,7 @@ def as_feedback(group: list[dict]) -> list[dict]:
     ]  # fmt: skip
 
 
-def register_current(store, base: Path, tmp: Path, random: bool = True) -> str:
+def register_current(store, base: Path, tmp: Path, random_weights: bool = True) -> str:
     """finance-student:1: a LoRA adapter (r 4, all-linear) on the tiny base, as the evaluation
     registers one: random weights, or PEFT's initial ones (B = 0: the base's own answers)."""
     import torch
@@ -76,7 +76,9 @@ def register_current(store, base: Path, tmp: Path, random: bool = True) -> str:
 
     torch.manual_seed(1)
     model = AutoModelForCausalLM.from_pretrained(base)
-    lora = LoraConfig(r=4, lora_alpha=8, target_modules="all-linear", init_lora_weights=not random)
+    lora = LoraConfig(
+        r=4, lora_alpha=8, target_modules="all-linear", init_lora_weights=not random_weights
+    )
     get_peft_model(model, lora).save_pretrained(tmp / "adapter")
     files = {f"adapter/{p.name}": p for p in (tmp / "adapter").iterdir() if p.is_file()}
     manifest = {"variant": "adapter", "base_model": {"uri": str(base)}, "dataset": "finance/v1",

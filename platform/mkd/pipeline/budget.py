@@ -7,8 +7,9 @@ seconds a forward takes here, so the driver times a prefill and a decode step of
 (a few seconds) and multiplies by the forwards those stages will run, counted from the config and
 the test split's answers: with jump-forward a forward per token that holds a byte the schema
 leaves open (keys and punctuation ride along), which for the finance pack is about half the
-tokens. The serve stage is mostly the teacher's latency on the replayed requests. What does not scale with decoding (Ray Serve's deploy, Ray Train's
-start, GGUF conversion) is `demo.fixed_overhead_s`.
+tokens. The serve stage is mostly the teacher's latency on the replayed requests. What does not
+scale with decoding (Ray Serve's deploy, Ray Train's start, GGUF conversion) is
+`demo.fixed_overhead_s`.
 """
 
 from __future__ import annotations
@@ -68,6 +69,16 @@ def measure_speed(base_uri: str, batch: int, prompt_tokens: int = 64) -> Machine
     prefill, step = timed(batch)
     prefill_one, step_one = timed(1)
     return MachineSpeed(load_s, prefill, step, prefill_one, step_one, batch)
+
+
+def decoded_schemas(cfg: PipelineConfig) -> dict[str, dict] | None:
+    """The tasks' output schemas when evaluation decodes under them (jump-forward), else None."""
+    from mkd.tasks import load_pack
+
+    if cfg.evaluation.decoding == "free":
+        return None
+    pack = load_pack(cfg.pack)
+    return {t: pack.tasks[t].output_schema for t in cfg.tasks}
 
 
 def answer_tokens(

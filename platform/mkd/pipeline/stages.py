@@ -94,27 +94,23 @@ def train(ctx: PipelineContext) -> dict[str, Any]:
     return {"run_id": outcome.summary["run_id"], "budget": budget}
 
 
-def _schemas(cfg: Any) -> dict[str, dict] | None:
-    """The tasks' output schemas when evaluation decodes under them (jump-forward), else None."""
-    from mkd.tasks import load_pack
-
-    if cfg.evaluation.decoding == "free":
-        return None
-    pack = load_pack(cfg.pack)
-    return {t: pack.tasks[t].output_schema for t in cfg.tasks}
-
-
 def _with_deadline_budget(ctx: PipelineContext) -> tuple[Any, dict[str, Any] | None]:
     """The config to train with: under a demo deadline, training.budget_minutes is what the
     deadline leaves after the later stages' time, measured on this machine (budget.py)."""
     from mkd.models.stored import load_tokenizer
-    from mkd.pipeline.budget import answer_tokens, measure_speed, split_records, training_budget
+    from mkd.pipeline.budget import (
+        answer_tokens,
+        decoded_schemas,
+        measure_speed,
+        split_records,
+        training_budget,
+    )
 
     cfg = ctx.cfg
     if cfg.demo.deadline_minutes is None or cfg.training.budget_minutes is not None:
         return cfg, None
     records = split_records(ctx.store, ctx.output("dataset", "dataset"))
-    tokens = answer_tokens(load_tokenizer(cfg.training.base_model), records, _schemas(cfg))
+    tokens = answer_tokens(load_tokenizer(cfg.training.base_model), records, decoded_schemas(cfg))
     speed = measure_speed(cfg.training.base_model, cfg.evaluation.batch_size)
     budget = training_budget(cfg, time.monotonic() - ctx.started, speed, tokens)
     ctx.console.print(
