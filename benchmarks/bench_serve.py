@@ -276,7 +276,8 @@ def serve_figures(
             via_handle = _overheads(sync, _direct_call(sync, QUERIES[0]), n)
             shares = _router_shares(sync, client, QUERIES[0], n)
             floor, floor_body = _floor(client, n, False), _floor(client, n, True)
-            engine = sync.info.remote().result()["backend"]
+            info = sync.info.remote().result()
+            engine = f"{info['backend']} ({info['runtime']})"
             control.update_live_config(cluster.dashboard_url, "Router", {"student_weight": 0.0})
             deadline = time.monotonic() + 60
             while (
@@ -383,7 +384,7 @@ def main(argv: list[str] | None = None) -> dict:
     else:
         model_uri = SMOLLM2
     n = opts.requests or (30 if opts.quick else 40)
-    model = "tiny-random-llama" if opts.quick else "SmolLM2-135M-Instruct (fp32, CPU)"
+    model = "tiny-random-llama" if opts.quick else "SmolLM2-135M-Instruct (CPU)"
     figures = {"model": model, "adapter": opts.adapter or "none (untrained base)"}
     forwards = forwards_per_answer(model_uri, 2, opts.adapter)
     _print(forwards)

@@ -132,6 +132,11 @@ def engine_spec(args: StudentArgs, source: StudentSource) -> EngineSpec:
         task_adapters=dict(source.task_adapters),
         version=source.version,
         dtype=args.dtype,
+        quantization=args.quantization if args.backend == "transformers" else None,
+        runtime=args.runtime,
+        # one adapter is folded into the weights (the lean runtime's fused projections need
+        # it, and it spares a LoRA matmul per layer); per-task adapters stay separate
+        merge_adapter=bool(source.adapter) and not source.task_adapters,
         max_new_tokens=args.max_new_tokens,
         threads=args.torch_threads,
         jump_forward=args.jump_forward,
@@ -284,6 +289,7 @@ class Student:
             "replica": str(ctx.replica_id),
             "version": self.engine.version,
             "backend": self.engine.backend,
+            "runtime": getattr(self.engine, "runtime", self.engine.backend),
             "fault": self.live.fault,
             **self.counters,
         }

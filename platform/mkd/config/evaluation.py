@@ -112,8 +112,11 @@ class EvaluationConfig(Section):
         "greedy generate (shows how often the model alone breaks the contract). GPU cluster: "
         "constrained.",
     )
-    dtype: Literal["float32", "bfloat16", "float16"] = Field(
-        "float32", description="Weights dtype for local models. GPU cluster: bfloat16."
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        "auto",
+        description="Weights and compute dtype of local models, as the Serve Student's default: "
+        "auto is bfloat16 where the CPU has bf16 instructions, float32 elsewhere (what bf16 "
+        "changes in the answers: docs/serving.md). GPU cluster: bfloat16.",
     )
     compare_base: bool = Field(True, description="Also run the untouched base model (low bar).")
     base_fewshot: bool = Field(

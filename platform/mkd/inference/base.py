@@ -20,6 +20,7 @@ PromptStyle = Literal["student", "fewshot"]
 Decoding = Literal["constrained", "free"]
 # evaluation's choice: "schema" is constrained decoding without span copying (copy_spans off)
 EvalDecoding = Literal["constrained", "schema", "free"]
+Runtime = Literal["auto", "lean", "transformers"]
 
 
 class EngineUnavailable(ImportError):
@@ -106,7 +107,13 @@ class EngineSpec:
     decoding: "constrained" (greedy under the task's JSON Schema, as served) or "free".
     copy_spans: constrained strings the schema marks `x-mkd-span` are copied from the item's
         input (transformers engine; the other backends take the standard schema).
-    quantization: "nf4" loads a bitsandbytes 4-bit directory (transformers).
+    dtype: the weights' and compute dtype on the CPU; "auto": bfloat16 where the processor has
+        bf16 instructions (mkd.hardware), float32 elsewhere.
+    quantization: "nf4" loads a bitsandbytes 4-bit directory (transformers); "int8": decode
+        forwards read per-channel int8 weights (lean runtime, bfloat16 compute).
+    runtime: how the transformers engine runs a model under constrained decoding: "lean"
+        (mkd.models.lean_llama: fused projections, preallocated KV cache), "transformers" (its
+        own modules) or "auto" (lean where it reproduces the model, transformers otherwise).
     options: extra keyword arguments of the backend's own constructor (llama_cpp.Llama,
         vllm.LLM, vllm AsyncEngineArgs).
     """
@@ -126,6 +133,7 @@ class EngineSpec:
     threads: int | None = None
     jump_forward: bool = True
     copy_spans: bool = True
+    runtime: Runtime = "auto"
     options: dict[str, Any] = field(default_factory=dict)
 
 

@@ -3,6 +3,7 @@ MKD's constrained decoder (mkd.decoding), or plain greedy generate ("free" decod
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -17,13 +18,16 @@ from mkd.inference.base import (
 )
 from mkd.tasks import TaskPack
 
+log = logging.getLogger(__name__)
+
 
 class TransformersEngine:
     """Greedy answers from a transformers model; several per-task adapters may share a batch.
 
     Args:
         spec: model_uri, adapter (merged when spec.merge_adapter), task_adapters, dtype,
-            quantization ("nf4"), decoding, jump_forward, threads, max_new_tokens, prompt.
+            quantization ("nf4", "int8"), runtime, decoding, jump_forward, threads,
+            max_new_tokens, prompt.
         pack: the task pack.
         model, tokenizer: an already loaded pair (tests, the hf teacher's injected model).
     """
@@ -39,17 +43,21 @@ class TransformersEngine:
             torch.set_num_threads(spec.threads)
         self.spec, self.pack = spec, pack
         self.version = spec.version or spec.model_uri
+        self.dtype = resolve_dtype(spec.dtype)
         if model is None:
-            model, tokenizer = load_transformers(spec)
+            model, tokenizer = load_transformers(spec, self.dtype)
         self.adapter_of: dict[str, str] = {}
         if spec.task_adapters:
             model = self._load_task_adapters(model)
         self.model, self.tokenizer = model, tokenizer
         self.decoder = None
+        self.runtime = f"transformers {self.dtype}"
         if spec.decoding == "constrained":
             from mkd.decoding import ConstrainedDecoder
 
-            self.decoder = ConstrainedDecoder(model, tokenizer, jump_forward=spec.jump_forward)
+            why_not = "per-task adapters in one batch" if self.adapter_of else None
+            decoding, self.runtime = decoding_model(model, spec, self.dtype, why_not)
+            self.decoder = ConstrainedDecoder(decoding, tokenizer, jump_forward=spec.jump_forward)
 
     def _load_task_adapters(self, model: Any) -> Any:
         from peft import PeftModel
@@ -130,13 +138,49 @@ class TransformersEngine:
         ]
 
 
-def load_transformers(spec: EngineSpec) -> tuple[Any, Any]:
-    """The model and tokenizer a spec names; an adapter is merged when spec.merge_adapter."""
+def decoding_model(
+    model: Any, spec: EngineSpec, dtype: str, why_not: str | None = None
+) -> tuple[Any, str]:
+    """(what the constrained decoder calls, its description): a LeanLlama of `model` where
+    `spec.runtime` allows it and it reproduces the model, else the model itself (logged).
+
+    Raises:
+        ValueError: runtime "lean" for a model it cannot run (`why_not` or unsupported()).
+    """
+    plain = f"transformers {dtype}"
+    if spec.runtime == "transformers":
+        return model, plain
+    from mkd.models.lean_llama import LeanLlama, unsupported
+
+    reason = why_not or unsupported(model)
+    if reason:
+        if spec.runtime == "lean":
+            raise ValueError(f"runtime 'lean' cannot run this model: {reason}")
+        log.info("constrained decoding through transformers' modules: %s", reason)
+        return model, plain
+    lean = LeanLlama(model, dtype, int8_decode=spec.quantization == "int8")
+    runtime = f"lean {dtype}" + (" + int8 decode" if lean.int8_decode else "")
+    log.info("constrained decoding through %s", runtime)
+    return lean, runtime
+
+
+def resolve_dtype(dtype: str) -> str:
+    """A spec's dtype as a torch dtype name: "auto" is bfloat16 where this processor has bf16
+    instructions, float32 elsewhere (mkd.hardware.cpu_dtype)."""
+    from mkd.hardware import cpu_dtype
+
+    return cpu_dtype("auto") if dtype == "auto" else dtype
+
+
+def load_transformers(spec: EngineSpec, dtype: str | None = None) -> tuple[Any, Any]:
+    """The model and tokenizer a spec names, in `dtype` (default: the spec's, resolved); an
+    adapter is merged when spec.merge_adapter."""
     if spec.quantization == "nf4":
         return load_nf4(spec.model_uri)
     from mkd.models import load_student
 
-    return load_student(spec.model_uri, spec.adapter, dtype=spec.dtype, merge=spec.merge_adapter)
+    dtype = dtype or resolve_dtype(spec.dtype)
+    return load_student(spec.model_uri, spec.adapter, dtype=dtype, merge=spec.merge_adapter)
 
 
 def load_nf4(directory: str) -> tuple[Any, Any]:

@@ -37,19 +37,26 @@ class MachineSpeed:
     batch: int
 
 
-def measure_speed(base_uri: str, batch: int, prompt_tokens: int = 64) -> MachineSpeed:
-    """Time the fp32 base model (as evaluation and serving run it): load, prefill, 6 steps.
+def measure_speed(
+    base_uri: str, batch: int, dtype: str = "float32", prompt_tokens: int = 64
+) -> MachineSpeed:
+    """Time the base model as evaluation runs it (its dtype, the engine's decoding runtime):
+    load, prefill, 6 steps.
 
     A GGUF is converted first, untimed: that happens once per machine, and every later stage
     loads the converted copy, which is what `load_s` must stand for."""
     import torch
 
+    from mkd.inference import EngineSpec
+    from mkd.inference.transformers_engine import decoding_model, resolve_dtype
     from mkd.models import load_student, resolve_model_uri
     from mkd.models.converted import pretrained_path
 
     pretrained_path(resolve_model_uri(base_uri), "model")
     started = time.perf_counter()
-    model, _ = load_student(base_uri, dtype="float32")
+    dtype = resolve_dtype(dtype)
+    model, _ = load_student(base_uri, dtype=dtype)
+    model, _ = decoding_model(model, EngineSpec(model_uri=base_uri), dtype)
     load_s = time.perf_counter() - started
 
     def timed(rows: int) -> tuple[float, float]:

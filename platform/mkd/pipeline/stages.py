@@ -111,7 +111,7 @@ def _with_deadline_budget(ctx: PipelineContext) -> tuple[Any, dict[str, Any] | N
         return cfg, None
     records = split_records(ctx.store, ctx.output("dataset", "dataset"))
     tokens = answer_tokens(load_tokenizer(cfg.training.base_model), records, decoded_schemas(cfg))
-    speed = measure_speed(cfg.training.base_model, cfg.evaluation.batch_size)
+    speed = measure_speed(cfg.training.base_model, cfg.evaluation.batch_size, cfg.evaluation.dtype)
     budget = training_budget(cfg, time.monotonic() - ctx.started, speed, tokens)
     ctx.console.print(
         f"training budget [bold]{budget['budget_minutes']:.1f} min[/]: deadline "

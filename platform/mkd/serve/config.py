@@ -16,6 +16,7 @@ from mkd.config.guards import GuardsConfig
 from mkd.config.pipeline import DEFAULT_PACK
 from mkd.config.store import StoreConfig
 from mkd.config.teacher import TeacherConfig
+from mkd.inference.base import Runtime
 from mkd.models.uris import DEFAULT_STUDENT_URI
 from mkd.registry import REF_FORMS, RegistryError, parse_ref
 from mkd.tasks import load_pack
@@ -57,7 +58,22 @@ class StudentArgs(Section):
         "exported), vllm (GPU cluster: vLLM's async engine, continuous batching, multi-LoRA, "
         "quantized weights, structured outputs).",
     )
-    dtype: str = Field("float32", description="Weights dtype. GPU: bfloat16.")
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        "auto",
+        description="Weights and compute dtype (transformers). auto: bfloat16 where the CPU has "
+        "bf16 instructions (AVX-512-BF16, AMX), float32 elsewhere; what bf16 changes in the "
+        "answers is measured in docs/serving.md. GPU (vllm): bfloat16.",
+    )
+    quantization: Literal["int8"] | None = Field(
+        "int8",
+        description="int8: decode forwards read per-channel int8 weights (the lean runtime with "
+        "bfloat16 compute; with float32 it is ignored). None: the dtype's weights throughout.",
+    )
+    runtime: Runtime = Field(
+        "auto",
+        description="Constrained decoding through mkd's lean Llama forward (lean), transformers' "
+        "modules (transformers) or lean where it reproduces the model (auto).",
+    )
     max_batch_size: int = Field(
         8,
         ge=1,

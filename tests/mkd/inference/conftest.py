@@ -10,3 +10,4 @@ _fixtures = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_fixtures)
 
 tiny_base = _fixtures.tiny_base
+tiny_adapter = _fixtures.tiny_adapter

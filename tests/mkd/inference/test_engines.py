@@ -43,6 +43,28 @@ def test_transformers_engine_reports_tokens_timings_and_batch(tiny_base, pack):
     assert "unknown task" in outs[2].problem
 
 
+def test_constrained_decoding_runs_lean_with_the_same_answers_as_transformers(
+    tiny_base, tiny_adapter, pack
+):
+    items = [EngineItem(t, "Revenue of Infosys in rupees since 2023") for t in pack.tasks]
+    items.append(ITEMS[0])
+
+    def engine(runtime: str, **kw):
+        spec = EngineSpec(model_uri=str(tiny_base), max_new_tokens=12, runtime=runtime, **kw)
+        return make_engine(spec, pack)
+
+    lean, plain = engine("auto"), engine("transformers")
+    assert lean.runtime == "lean float32" and plain.runtime == "transformers float32"
+    assert [o.raw for o in lean.generate(items)] == [o.raw for o in plain.generate(items)]
+    # an adapter is folded in first (merge_adapter); per-task adapters keep transformers
+    merged = engine("auto", adapter=str(tiny_adapter), merge_adapter=True)
+    assert merged.runtime == "lean float32"
+    per_task = engine("auto", task_adapters={"query_classifier": str(tiny_adapter)})
+    assert per_task.runtime == "transformers float32"
+    with pytest.raises(ValueError, match="runtime 'lean' cannot run this model: per-task"):
+        engine("lean", task_adapters={"query_classifier": str(tiny_adapter)})
+
+
 def test_the_fewshot_prompt_is_the_teachers(tiny_base, pack):
     short = make_engine(EngineSpec(model_uri=str(tiny_base), max_new_tokens=2), pack)
     fewshot = make_engine(
