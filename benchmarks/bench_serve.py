@@ -85,6 +85,43 @@ def forwards_per_answer(model_uri: str, n_queries: int, adapter: str | None = No
     return out
 
 
+def runtime_figures(model_uri: str, adapter: str | None, threads: int) -> dict:
+    """In-process, one request at a time over QUERIES x TASKS: the Student's default engine
+    against transformers' own modules in float32 (the engine before the lean runtime), p50 ms
+    per answer, and how many answers the two give alike (bf16 and int8 may flip close calls)."""
+    from mkd.inference import EngineItem
+    from mkd.serve.config import StudentArgs
+    from mkd.tasks import load_pack
+
+    from serving.student import student_engine
+
+    pack = load_pack("finance")
+    items = [EngineItem(t, q) for q in QUERIES for t in TASKS]
+    common = {"model_uri": model_uri, "adapter": adapter, "torch_threads": threads}
+    plain = {"runtime": "transformers", "dtype": "float32", "quantization": None}
+    times, texts, runtime = {}, {}, ""
+    for name, args in (
+        ("default", StudentArgs(**common)),
+        ("fp32", StudentArgs(**common, **plain)),
+    ):
+        engine = student_engine(args, pack)
+        runtime = runtime or engine.runtime
+        engine.generate(items[:1])  # warm
+        times[name], texts[name] = [], []
+        for item in items:
+            started = time.perf_counter()
+            texts[name].append(engine.generate([item])[0].raw)
+            times[name].append((time.perf_counter() - started) * 1000)
+    same = sum(a == b for a, b in zip(texts["default"], texts["fp32"], strict=True))
+    return {
+        "runtime": runtime,
+        "inproc_answer_p50_ms": statistics.median(times["default"]),
+        "inproc_answer_p50_ms_transformers_fp32": statistics.median(times["fp32"]),
+        "runtime_speedup": statistics.median(times["fp32"]) / statistics.median(times["default"]),
+        "same_answers_as_fp32": same / len(items),
+    }
+
+
 def _timed(call, n: int) -> list[float]:
     """Milliseconds of each of n sequential calls `call(i)`."""
     times = []
@@ -235,6 +272,7 @@ def serve_figures(
     clients: tuple[int, ...] = CLIENTS,
     per_level: int = 24,
     adapter: str | None = None,
+    threads: int = 1,
 ) -> dict:
     """Deploy configs/serve.yaml (student weight 1, teacher with 1 s latency) and time it."""
     import httpx
@@ -251,6 +289,11 @@ def serve_figures(
         app = control.mkd_app(cfg)
         app["args"]["student"]["model_uri"] = model_uri
         app["args"]["student"]["adapter"] = adapter
+        app["args"]["student"]["torch_threads"] = threads
+        if threads > 1:  # idle OpenMP threads sleep instead of spinning on the Router's core
+            options = app["args"]["student"].setdefault("ray_actor_options", {})
+            options.setdefault("runtime_env", {}).setdefault("env_vars", {})
+            options["runtime_env"]["env_vars"]["OMP_WAIT_POLICY"] = "PASSIVE"
         app["args"]["teacher"].update(backend="stub", added_latency_s=1.0)
         live = control.deployment_entry(app, "Router")["user_config"]
         live.update(mode="split", student_weight=1.0, mirror_fraction=0.0)
@@ -343,6 +386,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "registry/finance-student/1/adapter): forwards and latencies of that student",
     )
     parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="the Student's torch threads (serving.student.torch_threads; default 1)",
+    )
+    parser.add_argument(
         "--per-level",
         type=int,
         default=24,
@@ -388,11 +437,13 @@ def main(argv: list[str] | None = None) -> dict:
     figures = {"model": model, "adapter": opts.adapter or "none (untrained base)"}
     forwards = forwards_per_answer(model_uri, 2, opts.adapter)
     _print(forwards)
-    served = serve_figures(model_uri, n, opts.clients, opts.per_level, opts.adapter)
+    runtimes = runtime_figures(model_uri, opts.adapter, opts.threads)
+    _print(runtimes)
+    served = serve_figures(model_uri, n, opts.clients, opts.per_level, opts.adapter, opts.threads)
     _print(served)
     guards = guard_overhead()
     _print(guards)
-    result = {**figures, **forwards, **served, **guards}
+    result = {**figures, **forwards, **runtimes, **served, **guards}
     print(json_line(result), flush=True)
     return result
 
@@ -438,6 +489,9 @@ def guard_overhead(n: int = 200) -> dict:
 
 
 TARGETS = {
+    "one_task_p50_ms": "<= 150",
+    "analyze_p50_ms": "<= 200",
+    "runtime_speedup": ">= 1 (the default engine against transformers fp32, in-process)",
     "analyze_vs_one_task": "<= 1.3",
     "router_overhead_p50_ms": "<= 5",
     "routing_logic_p50_ms": "<= 5 (the Router's own share)",
