@@ -70,12 +70,17 @@ def test_the_last_line_is_one_json_object_with_every_figure(bench, monkeypatch, 
     monkeypatch.setattr(
         bench, "forwards_per_answer", lambda uri, n, adapter: {"forward_reduction": 2.0}
     )
-    monkeypatch.setattr(bench, "serve_figures", lambda uri, n, clients, per_level, adapter: served)
+    runtimes = {"runtime": "lean bfloat16", "runtime_speedup": 2.0}
+    monkeypatch.setattr(bench, "runtime_figures", lambda uri, adapter, threads: runtimes)
+    monkeypatch.setattr(
+        bench, "serve_figures", lambda uri, n, clients, per_level, adapter, threads: served
+    )
     monkeypatch.setattr(bench, "guard_overhead", lambda: {"guard_overhead_p50_ms": 0.5})
     returned = bench.main([])
     last = capsys.readouterr().out.strip().splitlines()[-1]
     figures = json.loads(last)
     assert set(KEYS) | {"model", "forward_reduction", "guard_overhead_p50_ms"} <= set(figures)
+    assert figures["runtime_speedup"] == 2.0 and figures["runtime"] == "lean bfloat16"
     assert figures["router_share_p50_ms"] == 1.23 and figures["engine"] == "transformers"
     assert figures["shed_c50"] is None  # not finite: null, never NaN (which JSON lacks)
     assert returned["guard_overhead_p50_ms"] == 0.5

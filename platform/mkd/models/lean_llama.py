@@ -163,7 +163,7 @@ class LeanLlama:
         if position_ids is None:
             position_ids = torch.arange(start, start + new).expand(batch, new)
         cos, sin = self._rotary(position_ids)
-        mask = _attention_mask(attention_mask, batch, start, new)
+        mask = _attention_mask(attention_mask, start, new)
         cache.reserve(new)
         x = self.embed[input_ids]
         for i, layer in enumerate(self.layers):
@@ -175,25 +175,24 @@ class LeanLlama:
 
     def _layer(self, layer: _Layer, x, cos, sin, cache: LeanCache, i: int, mask) -> torch.Tensor:
         batch, new = x.shape[:2]
-        h, d, kv = self.head_dim, self.heads * self.head_dim, self.kv_heads
-        q, k, v = layer.qkv(self._rms(x, layer.norm_in)).split([d, kv * h, kv * h], dim=-1)
-        q = _rotate(q.view(batch, new, self.heads, h).transpose(1, 2), cos, sin)
+        h, heads, kv = self.head_dim, self.heads, self.kv_heads
+        qkv = layer.qkv(self._rms(x, layer.norm_in)).view(batch, new, heads + 2 * kv, h)
+        # q and k rotate together: one set of ops for both
+        qk = _rotate(qkv[:, :, : heads + kv].transpose(1, 2), cos, sin)
         start, end = cache.length, cache.length + new
-        cache.keys[i][:, :, start:end] = _rotate(
-            k.view(batch, new, kv, h).transpose(1, 2), cos, sin
-        )
-        cache.values[i][:, :, start:end] = v.view(batch, new, kv, h).transpose(1, 2)
+        cache.keys[i][:, :, start:end] = qk[:, heads:]
+        cache.values[i][:, :, start:end] = qkv[:, :, heads + kv :].transpose(1, 2)
         keys, values = cache.keys[i][:, :, :end], cache.values[i][:, :, :end]
-        att = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask, enable_gqa=True)
-        x = x + layer.out(att.transpose(1, 2).reshape(batch, new, d))
+        att = F.scaled_dot_product_attention(
+            qk[:, :heads], keys, values, attn_mask=mask, enable_gqa=True
+        )
+        x = x + layer.out(att.transpose(1, 2).reshape(batch, new, heads * h))
         gate, up = layer.gate_up(self._rms(x, layer.norm_mid)).chunk(2, dim=-1)
         return x + layer.down(F.silu(gate) * up)
 
     def _rms(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
         """transformers' LlamaRMSNorm: normalise in fp32, scale in the compute dtype."""
-        x32 = x.float()
-        x32 = x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + self.eps)
-        return weight * x32.to(self.dtype)
+        return weight * F.rms_norm(x.float(), (x.shape[-1],), eps=self.eps).to(self.dtype)
 
     def _rotary(self, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         freqs = positions[..., None].float() * self._inv_freq  # [B, T, h/2]
@@ -206,7 +205,7 @@ def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tens
     return x * cos + torch.cat((-x[..., half:], x[..., :half]), dim=-1) * sin
 
 
-def _attention_mask(mask2d: Any, batch: int, start: int, new: int) -> torch.Tensor | None:
+def _attention_mask(mask2d: Any, start: int, new: int) -> torch.Tensor | None:
     """[B, 1, new, start + new] booleans: a slot the row's 2D mask keeps, at or before the
     query's own slot; each query also sees itself, so a padding query never has an empty
     softmax row (its output is never read)."""
