@@ -27,6 +27,9 @@ import torch.nn.functional as F
 # A forward with at most this many token rows (batch x new tokens) is a decode: int8 weights
 # (bandwidth-bound); more rows are a prefill, where the bf16 matmul is faster.
 DECODE_ROWS = 8
+# A prompt reuses the keys and values of its start shared with the last one from this many
+# tokens on (the chat template's system turn is ~9 tokens).
+MIN_REUSED_TOKENS = 4
 
 
 @dataclass
@@ -133,6 +136,8 @@ class LeanLlama:
         self.embed = model.model.embed_tokens.weight.detach().to(self.dtype)
         self.norm = model.model.norm.weight.detach().to(self.dtype)
         self.head = _Linear(model.lm_head.weight, self.dtype, int8)
+        self._last_prompt: tuple[list[int], list, list] | None = None
+        self.reused_tokens = 0  # prompt tokens whose keys and values came from the last prompt
         self._inv_freq = 1.0 / (
             _rope_theta(cfg) ** (torch.arange(0, self.head_dim, 2).float() / self.head_dim)
         )
@@ -157,6 +162,12 @@ class LeanLlama:
 
         `attention_mask` [B, cached + new] marks the slots each row may attend to (None: all);
         `position_ids` [B, new] are the rotary positions (None: continuing the cache)."""
+        prompt = _fresh_prompt(input_ids, attention_mask, position_ids, past_key_values)
+        if prompt is not None and logits_to_keep:
+            past_key_values, reused = self._shared_start(prompt, len(prompt) - logits_to_keep)
+            self.reused_tokens += reused
+            input_ids = input_ids[:, reused:]
+            position_ids = None if position_ids is None else position_ids[:, reused:]
         batch, new = input_ids.shape
         cache = past_key_values or self.new_cache(batch)
         start = cache.length
@@ -169,9 +180,34 @@ class LeanLlama:
         for i, layer in enumerate(self.layers):
             x = self._layer(layer, x, cos, sin, cache, i, mask)
         cache.length = start + new
+        if prompt is not None:
+            self._last_prompt = (prompt, [t[:, :, : len(prompt)].clone() for t in cache.keys],
+                                 [t[:, :, : len(prompt)].clone() for t in cache.values])  # fmt: skip
         if logits_to_keep:
             x = x[:, -logits_to_keep:]
         return LeanOutput(self.head(self._rms(x, self.norm)), cache)
+
+    def _shared_start(self, prompt: list[int], most: int) -> tuple[LeanCache | None, int]:
+        """(a cache holding the keys and values of the tokens `prompt` shares with the last
+        fresh prompt, at most `most` of them; how many): every request repeats the chat
+        template's system turn, so its keys and values are computed once."""
+        if self._last_prompt is None:
+            return None, 0
+        last, keys, values = self._last_prompt
+        shared = 0
+        for a, b in zip(last, prompt[:most], strict=False):
+            if a != b:
+                break
+            shared += 1
+        if shared < MIN_REUSED_TOKENS:
+            return None, 0
+        cache = self.new_cache(1)
+        cache.reserve(shared)
+        for i in range(len(self.layers)):
+            cache.keys[i][:, :, :shared] = keys[i][:, :, :shared]
+            cache.values[i][:, :, :shared] = values[i][:, :, :shared]
+        cache.length = shared
+        return cache, shared
 
     def _layer(self, layer: _Layer, x, cos, sin, cache: LeanCache, i: int, mask) -> torch.Tensor:
         batch, new = x.shape[:2]
@@ -218,6 +254,18 @@ def _attention_mask(mask2d: Any, start: int, new: int) -> torch.Tensor | None:
     keep = mask2d[:, None, :total].bool() & causal  # [B, new, total]
     keep[:, torch.arange(new), start + torch.arange(new)] = True
     return keep[:, None]
+
+
+def _fresh_prompt(ids: torch.Tensor, mask: Any, positions: Any, cache: Any) -> list[int] | None:
+    """The token ids of a one-row prompt from position 0 with nothing masked (what reuses and
+    leaves keys and values of a shared start), else None."""
+    if cache is not None or ids.shape[0] != 1:
+        return None
+    if mask is not None and not bool(mask.all()):
+        return None
+    if positions is not None and not torch.equal(positions[0], torch.arange(ids.shape[1])):
+        return None
+    return ids[0].tolist()
 
 
 def _rope_theta(cfg: Any) -> float:

@@ -111,3 +111,22 @@ def test_padding_queries_never_produce_nan():
                position_ids=torch.tensor([[0, 1, 2], [0, 0, 0]]))  # fmt: skip
     assert not torch.isnan(out.logits).any()
     assert all(not torch.isnan(k).any() for k in out.past_key_values.keys)
+
+
+def test_a_prompt_reuses_the_start_it_shares_with_the_last_one():
+    model = _llama(5)
+    lean = LeanLlama(model)
+    system = [1, 2, 3, 4, 5, 6]
+    for query in ([10, 11, 12], [20, 21], [30, 31, 32, 33]):
+        ids = torch.tensor([system + query])
+        out = lean(input_ids=ids, attention_mask=torch.ones_like(ids), logits_to_keep=1,
+                   position_ids=torch.arange(ids.shape[1])[None])  # fmt: skip
+        ref = _reference(model, ids, None, None)[:, -1]
+        assert torch.allclose(out.logits[:, -1], ref, atol=1e-4)
+        assert out.past_key_values.get_seq_length() == ids.shape[1]
+    assert lean.reused_tokens == 2 * len(system)  # the first prompt had nothing to reuse
+    # padding or a batch of rows: computed whole
+    lean(input_ids=torch.tensor([[*system, 7]]), attention_mask=torch.tensor([[0] + [1] * 6]),
+         logits_to_keep=1)  # fmt: skip
+    lean(input_ids=torch.tensor([system, system]), logits_to_keep=1)
+    assert lean.reused_tokens == 2 * len(system)
