@@ -280,9 +280,13 @@ def unsupported(model: Any) -> str | None:
         return f"architecture {getattr(cfg, 'model_type', type(model).__name__)!r} is not llama"
     if type(model).__name__ != "LlamaForCausalLM":
         return f"{type(model).__name__} (adapters not merged?)"
-    linear = type(model.model.layers[0].self_attn.q_proj)
-    if linear is not torch.nn.Linear:
-        return f"{linear.__name__} layers (quantized or wrapped weights)"
+    for name, module in model.model.layers.named_modules():
+        # some layers of a quantized model stay plain (narrower than a block): check them all
+        if "Linear" in type(module).__name__ and type(module) is not torch.nn.Linear:
+            return f"{type(module).__name__} at {name} (quantized or wrapped weights)"
+        weight = getattr(module, "weight", None)
+        if weight is not None and not weight.dtype.is_floating_point:
+            return f"{weight.dtype} weights at {name}"
     if getattr(cfg, "hidden_act", "silu") != "silu":
         return f"hidden_act {cfg.hidden_act!r}"
     if getattr(cfg, "attention_bias", False) or getattr(cfg, "mlp_bias", False):

@@ -100,6 +100,23 @@ def test_models_it_does_not_reproduce_are_named_and_left_alone():
     scaled = _llama(rope_scaling={"rope_type": "linear", "factor": 2.0})
     assert "rope_type 'linear'" in unsupported(scaled)
     assert "biases" in unsupported(_llama(attention_bias=True))
+    # a quantized layer among plain ones (bitsandbytes leaves layers narrower than a block)
+    partly = _llama()
+    partly.model.layers[1].mlp.down_proj = _FakeLinear4bit()
+    assert "_FakeLinear4bit at 1.mlp.down_proj" in unsupported(partly)
+    packed = _llama()
+    packed.model.layers[0].mlp.up_proj.weight = torch.nn.Parameter(
+        torch.zeros(96, 64, dtype=torch.uint8), requires_grad=False
+    )
+    assert "torch.uint8 weights at 0.mlp.up_proj" in unsupported(packed)
+
+
+class _FakeLinear4bit(torch.nn.Module):
+    """Stands in for bitsandbytes' Linear4bit (a Linear subclass with packed uint8 weights)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.zeros(8, 1, dtype=torch.uint8), requires_grad=False)
 
 
 def test_padding_queries_never_produce_nan():
