@@ -3,7 +3,7 @@
 Decoding an answer on a CPU is a few dozen forwards of one token (or a handful, batched), each
 of which reads every weight once: it is bound by memory bandwidth, and transformers' generic
 layers add per-op work on top. This module runs the same arithmetic with the projections fused
-(q|k|v and gate|up: one matmul each), rotary tables computed once, and a KV cache preallocated
+(q|k|v and gate|up: one matmul each), q and k rotated together, and a KV cache preallocated
 per batch row; with `int8_decode` the decode forwards (a few rows) read per-channel int8 weights,
 half of bf16's bytes, while prefills (many rows, compute-bound) keep the bf16 matmul. What each
 variant gives on a host is measured by benchmarks/bench_serve.py, never assumed here.
@@ -11,9 +11,9 @@ variant gives on a host is measured by benchmarks/bench_serve.py, never assumed 
 Only what mkd.decoding.ConstrainedDecoder calls is implemented: `forward(input_ids,
 attention_mask, position_ids, past_key_values, use_cache, logits_to_keep)` with transformers'
 semantics (a 2D mask over the cached slots plus the new ones; explicit positions), and a cache
-with `batch_repeat_interleave` / `batch_select_indices`. `lean_llama(model)` returns None for a
-model it does not reproduce exactly (another architecture, biases, scaled rotary, adapters not
-merged), and the engine keeps the transformers model then.
+with `batch_repeat_interleave` / `batch_select_indices`. `unsupported(model)` names why it would
+not reproduce a model exactly (another architecture, biases, scaled rotary, quantized layers,
+adapters not merged), and the engine keeps the transformers model then.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+
+from mkd.tasks.prompts import shared_prefix_len
 
 # A forward with at most this many token rows (batch x new tokens) is a decode: int8 weights
 # (bandwidth-bound); more rows are a prefill, where the bf16 matmul is faster.
@@ -133,9 +135,11 @@ class LeanLlama:
         self.head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // self.heads
         self.eps = cfg.rms_norm_eps
         self.layers = [_Layer(layer, self.dtype, int8) for layer in model.model.layers]
-        self.embed = model.model.embed_tokens.weight.detach().to(self.dtype)
-        self.norm = model.model.norm.weight.detach().to(self.dtype)
         self.head = _Linear(model.lm_head.weight, self.dtype, int8)
+        tied = model.lm_head.weight is model.model.embed_tokens.weight
+        embed = model.model.embed_tokens.weight
+        self.embed = self.head.weight if tied else embed.detach().to(self.dtype)
+        self.norm = model.model.norm.weight.detach().to(self.dtype)
         self._last_prompt: tuple[list[int], list, list] | None = None
         self.reused_tokens = 0  # prompt tokens whose keys and values came from the last prompt
         self._inv_freq = 1.0 / (
@@ -194,11 +198,7 @@ class LeanLlama:
         if self._last_prompt is None:
             return None, 0
         last, keys, values = self._last_prompt
-        shared = 0
-        for a, b in zip(last, prompt[:most], strict=False):
-            if a != b:
-                break
-            shared += 1
+        shared = shared_prefix_len([prompt[:most], last])
         if shared < MIN_REUSED_TOKENS:
             return None, 0
         cache = self.new_cache(1)
@@ -297,8 +297,3 @@ def unsupported(model: Any) -> str | None:
     if next(model.parameters()).device.type != "cpu":
         return "not on the CPU"
     return None
-
-
-def lean_llama(model: Any, dtype: str = "float32", int8_decode: bool = False) -> LeanLlama | None:
-    """A LeanLlama of `model`, or None when `unsupported(model)` names a reason."""
-    return None if unsupported(model) else LeanLlama(model, dtype, int8_decode)
