@@ -23,6 +23,11 @@ per request (the request inside the Router minus the time it awaited a model); e
 paired with the Student replica's own service time, so the rest of the wait is the handle hop
 (`student_hop_p50_ms`). Serve's HTTP floor (`http_floor_get_p50_ms`, `http_floor_post_p50_ms`)
 is reported on its own.
+
+Against llama.cpp (where llama-cpp-python is installed: MKD_EDGE=1 scripts/setup.sh): the
+student merged and converted to a q8_0 GGUF as the export stage does (or --gguf), answered
+in-process by llama.cpp with its JSON-Schema grammar and by MKD's default engine on that same
+file; `vs_llamacpp_*` = llama.cpp's p50 / MKD's (>= 1: MKD as fast or faster).
 """
 
 from __future__ import annotations
@@ -60,7 +65,11 @@ def pct(values: list[float], q: float) -> float:
 
 
 def forwards_per_answer(model_uri: str, n_queries: int, adapter: str | None = None) -> dict:
-    """Mean forwards per answer over the four tasks, with and without jump-forward (in-process)."""
+    """Mean forwards per answer over the four tasks, with and without jump-forward (in-process):
+    each answer decoded alone, as /v1/tasks/* is under light load (`forwards_jf`,
+    `forwards_tbt`, per task `forwards_jf_<task>`...), and all of them in one batch
+    (`forwards_jf_batched`...: a batch forward takes at most the median row's new tokens, so a
+    row's long forced run goes in over several forwards; see `_narrow` in mkd.decoding.decoder)."""
     from mkd.inference import EngineItem
     from mkd.serve.config import StudentArgs
     from mkd.tasks import load_pack
@@ -74,15 +83,32 @@ def forwards_per_answer(model_uri: str, n_queries: int, adapter: str | None = No
     engine = student_engine(args, pack)
     for jump in (True, False):
         engine.decoder.jump_forward = jump  # same model and token index, only the strategy differs
-        answers = engine.generate(items)
-        out["forwards_jf" if jump else "forwards_tbt"] = statistics.fmean(
-            a.forwards for a in answers
-        )
-        out[f"valid_{'jf' if jump else 'tbt'}"] = sum(a.problem is None for a in answers) / len(
-            answers
-        )
+        how = "jf" if jump else "tbt"
+        alone = [engine.generate([item])[0] for item in items]
+        out[f"forwards_{how}"] = statistics.fmean(a.forwards for a in alone)
+        out[f"valid_{how}"] = sum(a.problem is None for a in alone) / len(alone)
+        for task in pack.tasks:
+            out[f"forwards_{how}_{task}"] = statistics.fmean(
+                a.forwards for a, i in zip(alone, items, strict=True) if i.task == task
+            )
+        batched = engine.generate(items)
+        out[f"forwards_{how}_batched"] = statistics.fmean(a.forwards for a in batched)
     out["forward_reduction"] = out["forwards_tbt"] / out["forwards_jf"]
+    out["forward_reduction_batched"] = out["forwards_tbt_batched"] / out["forwards_jf_batched"]
     return out
+
+
+def _one_at_a_time(engine, items: list) -> tuple[list[float], list[str], list]:
+    """Milliseconds and raw text of each item answered alone (after one warm-up answer)."""
+    engine.generate(items[:1])
+    times, texts, outs = [], [], []
+    for item in items:
+        started = time.perf_counter()
+        (out,) = engine.generate([item])
+        times.append((time.perf_counter() - started) * 1000)
+        texts.append(out.raw)
+        outs.append(out)
+    return times, texts, outs
 
 
 def runtime_figures(model_uri: str, adapter: str | None, threads: int) -> dict:
@@ -106,12 +132,7 @@ def runtime_figures(model_uri: str, adapter: str | None, threads: int) -> dict:
     ):
         engine = student_engine(args, pack)
         runtime = runtime or engine.runtime
-        engine.generate(items[:1])  # warm
-        times[name], texts[name] = [], []
-        for item in items:
-            started = time.perf_counter()
-            texts[name].append(engine.generate([item])[0].raw)
-            times[name].append((time.perf_counter() - started) * 1000)
+        times[name], texts[name], _ = _one_at_a_time(engine, items)
     same = sum(a == b for a, b in zip(texts["default"], texts["fp32"], strict=True))
     return {
         "runtime": runtime,
@@ -119,6 +140,69 @@ def runtime_figures(model_uri: str, adapter: str | None, threads: int) -> dict:
         "inproc_answer_p50_ms_transformers_fp32": statistics.median(times["fp32"]),
         "runtime_speedup": statistics.median(times["fp32"]) / statistics.median(times["default"]),
         "same_answers_as_fp32": same / len(items),
+    }
+
+
+def student_gguf(model_uri: str, adapter: str | None, work: Path) -> Path:
+    """The student as the export stage writes its gguf-q8_0 variant: the adapter merged into
+    the base (float32 master), then llama.cpp's converter."""
+    from mkd.export.gguf import convert_hf_to_gguf
+    from mkd.export.merge import merge_master
+
+    master = merge_master(model_uri, adapter, work / "master") if adapter else model_uri
+    return convert_hf_to_gguf(master, work / "student-q8_0.gguf", "q8_0", ".tools/gguf-convert")
+
+
+def llamacpp_figures(gguf: Path | None, model_uri: str, adapter: str | None, threads: int) -> dict:
+    """The same GGUF answered in-process by llama.cpp (its JSON-Schema grammar, one sequence at
+    a time, `threads` threads) and by MKD's default engine (the GGUF dequantised into the lean
+    runtime): p50 ms per answer, for the classifier alone and for one query's four tasks
+    (llama.cpp one after another, MKD in one batch). vs_llamacpp_* = llama.cpp / MKD: >= 1 means
+    MKD is as fast or faster. Without llama_cpp (MKD_EDGE=1 scripts/setup.sh builds it) only
+    `llamacpp` says so."""
+    from mkd.export.gguf import llama_cpp_available
+
+    if not llama_cpp_available():
+        return {"llamacpp": "not installed (MKD_EDGE=1 scripts/setup.sh builds it)"}
+    import llama_cpp
+    from mkd.inference import EngineItem
+    from mkd.serve.config import StudentArgs
+    from mkd.tasks import load_pack
+
+    from serving.student import student_engine
+
+    pack = load_pack("finance")
+    with tempfile.TemporaryDirectory(prefix="mkd-bench-gguf-") as work:
+        path = str(gguf or student_gguf(model_uri, adapter, Path(work)))
+        items = [EngineItem(t, q) for q in QUERIES for t in TASKS]
+        common = {"model_uri": path, "torch_threads": threads}
+        figures: dict = {}
+        texts = {}
+        for name, args in (
+            ("mkd", StudentArgs(**common)),
+            ("llamacpp", StudentArgs(**common, backend="llamacpp")),
+        ):
+            engine = student_engine(args, pack)
+            times, texts[name], outs = _one_at_a_time(engine, items)
+            analyze = []
+            for q in QUERIES:
+                started = time.perf_counter()
+                engine.generate([EngineItem(t, q) for t in TASKS])
+                analyze.append((time.perf_counter() - started) * 1000)
+            classifier = [ms for ms, i in zip(times, items, strict=True) if i.task == TASKS[0]]
+            figures[f"{name}_answer_p50_ms"] = statistics.median(times)
+            figures[f"{name}_one_task_p50_ms"] = statistics.median(classifier)
+            figures[f"{name}_analyze_p50_ms"] = statistics.median(analyze)
+            figures[f"{name}_valid"] = sum(o.problem is None for o in outs) / len(outs)
+    for key in ("answer", "one_task", "analyze"):
+        figures[f"vs_llamacpp_{key}"] = (
+            figures[f"llamacpp_{key}_p50_ms"] / figures[f"mkd_{key}_p50_ms"]
+        )
+    same = sum(a == b for a, b in zip(texts["mkd"], texts["llamacpp"], strict=True))
+    return {
+        "llamacpp": f"llama-cpp-python {llama_cpp.__version__}, q8_0, {threads} thread(s)",
+        **figures,
+        "same_answers_as_llamacpp": same / len(items),
     }
 
 
@@ -273,6 +357,7 @@ def serve_figures(
     per_level: int = 24,
     adapter: str | None = None,
     threads: int = 1,
+    max_pending_answers: int | None = None,
 ) -> dict:
     """Deploy configs/serve.yaml (student weight 1, teacher with 1 s latency) and time it."""
     import httpx
@@ -290,6 +375,8 @@ def serve_figures(
         app["args"]["student"]["model_uri"] = model_uri
         app["args"]["student"]["adapter"] = adapter
         app["args"]["student"]["torch_threads"] = threads
+        if max_pending_answers is not None:
+            app["args"]["student"]["max_pending_answers"] = max_pending_answers
         if threads > 1:  # idle OpenMP threads sleep instead of spinning on the Router's core
             options = app["args"]["student"].setdefault("ray_actor_options", {})
             options.setdefault("runtime_env", {}).setdefault("env_vars", {})
@@ -392,6 +479,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="the Student's torch threads (serving.student.torch_threads; default 1)",
     )
     parser.add_argument(
+        "--gguf",
+        type=Path,
+        default=None,
+        help="the student's exported GGUF for the llama.cpp comparison (default: the adapter "
+        "merged and converted to q8_0 here, as the export stage does)",
+    )
+    parser.add_argument(
+        "--max-pending-answers",
+        type=int,
+        default=None,
+        help="serving.student.max_pending_answers (default: the config's own)",
+    )
+    parser.add_argument(
         "--per-level",
         type=int,
         default=24,
@@ -435,15 +535,25 @@ def main(argv: list[str] | None = None) -> dict:
     n = opts.requests or (30 if opts.quick else 40)
     model = "tiny-random-llama" if opts.quick else "SmolLM2-135M-Instruct (CPU)"
     figures = {"model": model, "adapter": opts.adapter or "none (untrained base)"}
-    forwards = forwards_per_answer(model_uri, 2, opts.adapter)
+    forwards = forwards_per_answer(model_uri, len(QUERIES), opts.adapter)
     _print(forwards)
     runtimes = runtime_figures(model_uri, opts.adapter, opts.threads)
     _print(runtimes)
-    served = serve_figures(model_uri, n, opts.clients, opts.per_level, opts.adapter, opts.threads)
+    cpp = llamacpp_figures(opts.gguf, model_uri, opts.adapter, opts.threads)
+    _print(cpp)
+    served = serve_figures(
+        model_uri,
+        n,
+        opts.clients,
+        opts.per_level,
+        opts.adapter,
+        opts.threads,
+        opts.max_pending_answers,
+    )
     _print(served)
     guards = guard_overhead()
     _print(guards)
-    result = {**figures, **forwards, **runtimes, **served, **guards}
+    result = {**figures, **forwards, **runtimes, **cpp, **served, **guards}
     print(json_line(result), flush=True)
     return result
 
@@ -497,7 +607,9 @@ TARGETS = {
     "routing_logic_p50_ms": "<= 5 (the Router's own share)",
     "router_share_p50_ms": "<= 2",
     "student_p50_ms_c50": "<= 1000 (the teacher's injected latency)",
-    "forward_reduction": ">= 2",
+    "forward_reduction": ">= 2 (each answer alone)",
+    "vs_llamacpp_one_task": ">= 1 (llama.cpp / MKD on the same GGUF)",
+    "vs_llamacpp_analyze": ">= 1 (llama.cpp / MKD on the same GGUF)",
     "guard_overhead_p50_ms": "<= 2",
 }
 

@@ -6,7 +6,7 @@ otherwise); each task goes to the student when the point falls under the task's 
 to the teacher otherwise, or to the teacher with the student scored in the background (shadow).
 A rollback sets every effective weight to 0. A student answer that failed, is schema-invalid or
 fails the output guards falls back to the teacher. A student-routed request that would overfill
-the Student (more answers pending than it decodes in about two batches) is shed to the teacher:
+the Student (more answers pending than it decodes in one batch) is shed to the teacher:
 load, not a failure.
 """
 
@@ -81,14 +81,22 @@ def mirrors(config: RouterConfig, draw: float) -> bool:
 
 def pending_limit(student: StudentArgs, router_replicas: int) -> int | None:
     """Answers one Router replica may keep at the Student at once (None: no cap): its share of
-    `student.max_pending_answers`, by default two batches per Student replica (one decoding,
-    the next one filling), so a request waits for at most one batch before its own."""
+    `student.max_pending_answers`, by default one batch per Student replica, so an admitted
+    answer waits for at most the batch being decoded (two batches doubled the student-routed
+    p50 at 50 clients in bench_serve). vLLM batches continuously: its batch is
+    `vllm.max_num_seqs` (vLLM's own default, 256, when unset)."""
     total = student.max_pending_answers
     if total == -1:
         return None
     if total is None:
-        total = 2 * student.max_batch_size * student.num_replicas
+        batch = student.max_batch_size
+        if student.backend == "vllm":
+            batch = int(student.vllm.get("max_num_seqs", VLLM_MAX_NUM_SEQS))
+        total = batch * student.num_replicas
     return max(1, -(-total // router_replicas))
+
+
+VLLM_MAX_NUM_SEQS = 256  # vllm.EngineArgs.max_num_seqs when the config leaves it out
 
 
 def student_has_room(pending: int, adding: int, limit: int | None) -> bool:

@@ -39,6 +39,8 @@ def test_the_defaults_measure_one_eight_and_fifty_clients_briefly(bench):
     opts = bench.parse_args(["--quick", "--clients", "1,8", "--per-level", "6"])
     assert (opts.quick, opts.clients, opts.per_level) == (True, (1, 8), 6)
     assert bench.parse_args(["--adapter", "store/a"]).adapter == "store/a"
+    opts = bench.parse_args(["--gguf", "s.gguf", "--max-pending-answers", "8"])
+    assert (opts.gguf, opts.max_pending_answers) == (Path("s.gguf"), 8)
 
 
 @pytest.mark.parametrize("bad", ["0,8", "a", ""])
@@ -72,9 +74,9 @@ def test_the_last_line_is_one_json_object_with_every_figure(bench, monkeypatch, 
     )
     runtimes = {"runtime": "lean bfloat16", "runtime_speedup": 2.0}
     monkeypatch.setattr(bench, "runtime_figures", lambda uri, adapter, threads: runtimes)
-    monkeypatch.setattr(
-        bench, "serve_figures", lambda uri, n, clients, per_level, adapter, threads: served
-    )
+    monkeypatch.setattr(bench, "serve_figures", lambda uri, n, clients, *rest: served)
+    cpp = {"llamacpp": "not installed", "vs_llamacpp_one_task": 1.5}
+    monkeypatch.setattr(bench, "llamacpp_figures", lambda gguf, uri, adapter, threads: cpp)
     monkeypatch.setattr(bench, "guard_overhead", lambda: {"guard_overhead_p50_ms": 0.5})
     returned = bench.main([])
     last = capsys.readouterr().out.strip().splitlines()[-1]
@@ -82,5 +84,6 @@ def test_the_last_line_is_one_json_object_with_every_figure(bench, monkeypatch, 
     assert set(KEYS) | {"model", "forward_reduction", "guard_overhead_p50_ms"} <= set(figures)
     assert figures["runtime_speedup"] == 2.0 and figures["runtime"] == "lean bfloat16"
     assert figures["router_share_p50_ms"] == 1.23 and figures["engine"] == "transformers"
+    assert figures["vs_llamacpp_one_task"] == 1.5
     assert figures["shed_c50"] is None  # not finite: null, never NaN (which JSON lacks)
     assert returned["guard_overhead_p50_ms"] == 0.5

@@ -148,11 +148,15 @@ def test_a_live_config_naming_an_unserved_task_is_refused_by_name():
     assert validate_live_config(None, TASKS) == RouterConfig()
 
 
-def test_by_default_a_router_keeps_two_batches_per_student_replica_at_the_student():
-    assert pending_limit(StudentArgs(max_batch_size=8), router_replicas=1) == 16
-    assert pending_limit(StudentArgs(max_batch_size=64, num_replicas=2), router_replicas=1) == 256
+def test_by_default_a_router_keeps_one_batch_per_student_replica_at_the_student():
+    assert pending_limit(StudentArgs(max_batch_size=8), router_replicas=1) == 8
+    assert pending_limit(StudentArgs(max_batch_size=64, num_replicas=2), router_replicas=1) == 128
     # the Router replicas share the cap, each its share rounded up
-    assert pending_limit(StudentArgs(max_batch_size=8), router_replicas=3) == 6
+    assert pending_limit(StudentArgs(max_batch_size=8), router_replicas=3) == 3
+    # vLLM batches continuously: its batch is vllm.max_num_seqs (vLLM's default when unset)
+    vllm = StudentArgs(backend="vllm", num_replicas=2, vllm={"max_num_seqs": 64})
+    assert pending_limit(vllm, router_replicas=1) == 128
+    assert pending_limit(StudentArgs(backend="vllm"), router_replicas=1) == 256
 
 
 def test_an_explicit_pending_cap_is_shared_and_minus_one_lifts_it():

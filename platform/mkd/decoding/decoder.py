@@ -75,6 +75,7 @@ class ConstrainedDecoder:
         self.jump_forward = jump_forward
         self._grammars: dict[str, Grammar] = {}
         self._merges: dict[tuple[int, int, bytes], bool] = {}
+        self._splits: dict[tuple[int, int], bool] = {}
         self._span_entries: dict[tuple[int, int], bool] = {}
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         # transformers 5.x renamed past_key_values to cache; older versions know only the former
@@ -217,6 +218,8 @@ class ConstrainedDecoder:
         before = s.grammar.walk(s.grammar.start, bytes(s.out[: len(s.out) - len(tail)]))
         if not self._may_merge(s.grammar, before, tail):
             return  # no token can span the end of the forced text: training split there too
+        if self._splits_before_every_choice(s):
+            return  # whatever the model writes next, training tokenized it apart from the run
         s.queued = s.queued[: len(s.queued) - len(tail)]
         _unwrite(s, len(tail))
 
@@ -237,6 +240,32 @@ class ConstrainedDecoder:
                 state = grammar.row(state)[tail[k]]
             self._merges[key] = hit
         return hit
+
+    def _splits_before_every_choice(self, s: _Seq) -> bool:
+        """True when every token the grammar (and the span) lets the model write next is
+        tokenized apart from the forced text's last token, so feeding the text whole is the
+        trained tokenization: `{"name":"` before `Amazon` is `{"` `name` `":"` `Amazon` either
+        way, and a hand-back there would only cost a forward. Checked with the tokenizer per
+        (last forced token, next token), cached; a large free choice (an unconstrained string)
+        or bytes that are no text yet count as a possible merge."""
+        allowed = self.index.allowed(s.grammar, s.state)
+        if s.span_source is not None:
+            allowed = self._span_allowed(s, allowed)
+        if allowed.numel() > MAX_SPLIT_CHECKS:
+            return False
+        last = self.index.encode(s.queued)[-1]
+        for tok in allowed.tolist():
+            hit = self._splits.get((last, tok))
+            if hit is None:
+                text = (self.index.bytes[last] or b"") + (self.index.bytes[tok] or b"")
+                try:
+                    hit = self.index.encode(text)[0] == last
+                except (UnicodeDecodeError, ValueError):
+                    hit = False
+                self._splits[(last, tok)] = hit
+            if not hit:
+                return False
+        return True
 
     def _over_budget(self, s: _Seq) -> bool:
         """Time to close the answer: ~4 bytes a token, structure included, or too many tokens."""
@@ -425,6 +454,8 @@ def _cache_of(out: Any) -> Any:
 
 
 MIN_SHARED_PREFIX = 8  # tokens; below this a separate prefill costs more than it saves
+# next-token candidates checked one by one for a merge with forced text (a span's: hundreds)
+MAX_SPLIT_CHECKS = 2048
 
 
 def _select_rows(keep: list[int], cache: Any, mask: Any, positions: list[int]) -> tuple:

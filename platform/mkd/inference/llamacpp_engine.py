@@ -7,6 +7,7 @@ import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from mkd.inference.base import (
     EngineItem,
@@ -55,7 +56,7 @@ class LlamaCppEngine:
         if spec.decoding == "constrained":
             self.grammars = {
                 name: llama_cpp.LlamaGrammar.from_json_schema(
-                    json.dumps(t.standard_schema), verbose=False
+                    json.dumps(llama_cpp_schema(t.standard_schema)), verbose=False
                 )
                 for name, t in pack.tasks.items()
             }
@@ -81,3 +82,18 @@ class LlamaCppEngine:
         out.forwards = out.output_tokens  # one forward per generated token
         out.latency_s = time.perf_counter() - started
         return finish(task, out, reply["choices"][0]["message"]["content"])
+
+
+def llama_cpp_schema(schema: Any) -> Any:
+    """`schema` with every `pattern`'s `\\d` written `[0-9]`: llama-cpp-python's JSON-Schema
+    to GBNF converter copies `\\d` into the grammar as an escape GBNF does not know (the
+    date task's `^\\d{4}-\\d{2}-\\d{2}$` made the whole grammar fail to parse)."""
+    if isinstance(schema, dict):
+        return {
+            k: v.replace("\\d", "[0-9]") if k == "pattern" and isinstance(v, str)
+            else llama_cpp_schema(v)
+            for k, v in schema.items()
+        }  # fmt: skip
+    if isinstance(schema, list):
+        return [llama_cpp_schema(v) for v in schema]
+    return schema

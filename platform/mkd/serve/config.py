@@ -120,9 +120,9 @@ class StudentArgs(Section):
         description="Answers (one per task of a request) the Routers keep at the Student at "
         "once, decoding or waiting for a batch, each Router replica its share (rounded up); "
         "past it the Router answers from the teacher (route `shed`, mkd_student_shed_total) "
-        "instead of letting latency grow. None: 2 x max_batch_size x num_replicas (one batch "
-        "decoding and the next one filling per Student replica), which suits a 2-core CPU and a "
-        "GPU alike. -1: no cap. Cluster: None.",
+        "instead of letting latency grow. None: one batch per Student replica (max_batch_size x "
+        "num_replicas; vllm: vllm.max_num_seqs x num_replicas), so an admitted answer waits for "
+        "at most the batch being decoded. -1: no cap. Cluster: None.",
     )
     max_queued_requests: int = Field(
         16,

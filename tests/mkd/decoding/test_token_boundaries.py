@@ -112,3 +112,23 @@ def test_jump_forward_halves_the_forwards_of_a_model_writing_its_trained_tokens(
             assert result.ok and result.text == answer
             spent[jump] += result.forwards
     assert spent[False] >= 2 * spent[True], spent
+
+
+def test_no_hand_back_where_every_next_token_is_trained_apart_from_the_forced_text(tokenizer):
+    """`{"name":"` is fed whole when each token that may start the copied span (letters and
+    spaces of this source) was tokenized apart from `":"` in training: one forward less per
+    entity, the same answer."""
+    prompt = tokenizer("Query: q\nTask: t", add_special_tokens=False)["input_ids"]
+    answer = '[{"name":"Amazon","type":"COMPANY"},{"name":"Walmart","type":"COMPANY"}]'
+    target = prompt + tokenizer(answer, add_special_tokens=False)["input_ids"]
+    schema = PACK.task("entity_extractor").output_schema
+    spent = {}
+    for exact in (True, False):
+        model = ScriptedModel(target, len(tokenizer), tokenizer.eos_token_id)
+        decoder = ConstrainedDecoder(model, tokenizer)
+        if not exact:  # the hand-back wherever some vocabulary token could span the end
+            decoder._splits_before_every_choice = lambda s: False
+        [result] = decoder.decode([prompt], [schema], [64], spans=["Amazon vs Walmart sales"])
+        assert result.ok and result.text == answer
+        spent[exact] = result.forwards
+    assert spent[True] == spent[False] - 2, spent

@@ -111,3 +111,20 @@ def test_reference_engine_needs_a_pack_that_names_a_teacher(pack):
         update={"reference_teacher": None})})  # fmt: skip
     with pytest.raises(ValueError, match=r"plugins\.reference_teacher"):
         ReferenceEngine(None, bare)
+
+
+def test_llama_cpp_gets_digit_classes_it_can_compile_in_every_task_schema(pack):
+    from mkd.inference.llamacpp_engine import llama_cpp_schema
+
+    dates = pack.task("date_interpretation").standard_schema
+    rewritten = llama_cpp_schema(dates)
+    assert "\\d" in str(dates) and "\\d" not in str(rewritten)
+    assert "[0-9]{4}-[0-9]{2}-[0-9]{2}" in str(rewritten)
+    pytest.importorskip("llama_cpp", reason="llama-cpp-python (edge extra) absent")
+    import json
+
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+    for task in pack.tasks.values():  # GBNF has no \d escape: llama.cpp refused the grammar
+        gbnf = json_schema_to_gbnf(json.dumps(llama_cpp_schema(task.standard_schema)))
+        assert "\\d" not in gbnf and "root ::=" in gbnf
