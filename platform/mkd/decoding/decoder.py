@@ -5,7 +5,9 @@ Each answer is a walk of its task's grammar (mkd.decoding.grammar). At every ste
     with the next forward, so they cost no forward of their own;
   - at an enum, tokenizes every allowed value (with the queued text in front, so tokenization is
     the canonical one) into a token trie and spends one forward per branching node only;
-  - otherwise takes the argmax over the tokens the grammar state allows.
+  - otherwise takes the argmax over the tokens the grammar state allows; where the forced text's
+    last token could merge with that choice in training, the model may veto it in the same
+    forward (`_hold_back_last_token`).
 Sequences of one batch share each forward (KV cache, right-aligned chunks, explicit positions);
 their common prompt prefix is prefilled once, and finished sequences leave the batch.
 When the token budget runs low the shortest valid completion is forced, and every answer is
@@ -63,6 +65,7 @@ class _Seq:
     tokens: int = 0
     span_source: bytes | None = None  # the input as a JSON string body: spans must be in it
     span_tokens: torch.Tensor | None = None  # tokens that may write span text (see _span_ids)
+    tail: int | None = None  # the forced run's last token, fed but open to the model's veto
 
 
 class ConstrainedDecoder:
@@ -75,7 +78,6 @@ class ConstrainedDecoder:
         self.jump_forward = jump_forward
         self._grammars: dict[str, Grammar] = {}
         self._merges: dict[tuple[int, int, bytes], bool] = {}
-        self._splits: dict[tuple[int, int], bool] = {}
         self._span_entries: dict[tuple[int, int], bool] = {}
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         # transformers 5.x renamed past_key_values to cache; older versions know only the former
@@ -133,14 +135,24 @@ class ConstrainedDecoder:
                 rows = live
             chunks = [self._take_feed(seqs[i]) for i in rows]
             chunks, deferred = _narrow(chunks)
+            for j, rest in list(deferred.items()):
+                self._hand_back_tail(seqs[rows[j]], rest)  # not fed now: no veto to read
+                if not rest:  # fed up to the tail: the model chooses there in this forward
+                    del deferred[j]
             extra = _rows_of(forward_kwargs, rows, len(seqs))
-            logits, cache, mask = self._forward(chunks, cache, mask, positions, extra)
+            keep = 2 if any(seqs[i].tail is not None for i in rows) else 1
+            logits, cache, mask = self._forward(chunks, cache, mask, positions, extra, keep)
             for j, i in enumerate(rows):
-                seqs[i].forwards += 1
+                s = seqs[i]
+                s.forwards += 1
                 if j in deferred:  # the rest of a long forced run goes in with the next forward
-                    seqs[i].feed = deferred[j]
-                    continue
-                self._choose(seqs[i], logits[j])
+                    s.feed = deferred[j]
+                elif s.tail is not None and self._tail_vetoed(s, logits[j, -2]):
+                    mask[j, -1] = 0  # the tail leaves the context; its slot is reused
+                    positions[j] -= 1
+                    self._choose(s, logits[j, -2])
+                else:
+                    self._choose(s, logits[j, -1])
         return [self._result(s) for s in seqs]
 
     def _prefill_shared_prefix(self, seqs: list[_Seq], extra: dict | None) -> tuple:
@@ -209,8 +221,12 @@ class ConstrainedDecoder:
         Forced bytes are tokenized on their own, but in training they merged with what
         follows: `"currency":null` is `":` + `null`, `"currency":"INR"` is `":"` + `IN`. Fed
         `":`, the model has only ever seen `null` come next, so every currency came out null.
-        Giving the model the last token back lets it write `":"` or `":` itself; the grammar
-        mask keeps it valid.
+        So the model gets a say on the last token: it is fed with the run, and the same
+        forward's logits one position earlier (before it) are the model's own choice there,
+        under the grammar mask; where that choice is another token (`":"` instead of `":`),
+        the tail is taken back and the choice written instead (`_tail_vetoed`). The answer is
+        what handing the token back before the forward gives, without a forward of its own
+        wherever the model agrees with the forced text's tokenization.
         """
         if not s.queued or s.trie is not None:
             return
@@ -218,10 +234,31 @@ class ConstrainedDecoder:
         before = s.grammar.walk(s.grammar.start, bytes(s.out[: len(s.out) - len(tail)]))
         if not self._may_merge(s.grammar, before, tail):
             return  # no token can span the end of the forced text: training split there too
-        if self._splits_before_every_choice(s):
-            return  # whatever the model writes next, training tokenized it apart from the run
-        s.queued = s.queued[: len(s.queued) - len(tail)]
-        _unwrite(s, len(tail))
+        s.tail = self.index.encode(s.queued)[-1]
+
+    def _hand_back_tail(self, s: _Seq, ids: list[int]) -> None:
+        """Take an open tail out of `ids` (the tokens to feed) and out of the answer: the
+        model then chooses at that point in a later forward, as before the tail existed."""
+        if s.tail is None:
+            return
+        ids.pop()
+        s.tokens -= 1
+        _unwrite(s, len(self.index.bytes[s.tail] or b""))
+        s.tail = None
+
+    def _tail_vetoed(self, s: _Seq, before: torch.Tensor) -> bool:
+        """Whether the model, given the logits before the tail, writes something else there;
+        then the answer is left as it was before the tail (the caller chooses with `before`)."""
+        tail, s.tail = s.tail, None
+        data = self.index.bytes[tail] or b""
+        _unwrite(s, len(data))
+        allowed = self._allowed_now(s, before.shape[-1])
+        if allowed.numel() and int(allowed[int(torch.argmax(before[allowed]))]) == tail:
+            s.out += data
+            s.state = s.grammar.walk(s.state, data)
+            return False
+        s.tokens -= 1
+        return True
 
     def _may_merge(self, grammar: Grammar, state: int, tail: bytes) -> bool:
         """True when some token the grammar allows could start inside `tail` (walked from
@@ -240,32 +277,6 @@ class ConstrainedDecoder:
                 state = grammar.row(state)[tail[k]]
             self._merges[key] = hit
         return hit
-
-    def _splits_before_every_choice(self, s: _Seq) -> bool:
-        """True when every token the grammar (and the span) lets the model write next is
-        tokenized apart from the forced text's last token, so feeding the text whole is the
-        trained tokenization: `{"name":"` before `Amazon` is `{"` `name` `":"` `Amazon` either
-        way, and a hand-back there would only cost a forward. Checked with the tokenizer per
-        (last forced token, next token), cached; a large free choice (an unconstrained string)
-        or bytes that are no text yet count as a possible merge."""
-        allowed = self.index.allowed(s.grammar, s.state)
-        if s.span_source is not None:
-            allowed = self._span_allowed(s, allowed)
-        if allowed.numel() > MAX_SPLIT_CHECKS:
-            return False
-        last = self.index.encode(s.queued)[-1]
-        for tok in allowed.tolist():
-            hit = self._splits.get((last, tok))
-            if hit is None:
-                text = (self.index.bytes[last] or b"") + (self.index.bytes[tok] or b"")
-                try:
-                    hit = self.index.encode(text)[0] == last
-                except (UnicodeDecodeError, ValueError):
-                    hit = False
-                self._splits[(last, tok)] = hit
-            if not hit:
-                return False
-        return True
 
     def _over_budget(self, s: _Seq) -> bool:
         """Time to close the answer: ~4 bytes a token, structure included, or too many tokens."""
@@ -319,6 +330,8 @@ class ConstrainedDecoder:
         s.tokens += len(queued)  # decided tokens were counted when chosen; the prompt never is
         ids = s.feed + queued
         s.feed, s.queued = [], b""
+        if len(ids) < 2:  # no position before the tail in this forward to read the model's pick
+            self._hand_back_tail(s, ids)
         return ids
 
     def _choose(self, s: _Seq, logits: torch.Tensor) -> None:
@@ -330,10 +343,7 @@ class ConstrainedDecoder:
             s.tokens += 1
             self._finish_literal(s)
             return
-        allowed = self.index.allowed(s.grammar, s.state)
-        if s.span_source is not None:
-            allowed = self._span_allowed(s, allowed)
-        allowed = allowed[allowed < logits.shape[-1]]
+        allowed = self._allowed_now(s, logits.shape[-1])
         if allowed.numel() == 0:
             self._force_completion(s)
             return
@@ -346,6 +356,13 @@ class ConstrainedDecoder:
         s.out += data
         s.state = s.grammar.walk(s.state, data)
         s.feed.append(tok)
+
+    def _allowed_now(self, s: _Seq, vocab: int) -> torch.Tensor:
+        """The tokens the grammar (and a copied span) allow next, within the model's vocab."""
+        allowed = self.index.allowed(s.grammar, s.state)
+        if s.span_source is not None:
+            allowed = self._span_allowed(s, allowed)
+        return allowed[allowed < vocab]
 
     # --- spans: strings copied from the input --------------------------------------------------
 
@@ -386,8 +403,9 @@ class ConstrainedDecoder:
 
     # --- the batched forward ------------------------------------------------------------------
 
-    def _forward(self, chunks, cache, mask, positions, extra=None):
-        """Feed each row's new tokens (right-aligned, padding masked) and return last logits."""
+    def _forward(self, chunks, cache, mask, positions, extra=None, keep=1):
+        """Feed each row's new tokens (right-aligned, padding masked); return the logits of
+        the last `keep` positions [rows, keep, vocab]."""
         width = max(len(c) for c in chunks) or 1
         ids = torch.full((len(chunks), width), self.pad_id, dtype=torch.long)
         new_mask = torch.zeros((len(chunks), width), dtype=torch.long)
@@ -409,11 +427,11 @@ class ConstrainedDecoder:
                 attention_mask=mask,
                 position_ids=pos,
                 use_cache=True,
-                logits_to_keep=1,
+                logits_to_keep=keep,
                 **{self._cache_kw: cache},
                 **(extra or {}),
             )
-        return out.logits[:, -1, :].float(), _cache_of(out), mask
+        return out.logits[:, -keep:, :].float(), _cache_of(out), mask
 
     def _result(self, s: _Seq) -> DecodeResult:
         try:
@@ -454,8 +472,6 @@ def _cache_of(out: Any) -> Any:
 
 
 MIN_SHARED_PREFIX = 8  # tokens; below this a separate prefill costs more than it saves
-# next-token candidates checked one by one for a merge with forced text (a span's: hundreds)
-MAX_SPLIT_CHECKS = 2048
 
 
 def _select_rows(keep: list[int], cache: Any, mask: Any, positions: list[int]) -> tuple:

@@ -35,22 +35,25 @@ class Output(dict):
 
 
 class ScriptedModel:
-    """Predicts the next token of `target` while the fed history follows it; EOS otherwise."""
+    """Predicts the next token of `target` while the attended history follows it; EOS
+    otherwise. Its cache keeps every slot fed, as a KV cache does; the attention mask says
+    which ones count (a slot the decoder masked out is no longer history)."""
 
     def __init__(self, target: list[int], vocab: int, eos: int) -> None:
         self.target, self.vocab, self.eos = target, vocab, eos
 
     def forward(self, input_ids, attention_mask=None, position_ids=None, use_cache=True,
                 logits_to_keep=1, past_key_values=None):  # fmt: skip
-        new_mask = attention_mask[0][-input_ids.shape[1] :]
-        fed = (past_key_values or []) + [
-            int(t) for t, m in zip(input_ids[0], new_mask, strict=True) if m
-        ]
-        n = len(fed)
-        on_script = fed == self.target[:n] and n < len(self.target)
-        logits = torch.zeros(1, 1, self.vocab)
-        logits[0, 0, self.target[n] if on_script else self.eos] = 1.0
-        return Output(logits, fed)
+        slots = (past_key_values or []) + [int(t) for t in input_ids[0]]
+        mask = [1] * len(slots) if attention_mask is None else attention_mask[0].tolist()
+        logits = torch.zeros(1, logits_to_keep, self.vocab)
+        for k in range(logits_to_keep):  # position k of the last `logits_to_keep`
+            end = len(slots) - logits_to_keep + 1 + k
+            fed = [t for t, m in zip(slots[:end], mask[:end], strict=True) if m]
+            n = len(fed)
+            on_script = fed == self.target[:n] and n < len(self.target)
+            logits[0, k, self.target[n] if on_script else self.eos] = 1.0
+        return Output(logits, slots)
 
     __call__ = forward
 
@@ -114,21 +117,39 @@ def test_jump_forward_halves_the_forwards_of_a_model_writing_its_trained_tokens(
     assert spent[False] >= 2 * spent[True], spent
 
 
-def test_no_hand_back_where_every_next_token_is_trained_apart_from_the_forced_text(tokenizer):
-    """`{"name":"` is fed whole when each token that may start the copied span (letters and
-    spaces of this source) was tokenized apart from `":"` in training: one forward less per
-    entity, the same answer."""
+SOURCE = "Amazon vs Walmart sales since 2023 in ₹"
+
+
+class HandBackBeforeTheForward(ConstrainedDecoder):
+    """The decoder without the veto: a forced run's last token that could merge with what
+    follows is always left out of the forward, so the model spends one choosing it."""
+
+    def _take_feed(self, s):
+        ids = super()._take_feed(s)
+        self._hand_back_tail(s, ids)
+        return ids
+
+
+@pytest.mark.parametrize(
+    ("task", "answer", "saved"),
+    [
+        # `":"` before each copied name and the last item's `"}` before `]`: the model agrees
+        # with the forced tokenization (the first item's `"}` is vetoed: `"},` was trained)
+        ("entity_extractor", '[{"name":"Amazon","type":"COMPANY"},{"name":"Walmart","type":"COMPANY"}]', 3),
+        # `":` before a code is vetoed (trained `":"` + `IN`): no saving, no extra forward
+        ("currency_identifier", '{"mention":"implicit","currency":"INR","symbol":"₹"}', 0),
+        # `":"` before the copied phrase and `":` before the null end are what training fed
+        ("date_interpretation", '[{"phrase":"since 2023","date_period":"YEAR","start":"2023-01-01","end":null}]', 2),
+    ],
+)  # fmt: skip
+def test_the_model_vetoes_a_forced_tail_in_the_same_forward(tokenizer, task, answer, saved):
     prompt = tokenizer("Query: q\nTask: t", add_special_tokens=False)["input_ids"]
-    answer = '[{"name":"Amazon","type":"COMPANY"},{"name":"Walmart","type":"COMPANY"}]'
     target = prompt + tokenizer(answer, add_special_tokens=False)["input_ids"]
-    schema = PACK.task("entity_extractor").output_schema
+    schema = PACK.task(task).output_schema
     spent = {}
-    for exact in (True, False):
-        model = ScriptedModel(target, len(tokenizer), tokenizer.eos_token_id)
-        decoder = ConstrainedDecoder(model, tokenizer)
-        if not exact:  # the hand-back wherever some vocabulary token could span the end
-            decoder._splits_before_every_choice = lambda s: False
-        [result] = decoder.decode([prompt], [schema], [64], spans=["Amazon vs Walmart sales"])
+    for cls in (ConstrainedDecoder, HandBackBeforeTheForward):
+        decoder = cls(ScriptedModel(target, len(tokenizer), tokenizer.eos_token_id), tokenizer)
+        [result] = decoder.decode([prompt], [schema], [64], spans=[SOURCE])
         assert result.ok and result.text == answer
-        spent[exact] = result.forwards
-    assert spent[True] == spent[False] - 2, spent
+        spent[cls] = result.forwards
+    assert spent[HandBackBeforeTheForward] - spent[ConstrainedDecoder] == saved, spent
