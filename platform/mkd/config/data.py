@@ -29,10 +29,12 @@ class AugmentConfig(Section):
             "metric_swap",
             "number_unit",
             "time_shift",
+            "date_swap",
             "rephrase",
         ],
         description="Variation operators to use (paraphrase: LLM paraphrases via the teacher; "
-        "company_invent: invented company names, off by default, docs/training.md).",
+        "company_invent: invented company names, off by default; date_swap: a time phrase of "
+        "another kind, docs/training.md).",
     )
     paraphrases_per_prompt: int = Field(
         0, ge=0, description="LLM paraphrases per prompt through the teacher (cluster: 2)."

@@ -1,7 +1,8 @@
 """Synthetic variations of curated prompts, each keeping its curated parent as `family`.
 
 Operators: entity swaps from the gazetteers, invented company names, metric synonyms and swaps,
-number and unit changes, time shifts, rephrasing templates, and optional LLM paraphrases. Exact
+number and unit changes, time shifts, time phrases of another kind (`mkd.data.date_swap`),
+rephrasing templates, and optional LLM paraphrases. Exact
 and near-duplicates are removed (MinHash over character 5-grams, verified by exact Jaccard).
 Everything draws from one seeded RNG per curated prompt, so the output depends only on (seed,
 prompt, gazetteers, config).
@@ -18,6 +19,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from mkd.config.data import AugmentConfig
+from mkd.data.date_swap import date_swap
 from mkd.data.near_dup import NearDupIndex, normalise_text
 
 Paraphraser = Callable[[str, int], list[str]]
@@ -265,6 +267,7 @@ OPERATORS: dict[str, Callable[..., str | None]] = {
     "metric_swap": metric_swap,
     "number_unit": number_unit,
     "time_shift": time_shift,
+    "date_swap": date_swap,
     "rephrase": rephrase,
 }
 
