@@ -24,24 +24,21 @@ _MONTH = (
 _YEAR = r"(?:19|20)\d\d"
 _FY = rf"(?:FY|fiscal(?: year)?) ?'?(?:{_YEAR}|\d\d)"
 # Longest kinds first: a range must win over the two years inside it.
-_PHRASE = re.compile(
-    "|".join(
-        [
-            rf"(?:from |between )?(?:{_FY}|{_YEAR})\s*(?:-|–|to|and|through)\s*(?:{_FY}|{_YEAR}|\d\d)",
-            rf"(?:since|after|through|by) (?:the )?(?:{_MONTH} )?(?:{_YEAR}|pandemic|ipo)",
-            r"(?:pre|post)-?covid",
-            rf"(?:last|past|previous|prior|trailing|next|coming|this|current) (?:(?:{_NUMBER}) )?{_UNIT}",
-            r"ytd|mtd|qtd|ttm|ltm|(?:year|month|quarter)[- ]to[- ]date|today|yesterday|right now",
-            rf"(?:the )?(?:{_MONTH}) {_YEAR} quarter",
-            rf"(?:early|mid|late)[- ](?:{_YEAR})",
-            rf"(?:{_MONTH}) {_YEAR}",
-            rf"(?:q[1-4]|h[12])\s*(?:{_FY}|'?{_YEAR}|'\d\d)?|[1-4][qh] ?'?\d\d",
-            rf"(?:first|second|third|fourth) (?:quarter|half)(?: of)? (?:{_YEAR}|{_FY})",
-            _FY,
-            _YEAR,
-        ]
-    ),
-    re.IGNORECASE,
+_PHRASE = "|".join(
+    [
+        rf"(?:from |between )?(?:{_FY}|{_YEAR})\s*(?:-|–|to|and|through)\s*(?:{_FY}|{_YEAR}|\d\d)",
+        rf"(?:since|after|through|by) (?:the )?(?:{_MONTH} )?(?:{_YEAR}|pandemic|ipo)",
+        r"(?:pre|post)-?covid",
+        rf"(?:last|past|previous|prior|trailing|next|coming|this|current) (?:(?:{_NUMBER}) )?{_UNIT}",
+        r"ytd|mtd|qtd|ttm|ltm|(?:year|month|quarter)[- ]to[- ]date|today|yesterday|right now",
+        rf"(?:the )?(?:{_MONTH}) {_YEAR} quarter",
+        rf"(?:early|mid|late)[- ](?:{_YEAR})",
+        rf"(?:{_MONTH}) {_YEAR}",
+        rf"(?:q[1-4]|h[12])\s*(?:{_FY}|'?{_YEAR}|'\d\d)?|[1-4][qh] ?'?\d\d",
+        rf"(?:first|second|third|fourth) (?:quarter|half)(?: of)? (?:{_YEAR}|{_FY})",
+        _FY,
+        _YEAR,
+    ]
 )
 # The preposition in front is replaced with the phrase: "in Q3 2023" -> "over the last 3 years".
 _LEAD = re.compile(r"(?:\b(?:in|for|during|over|as of)\s+(?:the\s+)?)$", re.IGNORECASE)
@@ -50,7 +47,7 @@ _BOUND_BEFORE = re.compile(
     r"\b(?:end|start|beginning|early|mid|late|of|by|since|after|through|from|between|the|year)\s+$",
     re.IGNORECASE,
 )
-_BOUNDED = re.compile(rf"(?<![\w$₹€£¥.,/-])(?:{_PHRASE.pattern})(?![\w%])", re.IGNORECASE)
+_BOUNDED = re.compile(rf"(?<![\w$₹€£¥.,/-])(?:{_PHRASE})(?![\w%])", re.IGNORECASE)
 # A phrase followed by a noun qualifies it ("Infosys' FY27 revenue guidance"): no other kind of
 # phrase fits there, so only phrases that end the query or a clause are swapped.
 _CLAUSE_END = re.compile(
@@ -145,16 +142,16 @@ def new_date_phrase(rng: random.Random) -> str:
 
 def date_swap(text: str, rng: random.Random, lex: Any = None) -> str | None:
     """Q3 2023 -> MTD, in 2024 -> over the last 5 years, FY24 -> since 2019 (one phrase)."""
-    found = [
-        m for m in date_phrases(text)
-        if _CLAUSE_END.match(text, m.end())
-        and (_LEAD.search(text[: m.start()]) or not _BOUND_BEFORE.search(text[: m.start()]))
-    ]  # fmt: skip
+    found = []  # (phrase, the preposition in front of it or None)
+    for m in date_phrases(text):
+        before = text[: m.start()]
+        lead = _LEAD.search(before)
+        if _CLAUSE_END.match(text, m.end()) and (lead or not _BOUND_BEFORE.search(before)):
+            found.append((m, lead))
     if not found:
         return None
-    m = rng.choice(found)
+    m, lead = rng.choice(found)
     start = m.start()
-    lead = _LEAD.search(text[:start])
     new = new_date_phrase(rng)
     if lead:  # the new phrase brings its own: "in 2023" -> "MTD", "in the last 3 years" -> "in Q3"
         start = lead.start()
