@@ -38,7 +38,33 @@ def labeler() -> ReferenceLabeler:
         ("Apple's iPhone revenue over the past five years", "TREND"),
         ("nvidia price target 2026", "FORECAST"),
         ("wat is ebita", "DEFINITION"),
+        # a conversational lead-in changes nothing
+        ("Quick question: what is EBITDA?", "DEFINITION"),
+        ("Can you tell me what is a decacorn?", "DEFINITION"),
+        ("Could you please explain free float market cap?", "DEFINITION"),
+        ("Please show median valuation of US AI startups at series A", "AGGREGATE"),
+        ("Tell me Apple's revenue in FY2023", "LOOKUP"),
     ],
 )
 def test_category(labeler: ReferenceLabeler, text: str, category: str) -> None:
     assert labeler.predict("query_classifier", text) == {"category": category}
+
+
+def test_rephrase_lead_ins_keep_every_curated_category(labeler: ReferenceLabeler) -> None:
+    """The `rephrase` operator's lead-ins ask the same question: the label must not move."""
+    import json
+
+    from mkd.data.augment import _PREFIXES
+
+    pack = load_pack("finance")
+    moved = []
+    for line in pack.data_file("data/curated.jsonl").read_text().splitlines():
+        query = json.loads(line)["input"]
+        want = labeler.predict("query_classifier", query)
+        body = query[:1].lower() + query[1:] if query[:2].istitle() else query
+        moved += [
+            (lead + body, want)
+            for lead in _PREFIXES
+            if labeler.predict("query_classifier", lead + body) != want
+        ]
+    assert not moved, moved[:5]

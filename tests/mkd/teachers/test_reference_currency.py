@@ -36,6 +36,17 @@ def labeler() -> ReferenceLabeler:
         ("Stocks on the NSE with P/E below 15", None, None, "none"),
         ("Samsung won the contract", None, None, "none"),
         ("What is EBITDA?", None, None, "none"),
+        # a DEFINITION names a currency only when one is written or a term always means one
+        ("What is the meaning of PAT in Indian financial statements?", None, None, "none"),
+        (
+            "Quick question: how is market cap calculated for Japanese companies?",
+            None,
+            None,
+            "none",
+        ),
+        ("What does a $1bn valuation mean?", "USD", "$", "explicit"),
+        ("What is a lakh?", "INR", "₹", "implicit"),
+        ("Can you tell me what is a decacorn?", "USD", "$", "implicit"),
     ],
 )
 def test_currency(labeler: ReferenceLabeler, text: str, currency, symbol, mention) -> None:

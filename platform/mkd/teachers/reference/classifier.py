@@ -130,11 +130,25 @@ DEFINITION_WEAK = _rx(
 )
 
 
+# A conversational lead-in does not change what is asked ("Quick question: what is EBITDA?" is
+# a DEFINITION like "What is EBITDA?"), but it hides the question word from the rules anchored at
+# the start, so it is cut first. "Can you explain X" keeps its verb: the rules read "explain".
+_LEAD_IN = re.compile(
+    r"^\s*(?:(?:hey|hi)\b[\s,!]*)?(?:"
+    r"(?:can|could|would)\s+you\s+(?:please\s+)?(?:tell|show|give)\s+me"
+    r"|(?:can|could|would)\s+you\s+(?:please\s+)?(?=(?:explain|define)\b)"
+    r"|quick\s+question\b|i\s+(?:need|want)(?:\s+to\s+know)?|(?:please|pls|plz)\s+(?:show|tell|give)(?:\s+me)?"
+    r"|help\s+me\s+(?:find|understand)|looking\s+for|tell\s+me"
+    r")\b[\s,:;-]*",
+    re.I,
+)
+
+
 def _normalise(text: str) -> str:
     out = text
     for pattern, repl in _TYPOS.items():
         out = re.sub(pattern, repl, out, flags=re.I)
-    return out.replace("’", "'")
+    return _LEAD_IN.sub("", out.replace("’", "'"), count=1)
 
 
 def classify(text: str, entities: list[Span], dates: list[dict], as_of: date) -> str:

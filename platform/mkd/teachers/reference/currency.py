@@ -8,7 +8,8 @@ Rules, in order (docs/finance-pack.md):
    the first market term (Nasdaq -> USD), else the first geography with a home currency, else
    the first company's home currency, else USD when a company the gazetteer does not know
    is named.
-4. none (no money involved): currency and symbol null.
+4. none (no money involved, or a DEFINITION query with neither 1 nor 2): currency and symbol
+   null.
 """
 
 from __future__ import annotations
@@ -89,8 +90,12 @@ def involves_money(text: str, entities: list[Span]) -> bool:
     return bool(_AMOUNT.search(text) or _MONEY_WORDS.search(text))
 
 
-def identify_currency(gazetteer: Gazetteer, text: str) -> dict[str, Any]:
-    """The currency_identifier answer for one query (always schema-valid)."""
+def identify_currency(gazetteer: Gazetteer, text: str, definition: bool = False) -> dict[str, Any]:
+    """The currency_identifier answer for one query (always schema-valid).
+
+    `definition`: the query asks what a term means. Such a query involves no amount, so only a
+    written currency or a term that always means one ("What is a lakh?") names a currency.
+    """
     entities = metric_spans(gazetteer, text)
     code = _explicit(gazetteer, text, entities)
     if code:
@@ -99,7 +104,7 @@ def identify_currency(gazetteer: Gazetteer, text: str) -> dict[str, Any]:
     always = [t for t in terms if t.type in ("unit", "slang")]
     if always:
         return _answer(gazetteer, always[0].entry["currency"], "implicit")
-    if not involves_money(text, entities):
+    if definition or not involves_money(text, entities):
         return dict(NONE)
     if terms:
         return _answer(gazetteer, terms[0].entry["currency"], "implicit")

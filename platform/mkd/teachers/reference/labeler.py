@@ -80,13 +80,14 @@ class ReferenceLabeler:
             return _copy(EMPTY_ANSWERS[task])
         if task == "entity_extractor":
             return extract_entities(self.gazetteer, text)
-        if task == "currency_identifier":
-            return identify_currency(self.gazetteer, text)
         dates = self._dates(text, context)
         if task == "date_interpretation":
             return dates
         spans = metric_spans(self.gazetteer, text)
-        return {"category": classify(text, spans, dates, self.as_of(context))}
+        category = classify(text, spans, dates, self.as_of(context))
+        if task == "currency_identifier":
+            return identify_currency(self.gazetteer, text, definition=category == "DEFINITION")
+        return {"category": category}
 
     def _dates(self, text: str, context: dict | None) -> list[dict[str, Any]]:
         return interpret_dates(

@@ -7,7 +7,7 @@ from mkd.tasks.pack import TaskPack
 from mkd.teachers.engine_teacher import EngineTeacher
 
 # Bump when a rule or gazetteer change alters labels: the version enters the label-cache key.
-LABELER_VERSION = "1.1"
+LABELER_VERSION = "1.2"
 
 
 class ReferenceTeacher(EngineTeacher):
