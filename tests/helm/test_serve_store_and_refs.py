@@ -130,6 +130,19 @@ def test_every_model_reference_in_the_docs_parses():
     assert not bad, bad
 
 
+def test_chart_default_engine_is_the_one_chart_e2e_deploys(render, rendered_ci):
+    """The chart's default Student engine is the CPU decoder that test_chart_e2e runs (it renders
+    ci/cpu-dev.yaml, which keeps the default); vLLM stays selectable through ci/gpu-prod.yaml."""
+    student = _app(objects_of(render()))["args"]["student"]
+    assert student["backend"] == "transformers" and student["dtype"] == "auto"
+    assert not student["ray_actor_options"].get("num_gpus"), student["ray_actor_options"]
+    cpu_dev = yaml.safe_load((CHART / "ci" / "cpu-dev.yaml").read_text())["serving"]["student"]
+    assert "backend" not in cpu_dev and "dtype" not in cpu_dev
+    gpu = _app(rendered_ci["gpu-prod.yaml"])["args"]["student"]
+    assert (gpu["backend"], gpu["dtype"]) == ("vllm", "bfloat16")
+    assert gpu["ray_actor_options"]["num_gpus"] == 1
+
+
 def test_cpu_dev_asks_no_deployment_for_a_gpu(rendered_ci):
     """Helm merges maps: cpu-dev's rayActorOptions must delete the default's num_gpus, or the
     Student waits forever for a GPU that a CPU-only cluster never has."""
