@@ -134,7 +134,7 @@ DEFINITION_WEAK = _rx(
 # a DEFINITION like "What is EBITDA?"), but it hides the question word from the rules anchored at
 # the start, so it is cut first. "Can you explain X" keeps its verb: the rules read "explain".
 _LEAD_IN = re.compile(
-    r"^\s*(?:(?:hey|hi)\b[\s,!]*)?(?:"
+    r"^\s*(?:"
     r"(?:can|could|would)\s+you\s+(?:please\s+)?(?:tell|show|give)\s+me"
     r"|(?:can|could|would)\s+you\s+(?:please\s+)?(?=(?:explain|define)\b)"
     r"|quick\s+question\b|i\s+(?:need|want)(?:\s+to\s+know)?|(?:please|pls|plz)\s+(?:show|tell|give)(?:\s+me)?"
