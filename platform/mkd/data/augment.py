@@ -2,7 +2,7 @@
 
 Operators: entity swaps from the gazetteers, invented company names, metric synonyms and swaps,
 number and unit changes, time shifts, time phrases of another kind (`mkd.data.date_swap`),
-a possessive company moved behind its metric (`mkd.data.metric_of`), rephrasing templates, and optional LLM paraphrases. Exact
+rephrasing templates, and optional LLM paraphrases. Exact
 and near-duplicates are removed (MinHash over character 5-grams, verified by exact Jaccard).
 Everything draws from one seeded RNG per curated prompt, so the output depends only on (seed,
 prompt, gazetteers, config).
@@ -20,7 +20,6 @@ from typing import Any
 
 from mkd.config.data import AugmentConfig
 from mkd.data.date_swap import date_swap
-from mkd.data.metric_of import metric_of
 from mkd.data.near_dup import NearDupIndex, normalise_text
 
 Paraphraser = Callable[[str, int], list[str]]
@@ -269,7 +268,6 @@ OPERATORS: dict[str, Callable[..., str | None]] = {
     "number_unit": number_unit,
     "time_shift": time_shift,
     "date_swap": date_swap,
-    "metric_of": metric_of,
     "rephrase": rephrase,
 }
 
