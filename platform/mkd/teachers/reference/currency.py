@@ -90,13 +90,19 @@ def involves_money(text: str, entities: list[Span]) -> bool:
     return bool(_AMOUNT.search(text) or _MONEY_WORDS.search(text))
 
 
-def identify_currency(gazetteer: Gazetteer, text: str, definition: bool = False) -> dict[str, Any]:
+def identify_currency(
+    gazetteer: Gazetteer,
+    text: str,
+    definition: bool = False,
+    entities: list[Span] | None = None,
+) -> dict[str, Any]:
     """The currency_identifier answer for one query (always schema-valid).
 
     `definition`: the query asks what a term means. Such a query involves no amount, so only a
     written currency or a term that always means one ("What is a lakh?") names a currency.
+    `entities`: the query's `metric_spans` when the caller has them already.
     """
-    entities = metric_spans(gazetteer, text)
+    entities = metric_spans(gazetteer, text) if entities is None else entities
     code = _explicit(gazetteer, text, entities)
     if code:
         return _answer(gazetteer, code, "explicit")

@@ -86,7 +86,8 @@ class ReferenceLabeler:
         spans = metric_spans(self.gazetteer, text)
         category = classify(text, spans, dates, self.as_of(context))
         if task == "currency_identifier":
-            return identify_currency(self.gazetteer, text, definition=category == "DEFINITION")
+            definition = category == "DEFINITION"
+            return identify_currency(self.gazetteer, text, definition, entities=spans)
         return {"category": category}
 
     def _dates(self, text: str, context: dict | None) -> list[dict[str, Any]]:
