@@ -77,14 +77,6 @@ class MixingSettings(Section):
         "its task weighs s^-alpha. 0 = off; 1 = every decision class the same total weight. "
         "GPU cluster: as measured on the pack (docs/training.md).",
     )
-    list_decision_weight: float = Field(
-        1.0,
-        ge=1.0,
-        le=20.0,
-        description="loss weight of a list answer's go-on-or-close tokens "
-        "(mkd.training.list_decisions): whether the list is empty, and after each item whether "
-        "another follows. 1 = off. GPU cluster: as measured on the pack (docs/training.md).",
-    )
     error_weighting: float = Field(
         0.0,
         ge=0.0,

@@ -10,7 +10,6 @@ from typing import Any
 from mkd.records import Record
 from mkd.tasks import TaskPack, student_messages
 from mkd.tasks.prompts import answer_text
-from mkd.training.list_decisions import decision_token_weights, list_decision_chars
 
 IGNORE_INDEX = -100  # label value that cross-entropy skips (prompt and padding positions)
 
@@ -24,8 +23,6 @@ class Example:
     task: str
     query: str  # the query and its context: one query's examples share a prompt prefix
     weight: float = 1.0  # loss weight of every answer token (training.mixing.decision_balance)
-    # per answer token (eos included), times `weight`; () = all 1 (mixing.list_decision_weight)
-    token_weights: tuple[float, ...] = ()
 
     def __len__(self) -> int:
         return len(self.input_ids)
@@ -38,11 +35,7 @@ def prompt_text(tokenizer: Any, pack: TaskPack, record: Record) -> str:
 
 
 def encode_records(
-    tokenizer: Any,
-    pack: TaskPack,
-    records: Sequence[Record],
-    max_seq_len: int,
-    list_decision_weight: float = 1.0,
+    tokenizer: Any, pack: TaskPack, records: Sequence[Record], max_seq_len: int
 ) -> list[Example]:
     """Tokenize records in one batched call per side.
 
@@ -50,29 +43,17 @@ def encode_records(
     the answer is its JSON in schema key order (answer_text) followed by eos, which is where
     generation must stop.
     Over-long examples lose prompt tokens from the left; the answer is kept whole when it fits.
-    A `list_decision_weight` other than 1 weighs a list answer's go-on-or-close tokens
-    (mkd.training.list_decisions).
     """
     prompts = [prompt_text(tokenizer, pack, r) for r in records]
     answers = [answer_text(r.parsed_output(), pack.task(r.task).output_schema) for r in records]
     p_ids = tokenizer(prompts, add_special_tokens=False)["input_ids"]
-    weighted = list_decision_weight != 1.0
-    a_enc = tokenizer(answers, add_special_tokens=False, return_offsets_mapping=weighted)
+    a_ids = tokenizer(answers, add_special_tokens=False)["input_ids"]
     eos = tokenizer.eos_token_id
     out = []
-    a_ids = a_enc["input_ids"]
-    for i, (record, prompt, answer) in enumerate(zip(records, p_ids, a_ids, strict=True)):
+    for record, prompt, answer in zip(records, p_ids, a_ids, strict=True):
         answer = [*answer, eos][: max_seq_len - 1]
         prompt = prompt[max(0, len(prompt) + len(answer) - max_seq_len) :]
-        token_w = ()
-        if weighted:
-            chars = list_decision_chars(answers[i])
-            token_w = decision_token_weights(
-                a_enc["offset_mapping"][i], chars, list_decision_weight
-            )
-            token_w = (*token_w, 1.0)[: len(answer)]
-        out.append(Example(tuple(prompt + answer), len(prompt), record.task, _query_key(record),
-                           token_weights=token_w))  # fmt: skip
+        out.append(Example(tuple(prompt + answer), len(prompt), record.task, _query_key(record)))
     return out
 
 
@@ -100,13 +81,15 @@ def collate(
         labels[i, e.prompt_len : len(e)] = row[e.prompt_len :]
     task_ids = torch.tensor([tasks.index(e.task) for e in examples], dtype=torch.long)
     return {"input_ids": ids, "attention_mask": mask, "labels": labels, "task_ids": task_ids,
+            "example_weights": example_weights(examples),
             **_answer_positions(examples, width)}  # fmt: skip
 
 
-def answer_weights(e: Example) -> list[float]:
-    """The loss weight of each of the example's answer tokens: the example's weight (decision
-    balance) times the token's (list decisions)."""
-    return [e.weight * w for w in (e.token_weights or (1.0,) * (len(e) - e.prompt_len))]
+def example_weights(examples: Sequence[Example]) -> Any:
+    """The examples' loss weights as a float tensor (all 1 unless decision-balanced)."""
+    import torch
+
+    return torch.tensor([e.weight for e in examples], dtype=torch.float32)
 
 
 def _answer_positions(examples: Sequence[Example], width: int) -> dict[str, Any]:
@@ -115,13 +98,11 @@ def _answer_positions(examples: Sequence[Example], width: int) -> dict[str, Any]
     """
     import torch
 
-    index, rows, targets, weights = [], [], [], []
+    index, rows, targets = [], [], []
     for i, e in enumerate(examples):
         index.extend(range(i * width + e.prompt_len - 1, i * width + len(e) - 1))
         rows.extend([i] * (len(e) - e.prompt_len))
         targets.extend(e.input_ids[e.prompt_len :])
-        weights.extend(answer_weights(e))
     return {"answer_index": torch.tensor(index, dtype=torch.long),
             "answer_rows": torch.tensor(rows, dtype=torch.long),
-            "answer_labels": torch.tensor(targets, dtype=torch.long),
-            "answer_weights": torch.tensor(weights, dtype=torch.float32)}  # fmt: skip
+            "answer_labels": torch.tensor(targets, dtype=torch.long)}  # fmt: skip

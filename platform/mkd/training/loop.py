@@ -137,9 +137,7 @@ def setup(inp: LoopInputs, session: Session) -> Trainer:
     model, tokenizer = build_student(cfg, device)
     pack = load_pack(inp.pack)
     train_records = [Record(**r) for r in inp.train]
-    train = encode_records(
-        tokenizer, pack, train_records, cfg.max_seq_len, cfg.mixing.list_decision_weight
-    )
+    train = encode_records(tokenizer, pack, train_records, cfg.max_seq_len)
     if cfg.mixing.decision_balance:
         weights = balanced_weights(train_records, pack, cfg.mixing.decision_balance)
         train = with_weights(train, weights)
@@ -218,22 +216,20 @@ def _batch(
     return on_device, sum(len(e) for e in chosen), size - int(used.sum()), size
 
 
-def _mean_loss(t: Trainer, losses: Any, rows: Any, task_ids: Any, token_w: Any) -> Any:
+def _mean_loss(t: Trainer, losses: Any, rows: Any, task_ids: Any, example_w: Any) -> Any:
     """Token-mean loss, each token weighted by its task's weight (the schedule's
-    task_loss_weights, under packing) times its own (`answer_weights`: its example's decision
-    balance times its list-decision weight).
+    task_loss_weights, under packing) times its example's (decision balance).
 
     Tokens, not examples, weigh alike: weighing every answer alike gives an empty date list's
     few tokens far more weight each than a long list's, and the student learns to answer `[]`
     to date questions (the run: docs/training.md, "Packing and the learning rate").
     """
-    mixing = t.cfg.mixing
-    per_token = mixing.decision_balance > 0 or mixing.list_decision_weight != 1.0
-    if t.loss_weights is None and not per_token:
+    balanced = t.cfg.mixing.decision_balance > 0
+    if t.loss_weights is None and not balanced:
         return losses.mean()
     w = t.loss_weights[task_ids[rows]] if t.loss_weights is not None else 1.0
-    if per_token:
-        w = w * token_w
+    if balanced:
+        w = w * example_w[rows]
     return (losses * w).sum() / w.sum()
 
 
@@ -273,7 +269,7 @@ def train_step(t: Trainer, step: int, rank: int) -> dict[str, Any]:
         batch, real, pad, size = _batch(t, t.train, indices, t.packed)
         with t.autocast():
             losses, rows = answer_token_losses(t.model, batch)
-        loss = _mean_loss(t, losses, rows, batch["task_ids"], batch["answer_weights"])
+        loss = _mean_loss(t, losses, rows, batch["task_ids"], batch["example_weights"])
         if t.engine is not None:  # DeepSpeed scales by grad_accum, all-reduces, clips, steps
             t.engine.backward(loss)
             t.engine.step()

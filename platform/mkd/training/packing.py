@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from mkd.tasks.prompts import shared_prefix_len
-from mkd.training.data import Example, answer_weights
+from mkd.training.data import Example, example_weights
 
 
 def query_groups(examples: Sequence[Example]) -> list[list[int]]:
@@ -56,7 +56,6 @@ def collate_packed(
     index: list[int] = []
     rows: list[int] = []
     targets: list[int] = []
-    weights: list[float] = []
     for r, (group, (k, starts, _)) in enumerate(zip(groups, layouts, strict=True)):
         members = [examples[i] for i in group]
         _fill_row(members, k, starts, ids[r], positions[r], mask[r, 0])
@@ -64,16 +63,15 @@ def collate_packed(
             index.extend(r * width + start + j for j in range(e.prompt_len - 1, len(e) - 1))
             rows.extend([i] * (len(e) - e.prompt_len))
             targets.extend(e.input_ids[e.prompt_len :])
-            weights.extend(answer_weights(e))
         pad = torch.arange(lengths[r], width)
         mask[r, 0, pad, pad] = True  # padding attends to itself: no all-masked softmax rows
     task_ids = torch.tensor([tasks.index(e.task) for e in examples], dtype=torch.long)
     return {"input_ids": ids, "attention_mask": mask, "position_ids": positions,
             "task_ids": task_ids, "row_lengths": torch.tensor(lengths, dtype=torch.long),
+            "example_weights": example_weights(examples),
             "answer_index": torch.tensor(index, dtype=torch.long),
             "answer_rows": torch.tensor(rows, dtype=torch.long),
-            "answer_labels": torch.tensor(targets, dtype=torch.long),
-            "answer_weights": torch.tensor(weights, dtype=torch.float32)}  # fmt: skip
+            "answer_labels": torch.tensor(targets, dtype=torch.long)}  # fmt: skip
 
 
 def _layout(members: Sequence[Example]) -> tuple[int, list[int], int]:
