@@ -73,7 +73,6 @@ _ANNOTATIONS = frozenset(
         "exclusiveMaximum",
         "multipleOf",
         "then",
-        "x-mkd-order-by",  # the order the student is trained to list in (tasks.prompts)
     ]
 )
 _ENCODED = frozenset(

@@ -19,8 +19,7 @@ def _query_block(query: str, as_of: str) -> str:
     return f"Query: {query}\nas_of: {as_of}"
 
 
-STUDENT_PROMPT_VERSION = 5  # part of the training stage's cache key: a new format retrains
-# 5: entity lists ordered by type (x-mkd-order-by),
+STUDENT_PROMPT_VERSION = 4  # part of the training stage's cache key: a new format retrains
 # 4: no boilerplate (a one-word system turn, no field labels), 3: answers in schema key order
 # (answer_text), 2: task tag last, 1: task tag first
 
@@ -83,17 +82,11 @@ def answer_text(output: Any, schema: dict) -> str:
     return json.dumps(schema_ordered(output, schema), separators=(",", ":"), ensure_ascii=False)
 
 
-ORDER_BY_KEYWORD = "x-mkd-order-by"
-
-
 def schema_ordered(value: Any, schema: dict) -> Any:
     """`value` with every object's keys in its schema's `properties` order (others after,
-    sorted), and the items of a list whose schema names an `x-mkd-order-by` property in that
-    property's enum order (`list_ordered`). Follows `items`, `properties` and the object branch
-    of `anyOf`/`oneOf`."""
+    sorted). Follows `items`, `properties` and the object branch of `anyOf`/`oneOf`."""
     if isinstance(value, list):
-        items = schema.get("items", {})
-        return [schema_ordered(v, items) for v in list_ordered(value, schema)]
+        return [schema_ordered(v, schema.get("items", {})) for v in value]
     if not isinstance(value, dict):
         return value
     schema = _object_branch(schema)
@@ -101,27 +94,6 @@ def schema_ordered(value: Any, schema: dict) -> Any:
     rank = {key: i for i, key in enumerate(props)}
     keys = sorted(value, key=lambda k: (rank.get(k, len(rank)), k))
     return {k: schema_ordered(value[k], props.get(k, {})) for k in keys}
-
-
-def list_ordered(items: list, schema: dict) -> list:
-    """The items of an order-free list sorted by the enum rank of the property the schema's
-    `x-mkd-order-by` names (stable: items of one rank keep their order; others go last).
-
-    Why: a small student that lists entities in query order closes the list after a leading
-    metric ("ARR for Zoho") far more often than after a company, because most training answers
-    end with the metric; one fixed order by type removes that choice (docs/training.md,
-    "Metric before company"). Only for lists whose scorer ignores order.
-    """
-    key = schema.get(ORDER_BY_KEYWORD)
-    if not key:
-        return items
-    enum = (
-        _object_branch(schema.get("items", {})).get("properties", {}).get(key, {}).get("enum", [])
-    )
-    rank = {v: i for i, v in enumerate(enum)}
-    return sorted(
-        items, key=lambda v: rank.get(v.get(key), len(rank)) if isinstance(v, dict) else len(rank)
-    )
 
 
 def _object_branch(schema: dict) -> dict:
