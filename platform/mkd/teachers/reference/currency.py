@@ -15,6 +15,7 @@ Rules, in order (docs/finance-pack.md):
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from mkd.teachers.reference.entities import metric_spans
@@ -67,7 +68,7 @@ def _answer(gazetteer: Gazetteer, code: str, mention: str) -> dict[str, Any]:
     return {"currency": code, "symbol": symbol, "mention": mention}
 
 
-def _explicit(gazetteer: Gazetteer, text: str, entities: list[Span]) -> str | None:
+def _explicit(gazetteer: Gazetteer, text: str, entities: Sequence[Span]) -> str | None:
     names = [s for s in entities if s.type == "COMPANY"]
     # "Dollar General", "Rand Capital": a currency word inside a company name names no currency.
     signs = [
@@ -83,7 +84,7 @@ def _explicit(gazetteer: Gazetteer, text: str, entities: list[Span]) -> str | No
     return first.type
 
 
-def involves_money(text: str, entities: list[Span]) -> bool:
+def involves_money(text: str, entities: Sequence[Span]) -> bool:
     """A monetary metric, an amount with a scale, or a money verb/noun is in the query."""
     if any(s.type == "METRIC" and s.entry.get("monetary") for s in entities):
         return True
@@ -94,7 +95,7 @@ def identify_currency(
     gazetteer: Gazetteer,
     text: str,
     definition: bool = False,
-    entities: list[Span] | None = None,
+    entities: Sequence[Span] | None = None,
 ) -> dict[str, Any]:
     """The currency_identifier answer for one query (always schema-valid).
 
