@@ -77,7 +77,7 @@ def chart_values(s3_endpoint: str, bucket: str, version: str) -> dict[str, Any]:
         ]},
         "serving": {
             # The bursts below send 16 requests at once: a pending cap below that would shed
-            # some to the teacher (tests/helm/test_serve_queue_caps.py covers shedding).
+            # some to the teacher (tests/serving/test_shedding.py covers shedding).
             "student": {"version": version, "maxPendingAnswers": 16},
             # The tiny student's random answers never agree with the teacher (the agreement gate
             # would roll it back: tests/serving covers rollback) and invent entity names that the
