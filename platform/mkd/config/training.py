@@ -182,15 +182,6 @@ class TrainingConfig(Section):
         description="At the end, put back the adapter of the best validation point (kept in "
         "memory since it was measured) before the final checkpoint.",
     )
-    ema_decay: float = Field(
-        0.0,
-        ge=0.0,
-        lt=1.0,
-        description="Keep an exponential moving average of the LoRA weights with this decay "
-        "(mkd.training.ema; 0 = off): validation measures the average, the best point keeps "
-        "it and the final adapter is it. ~0.99 averages the last ~100 steps. GPU cluster: "
-        "0.999 (thousands of steps).",
-    )
     max_seq_len: int = Field(
         256, ge=16, le=131072, description="Longer examples are truncated (answer kept)."
     )
@@ -272,9 +263,4 @@ class TrainingConfig(Section):
             )
         if self.deepspeed_stage and not self.scaling.use_gpu:
             raise ValueError("deepspeed_stage: DeepSpeed needs scaling.use_gpu: true")
-        if self.ema_decay and self.deepspeed_stage == 3:
-            raise ValueError(
-                "ema_decay: ZeRO-3 partitions the weights over workers, so no worker holds the "
-                "whole adapter to average: use deepspeed_stage 2 or ema_decay 0"
-            )
         return self

@@ -36,15 +36,9 @@ class TrainState:
 
 
 def save_checkpoint(
-    directory: str | Path,
-    model: Any,
-    optimizer: Any,
-    scheduler: Any,
-    state: TrainState,
-    ema: Any = None,
+    directory: str | Path, model: Any, optimizer: Any, scheduler: Any, state: TrainState
 ) -> Path:
-    """Write adapter (safetensors), optimizer/scheduler/RNG (and EMA) state, then state.json
-    last."""
+    """Write adapter (safetensors), optimizer/scheduler/RNG state, then state.json last."""
     import torch
 
     directory = Path(directory)
@@ -56,7 +50,6 @@ def save_checkpoint(
             "scheduler": scheduler.state_dict(),
             "torch_rng": torch.get_rng_state(),
             "python_rng": random.getstate(),
-            "ema": ema.state_dict() if ema is not None else None,
         },
         directory / OPTIM_FILE,
     )
@@ -65,11 +58,9 @@ def save_checkpoint(
 
 
 def load_checkpoint(
-    directory: str | Path, model: Any, optimizer: Any, scheduler: Any, ema: Any = None
+    directory: str | Path, model: Any, optimizer: Any, scheduler: Any
 ) -> TrainState:
-    """Restore the adapter weights, optimizer, scheduler, RNGs and the EMA (`ema`, when the run
-    keeps one: a checkpoint written without it starts it from the restored weights); return
-    the saved state."""
+    """Restore the adapter weights, optimizer, scheduler and RNGs; return the saved state."""
     import torch
     from peft import set_peft_model_state_dict
     from safetensors.torch import load_file
@@ -84,9 +75,4 @@ def load_checkpoint(
     scheduler.load_state_dict(extra["scheduler"])
     torch.set_rng_state(extra["torch_rng"])
     random.setstate(extra["python_rng"])
-    if ema is not None:
-        if extra.get("ema"):
-            ema.load_state_dict(extra["ema"])
-        else:
-            ema.restart(model)
     return TrainState(**json.loads((directory / STATE_FILE).read_text(encoding="utf-8")))

@@ -22,7 +22,6 @@ from mkd.tasks import load_pack
 from mkd.training.balance import balanced_weights, with_weights
 from mkd.training.checkpoints import TrainState, load_checkpoint, save_checkpoint
 from mkd.training.data import collate, encode_records
-from mkd.training.ema import AdapterEMA
 from mkd.training.error_weights import error_factors, last_agreement
 from mkd.training.modeling import answer_logits, answer_token_losses, build_student
 from mkd.training.packing import collate_packed, query_groups
@@ -79,7 +78,6 @@ class Trainer:
     loss_weights: Any = None  # per-task weights [n_tasks] on the device; None = all 1
     units: int = 1  # what an epoch counts: training queries when packed, else examples
     best_weights: dict[str, Any] | None = None  # the adapter at the best validation point
-    ema: AdapterEMA | None = None  # the average of the adapter's weights (cfg.ema_decay)
 
     @property
     def packed(self) -> bool:
@@ -164,11 +162,9 @@ def setup(inp: LoopInputs, session: Session) -> Trainer:
         from mkd.training.warm_start import load_init_adapter
 
         load_init_adapter(model, inp.init_adapter, inp.store or {})
-    if cfg.ema_decay:
-        t.ema = AdapterEMA(model, cfg.ema_decay)
     with session.latest_checkpoint() as ckpt:
         if ckpt:
-            t.state = load_checkpoint(ckpt, model, optimizer, t.scheduler, t.ema)
+            t.state = load_checkpoint(ckpt, model, optimizer, t.scheduler)
             t.state.resumed_from.append(t.state.step)
     t.state.precision = _precision(cfg, model, device)
     # after the checkpoint: a resumed run goes on with its last validation's error weights
@@ -309,20 +305,13 @@ def evaluate(t: Trainer) -> dict[str, Any]:
 
     Agreement is the share of val answers that greedy decoding would reproduce exactly: under
     teacher forcing, greedy decoding writes the label iff every label token is the argmax, so
-    one forward measures it without generating. With an EMA it measures the average.
+    one forward measures it without generating.
     """
-    if not t.val_batches:
-        return {}
-    if t.ema is not None:
-        with t.ema.applied(t.model):
-            return _evaluate(t)
-    return _evaluate(t)
-
-
-def _evaluate(t: Trainer) -> dict[str, Any]:
     import torch
     import torch.nn.functional as F
 
+    if not t.val_batches:
+        return {}
     t.model.eval()
     n = len(t.tasks)
     loss_sum, loss_count = torch.zeros(n), torch.zeros(n)
@@ -383,7 +372,7 @@ def _checkpoint(t: Trainer, session: Session, metrics: dict[str, Any]) -> None:
     directory = None
     if session.rank == 0:
         directory = tempfile.mkdtemp(prefix="mkd-ckpt-")
-        save_checkpoint(directory, t.model, t.optimizer, t.scheduler, t.state, t.ema)
+        save_checkpoint(directory, t.model, t.optimizer, t.scheduler, t.state)
     try:
         session.report(metrics, directory)
     finally:
@@ -413,7 +402,7 @@ def _eval_and_stop(t: Trainer, session: Session) -> bool:
     if _at_least(t, result, previous_best):
         state.best_val_agreement, state.best_step = result["val_agreement"], state.step
         if t.cfg.restore_best:
-            t.best_weights = _evaluated_weights(t)
+            t.best_weights = {n: p.detach().clone() for n, p in _adapter_params(t.model)}
     gained = previous_best is None or _at_least(t, result, previous_best, strictly=True)
     state.evals_without_gain = 0 if gained else state.evals_without_gain + 1
     patience = t.cfg.early_stopping_patience
@@ -442,13 +431,6 @@ def _at_least(
 
 def _adapter_params(model: Any) -> list[tuple[str, Any]]:
     return [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-
-
-def _evaluated_weights(t: Trainer) -> dict[str, Any]:
-    """A copy of the adapter that validation measured: the average when the run keeps one."""
-    if t.ema is not None:
-        return {n: w.clone() for n, w in t.ema.shadow.items()}
-    return {n: p.detach().clone() for n, p in _adapter_params(t.model)}
 
 
 def _restore_best(t: Trainer) -> None:
@@ -489,8 +471,6 @@ def run_loop(inp: LoopInputs, session: Session) -> TrainState:
         state.train_seconds += seconds
         state.epochs = state.step * per_step / max(1, t.units)
         state.tokens += window[-1]["tokens"] * t.schedule.world_size
-        if t.ema is not None:
-            t.ema.update(t.model, state.step)
         if state.step % cfg.log_every == 0 or state.step == total:
             window, window_seconds = _log(t, session, window, window_seconds)
         if cfg.eval_every and state.step % cfg.eval_every == 0 and state.step < total:
@@ -504,8 +484,6 @@ def run_loop(inp: LoopInputs, session: Session) -> TrainState:
         _log(t, session, window, window_seconds)
     if not state.history or "val_loss" not in state.history[-1]:
         _eval_and_stop(t, session)
-    if t.ema is not None:  # the final adapter is the average validation measured
-        t.ema.copy_to(t.model)
     if cfg.restore_best:
         _restore_best(t)
     _checkpoint(t, session, {**_ckpt_metrics(state), "done": True, "early_stopped": stopped,

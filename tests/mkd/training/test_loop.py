@@ -51,25 +51,6 @@ def test_resume_continues_exactly(tiny_model_dir, train_rows, val_rows, tmp_path
 
 
 @pytest.mark.slow
-def test_an_ema_leaves_training_alone_is_what_validation_sees_and_resumes_exactly(
-    tiny_model_dir, train_rows, val_rows, tmp_path
-):
-    plain = run_loop(inputs(tiny_model_dir, train_rows, val_rows), LocalSession(tmp_path / "a"))
-    session = LocalSession(tmp_path / "b")
-    averaged = run_loop(inputs(tiny_model_dir, train_rows, val_rows, ema_decay=0.9), session)
-    losses = lambda s, key: [h[key] for h in s.history if key in h]  # noqa: E731
-    assert losses(averaged, "loss") == pytest.approx(losses(plain, "loss"), rel=1e-5)
-    assert losses(averaged, "val_loss") != pytest.approx(losses(plain, "val_loss"), rel=1e-5)
-    # killed after its step-6 checkpoint and resumed: the average goes on from its saved state
-    shutil.rmtree(tmp_path / "b" / "checkpoints" / "step_12")
-    resumed = run_loop(inputs(tiny_model_dir, train_rows, val_rows, ema_decay=0.9), session)
-    assert resumed.resumed_from == [6]
-    assert losses(resumed, "val_loss")[-1] == pytest.approx(
-        losses(averaged, "val_loss")[-1], rel=1e-4
-    )
-
-
-@pytest.mark.slow
 def test_early_stopping(tiny_model_dir, train_rows, val_rows, tmp_path):
     # lr 0 cannot improve the val loss: patience 1 stops at the second evaluation
     inp = inputs(tiny_model_dir, train_rows, val_rows, max_steps=30, eval_every=3,
