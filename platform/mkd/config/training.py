@@ -180,7 +180,17 @@ class TrainingConfig(Section):
     restore_best: bool = Field(
         True,
         description="At the end, put back the adapter of the best validation point (kept in "
-        "memory since it was measured) before the final checkpoint.",
+        "memory since it was measured) before the final checkpoint, if the evidence holds "
+        "(restore_best_p).",
+    )
+    restore_best_p: float = Field(
+        0.05,
+        gt=0.0,
+        le=1.0,
+        description="With early_stopping_metric agreement, an earlier best point replaces the "
+        "last one only if an exact sign test over the val answers the two disagree on gives "
+        "p below this (mkd.training.restore): a small slice's few answers are noise, and the "
+        "last point has trained longest. 1.0 restores any better point. GPU cluster: 0.05.",
     )
     max_seq_len: int = Field(
         256, ge=16, le=131072, description="Longer examples are truncated (answer kept)."

@@ -63,7 +63,7 @@ def _training_row(ctx: PipelineContext) -> dict[str, str]:
         "student": f"{m['steps']} steps, {m.get('epochs', 0):.2f} epochs, "
         f"{m['train_seconds'] / 60:.1f} CPU-min, {p.get('dtype', '?')} base",
         "change": (f"budget {budget:.1f} min; " if budget else "")
-        + f"best val point at step {m.get('best_step')}; {p.get('isa', '')}",
+        + f"adapter of the val point at step {m.get('best_step')}; {p.get('isa', '')}",
     }
 
 

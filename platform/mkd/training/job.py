@@ -246,7 +246,7 @@ def run_training(
     console.print(f"run [bold]{plan.run_id}[/] done: {manifest['steps']} steps "
                   f"({manifest['epochs']:.2f} epochs, {manifest['train_seconds'] / 60:.1f} min, "
                   f"{manifest['precision'].get('dtype')} on {manifest['precision'].get('isa')}), "
-                  f"best val agreement {manifest['best_val_agreement']} at step "
+                  f"kept val point: agreement {manifest['best_val_agreement']} at step "
                   f"{manifest['best_step']}, adapter {manifest['adapter_bytes'] / 1e6:.1f} MB "
                   f"-> {store.uri_for(run_key(plan.run_id))}")  # fmt: skip
     return manifest

@@ -25,6 +25,7 @@ from mkd.training.data import collate, encode_records
 from mkd.training.error_weights import error_factors, last_agreement
 from mkd.training.modeling import answer_logits, answer_token_losses, build_student
 from mkd.training.packing import collate_packed, query_groups
+from mkd.training.restore import restore_evidence
 from mkd.training.schedule import Schedule, build_schedule, eval_batches, eval_query_batches
 
 
@@ -78,6 +79,8 @@ class Trainer:
     loss_weights: Any = None  # per-task weights [n_tasks] on the device; None = all 1
     units: int = 1  # what an epoch counts: training queries when packed, else examples
     best_weights: dict[str, Any] | None = None  # the adapter at the best validation point
+    best_exact: list[bool] | None = None  # its per-answer exact matches on the val slice
+    last_exact: list[bool] | None = None  # those of the latest validation
 
     @property
     def packed(self) -> bool:
@@ -316,6 +319,7 @@ def evaluate(t: Trainer) -> dict[str, Any]:
     n = len(t.tasks)
     loss_sum, loss_count = torch.zeros(n), torch.zeros(n)
     exact, answers = torch.zeros(n), torch.zeros(n)
+    answer_exact: list[bool] = []
     with torch.no_grad():
         for indices in t.val_batches:
             batch, _, _, _ = _batch(t, t.val, indices, t.packed)
@@ -329,6 +333,7 @@ def evaluate(t: Trainer) -> dict[str, Any]:
                 0, rows, (logits.argmax(-1) != labels).float()
             )
             task_ids = batch["task_ids"].cpu()
+            answer_exact += (misses == 0).cpu().tolist()
             exact.index_add_(0, task_ids, (misses == 0).float().cpu())
             answers.index_add_(0, task_ids, torch.ones(len(indices)))
     t.model.train()
@@ -339,6 +344,7 @@ def evaluate(t: Trainer) -> dict[str, Any]:
         "val_task_loss": {t.tasks[i]: float(loss_sum[i] / loss_count[i]) for i in seen},
         "val_agreement": sum(task_agreement.values()) / max(1, len(task_agreement)),
         "val_task_agreement": task_agreement,
+        "answer_exact": answer_exact,  # per val answer, in slice order (not logged)
     }
 
 
@@ -386,6 +392,7 @@ def _eval_and_stop(t: Trainer, session: Session) -> bool:
     result = evaluate(t)
     if not result:
         return False
+    t.last_exact = result.pop("answer_exact", None)
     state = t.state
     state.history.append({"step": state.step, "epochs": round(state.epochs, 4),
                           "elapsed_s": round(state.wall_seconds, 2), **result})  # fmt: skip
@@ -401,6 +408,7 @@ def _eval_and_stop(t: Trainer, session: Session) -> bool:
     previous_best = _best_point(t)
     if _at_least(t, result, previous_best):
         state.best_val_agreement, state.best_step = result["val_agreement"], state.step
+        t.best_exact = t.last_exact
         if t.cfg.restore_best:
             t.best_weights = {n: p.detach().clone() for n, p in _adapter_params(t.model)}
     gained = previous_best is None or _at_least(t, result, previous_best, strictly=True)
@@ -434,12 +442,24 @@ def _adapter_params(model: Any) -> list[tuple[str, Any]]:
 
 
 def _restore_best(t: Trainer) -> None:
-    """Put the best validation point's adapter back (when one was kept and is not the last)."""
-    if t.best_weights is None or t.state.best_step == t.state.step:
+    """Put the best validation point's adapter back (when one was kept, is not the last and,
+    ranked by agreement, is better by more than noise: mkd.training.restore). Keeping the last
+    makes it the run's best point: the manifest names the point its adapter is."""
+    state = t.state
+    if t.best_weights is None or state.best_step == state.step:
         return
+    evidence: dict[str, Any] = {}
+    if t.cfg.early_stopping_metric == "agreement" and t.best_exact and t.last_exact:
+        restore, evidence = restore_evidence(t.best_exact, t.last_exact, t.cfg.restore_best_p)
+        if not restore:
+            last = [h for h in state.history if "val_agreement" in h][-1]
+            state.history.append({"step": state.step, "kept_last_over": state.best_step,
+                                  "best_val_agreement": state.best_val_agreement, **evidence})  # fmt: skip
+            state.best_step, state.best_val_agreement = state.step, last["val_agreement"]
+            return
     for name, param in _adapter_params(t.model):
         param.data.copy_(t.best_weights[name])
-    t.state.history.append({"step": t.state.step, "restored_step": t.state.best_step})
+    state.history.append({"step": state.step, "restored_step": state.best_step, **evidence})
 
 
 def _ckpt_metrics(state: TrainState) -> dict[str, Any]:
