@@ -332,9 +332,9 @@ def evaluate(t: Trainer) -> dict[str, Any]:
             misses = torch.zeros(len(indices), device=logits.device).index_add_(
                 0, rows, (logits.argmax(-1) != labels).float()
             )
-            task_ids = batch["task_ids"].cpu()
-            answer_exact += (misses == 0).cpu().tolist()
-            exact.index_add_(0, task_ids, (misses == 0).float().cpu())
+            task_ids, hits = batch["task_ids"].cpu(), (misses == 0).cpu()
+            answer_exact += hits.tolist()
+            exact.index_add_(0, task_ids, hits.float())
             answers.index_add_(0, task_ids, torch.ones(len(indices)))
     t.model.train()
     seen = [i for i in range(n) if answers[i] > 0]
