@@ -43,6 +43,12 @@ class Record(BaseModel):
         return json.dumps(self.model_dump(exclude_none=True), ensure_ascii=False)
 
 
+def family_key(record: Record) -> str:
+    """The prompt family a record belongs to: its `family` (the curated parent of a
+    variation), else its own id, else its query. Splits, sampling and intervals group by it."""
+    return str(getattr(record, "family", None) or getattr(record, "id", None) or record.input)
+
+
 class RecordError(ValueError):
     """A line that could not be read as a record, with where it came from."""
 

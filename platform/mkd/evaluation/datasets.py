@@ -8,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
 
-from mkd.records import Record, read_records
+from mkd.records import Record, family_key, read_records
 from mkd.storage import Store
 from mkd.store_layout import dataset_manifest, dataset_prefix, dataset_split
 
@@ -55,8 +55,7 @@ def spread_sample(
     families: dict[str, dict[str, list[Record]]] = defaultdict(lambda: defaultdict(list))
     for r in records:
         if r.task in tasks:
-            family = str(getattr(r, "family", None) or getattr(r, "id", None) or r.input)
-            families[r.task][family].append(r)
+            families[r.task][family_key(r)].append(r)
     kept: list[Record] = []
     for task in sorted(families):
         groups = [

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from statistics import fmean
 
 from mkd.evaluation.predict import Prediction
-from mkd.records import Record
+from mkd.records import Record, family_key
 from mkd.scoring import ItemScore, TaskScore, aggregate, score_item
 from mkd.tasks import TaskPack
 
@@ -20,7 +20,7 @@ class TaskMetrics(TaskScore):
 
     agreement: float
     exact_agreement: float
-    agreement_low: float  # the 95% interval of `agreement` (agreement_interval)
+    agreement_low: float  # the 95% interval of `agreement` (family_interval)
     agreement_high: float
     latency_p50_s: float
     latency_p95_s: float
@@ -29,10 +29,13 @@ class TaskMetrics(TaskScore):
     seconds_per_query: float
     gold_count: int = 0
     gold_score: float | None = None
+    families: int = 0  # prompt families among the items (the interval's clusters)
+    design_effect: float = 1.0  # how much family clustering widens the interval (>= 1)
 
 
-def agreement_interval(mean: float, n: int, z: float = 1.96) -> tuple[float, float]:
-    """A 95% (z = 1.96) Wilson score interval for a mean of n item scores in [0, 1].
+def agreement_interval(mean: float, n: float, z: float = 1.96) -> tuple[float, float]:
+    """A 95% (z = 1.96) Wilson score interval for a mean of n item scores in [0, 1] (n may be
+    an effective, fractional sample size: family_interval).
 
     Exact-match tasks score 0 or 1, where this is the Wilson interval of a proportion. For
     partial-credit scores it treats each item as a Bernoulli trial with the same mean, whose
@@ -45,6 +48,42 @@ def agreement_interval(mean: float, n: int, z: float = 1.96) -> tuple[float, flo
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
     return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def family_interval(
+    scores: Sequence[float], families: Sequence[str], z: float = 1.96
+) -> tuple[float, float, float]:
+    """The 95% interval of a mean of item scores that come in prompt families, and its design
+    effect: (low, high, deff).
+
+    A test split holds a curated prompt with its variations ("What is a soonicorn?" and two
+    rewordings), and a model tends to get a family right or wrong as a whole, so the items are
+    not independent and a Wilson interval over n items is too narrow. The cluster-robust
+    variance of the mean, G/(G-1) * sum_f (S_f - p n_f)^2 / n^2 over the G families, divided by
+    the Bernoulli variance p(1-p)/n gives the design effect; the interval is the Wilson interval
+    at the effective sample size n / deff (Korn & Graubard). deff is floored at 1, so the
+    interval is never narrower than the independent one, which keeps it conservative for
+    partial-credit scores. One family alone is one observation.
+    """
+    n = len(scores)
+    if n == 0:
+        return 0.0, 1.0, 1.0
+    p = fmean(scores)
+    sums: dict[str, list[float]] = {}
+    for score, family in zip(scores, families, strict=True):
+        sums.setdefault(family, [0.0, 0])[0] += score
+        sums[family][1] += 1
+    g = len(sums)
+    bernoulli = p * (1 - p) / n
+    if g < 2:
+        deff = float(n)
+    elif bernoulli == 0:
+        deff = 1.0
+    else:
+        robust = g / (g - 1) * sum((s - p * k) ** 2 for s, k in sums.values()) / (n * n)
+        deff = max(1.0, robust / bernoulli)
+    low, high = agreement_interval(p, n / deff, z)
+    return low, high, deff
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -100,7 +139,8 @@ def task_metrics(
             score_item(spec, teacher_answers[i] or records[i].output, preds[i].output) for i in idx
         ]
         on_gold = [score_item(spec, gold[i], preds[i].output) for i in idx if gold[i] is not None]
-        out[task] = _summarise(task, scores, agree, [preds[i] for i in idx], on_gold)
+        families = [family_key(records[i]) for i in idx]
+        out[task] = _summarise(task, scores, agree, [preds[i] for i in idx], on_gold, families)
     return out
 
 
@@ -110,11 +150,12 @@ def _summarise(
     agree: list[ItemScore],
     preds: list[Prediction],
     gold: list[ItemScore],
+    families: list[str],
 ) -> TaskMetrics:
     agg = aggregate(task, scores)
     latencies = [p.latency_s for p in preds]
     agreement = fmean(a.score for a in agree)
-    low, high = agreement_interval(agreement, len(agree))
+    low, high, deff = family_interval([a.score for a in agree], families)
     return TaskMetrics(
         **agg.as_dict(),
         agreement=agreement,
@@ -128,6 +169,8 @@ def _summarise(
         seconds_per_query=fmean(latencies),
         gold_count=len(gold),
         gold_score=fmean(g.score for g in gold) if gold else None,
+        families=len(set(families)),
+        design_effect=deff,
     )
 
 

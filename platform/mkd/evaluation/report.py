@@ -102,8 +102,11 @@ def _agreement_cell(m: dict | None) -> str:
         return "-"
     if "agreement_low" not in m:  # reports written before intervals existed
         return f"{m['agreement']:.3f}"
+    clustered = 0 < m.get("families", 0) < m["count"]  # the interval counts families, say so
+    families = f" in {m['families']} families" if clustered else ""
     return (
-        f"{m['agreement']:.3f} [{m['agreement_low']:.2f}, {m['agreement_high']:.2f}] n={m['count']}"
+        f"{m['agreement']:.3f} [{m['agreement_low']:.2f}, {m['agreement_high']:.2f}] "
+        f"n={m['count']}{families}"
     )
 
 

@@ -117,3 +117,22 @@ def test_bad_curated_lines_become_rejects():
     assert "not valid JSON" in reasons[1]
     assert "duplicate id 'a'" in reasons[2]
     assert "missing" in reasons[3]
+
+
+def test_company_coverage_names_every_gazetteer_company_and_keeps_families(pack, gazetteers):
+    curated = _curated(pack)
+    cfg = AugmentConfig(variations_per_prompt=2, company_coverage=3)
+    out = Augmenter(gazetteers, cfg, seed=42).run(curated)
+    assert out == Augmenter(gazetteers, cfg, seed=42).run(curated)  # deterministic
+    lex = Lexicon(gazetteers)
+    mentions = dict.fromkeys(lex.companies, 0)
+    for p in out:
+        for m in lex.find(p.input, lex.company_words):
+            mentions[lex.name_of[m.group(0).casefold()]] += 1
+    assert min(mentions.values()) >= 3
+    added = [p for p in out if p.operator == "company_coverage"]
+    assert added and len({p.id for p in out}) == len(out)
+    assert all(p.id.startswith(p.family + "~cover-") for p in added)
+    assert all(p.source == "augment/company_coverage" for p in added)
+    without = Augmenter(gazetteers, AugmentConfig(variations_per_prompt=2), seed=42).run(curated)
+    assert [p for p in out if p.operator != "company_coverage"] == without  # only adds

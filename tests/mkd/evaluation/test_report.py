@@ -11,13 +11,14 @@ from mkd.config import parse_config
 from mkd.evaluation.gates import check_gates
 from mkd.evaluation.metrics import (
     agreement_interval,
+    family_interval,
     gold_labels,
     overall,
     percentile,
     task_metrics,
 )
 from mkd.evaluation.predict import Prediction
-from mkd.evaluation.report import before_after, to_html, to_markdown
+from mkd.evaluation.report import _agreement_cell, before_after, to_html, to_markdown
 from mkd.records import Record
 
 QC = '{"category":"LOOKUP"}'
@@ -211,3 +212,35 @@ def test_guard_parity_of_a_family_with_nothing_flagged_reads_n_a() -> None:
     path = {"accuracy": 1.0, "by_family": {"pii": empty}}
     parity = {"n": 3, "differ": 0, "differ_rate": 0.0, "teacher": path, "student": path}
     assert "pii P n/a R n/a" in "\n".join(_parity_markdown(parity))
+
+
+def test_the_interval_widens_when_a_family_is_right_or_wrong_as_a_whole():
+    independent = [1.0] * 80 + [0.0] * 20
+    one_each = [f"f{i}" for i in range(100)]
+    low, high, deff = family_interval(independent, one_each)
+    assert deff == pytest.approx(1.0, abs=0.02)
+    assert (low, high) == pytest.approx(agreement_interval(0.8, 100), abs=0.002)
+    # the same 0.8 in 20 families of 5 that agree within themselves: 20 observations, not 100
+    low, high, deff = family_interval(independent, [f"f{i // 5}" for i in range(100)])
+    assert deff == pytest.approx(5.0 * 20 / 19, rel=1e-6)
+    assert low < agreement_interval(0.8, 25)[0] < agreement_interval(0.8, 100)[0]
+    # mixed families: clustering never makes the interval narrower than the independent one
+    mixed = [float(i % 2) for i in range(100)]
+    assert family_interval(mixed, [f"f{i // 2}" for i in range(100)])[2] == 1.0
+    assert family_interval([1.0, 0.0, 1.0], ["a", "a", "a"])[2] == 3.0  # one family: one draw
+    assert family_interval([1.0] * 10, [f"f{i // 2}" for i in range(10)])[2] == 1.0
+
+
+def test_task_metrics_cluster_by_the_records_family_and_the_cell_says_so(pack):
+    records = [
+        Record(input=f"Apple revenue FY20{i:02d}", task="query_classifier", output=QC,
+               family=f"fam{i // 3}")
+        for i in range(9)
+    ]  # fmt: skip
+    wrong = '{"category":"LIST"}'
+    answers = [QC] * 6 + [wrong] * 3  # the third family is wrong as a whole
+    preds = [Prediction("query_classifier", a, 0.1, 10, 4, None) for a in answers]
+    m = task_metrics(pack, records, preds, [r.output for r in records])["query_classifier"]
+    assert m.families == 3 and m.design_effect > 1.0
+    assert m.agreement_low < agreement_interval(m.agreement, 9)[0]
+    assert _agreement_cell(m.as_dict()).endswith("n=9 in 3 families")
