@@ -14,6 +14,7 @@ import functools
 import hashlib
 import random
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -363,7 +364,8 @@ class Augmenter:
                     self.dropped["exact" if index.last_was_exact else "near"] += 1
                     continue
                 seen += 1
-                slug = re.sub(r"\W+", "-", company.casefold()).strip("-")
+                ascii_name = unicodedata.normalize("NFKD", company).encode("ascii", "ignore")
+                slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.decode().casefold()).strip("-")
                 out.append(Prompt(f"{parent.id}~cover-{slug}", text, parent.family,
                                   "augment/company_coverage", "company_coverage",
                                   parent.category_hint))  # fmt: skip

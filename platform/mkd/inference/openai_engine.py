@@ -16,6 +16,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -32,6 +33,11 @@ from mkd.tasks import TaskPack, TaskSpec
 
 BUDGET_EXHAUSTED = "budget exhausted"
 ITEM_HEADER = "X-MKD-Item-Id"  # lets a server's request log name the item (ignored elsewhere)
+
+
+def item_header_value(item_id: str) -> str:
+    """The item id percent-encoded: header values are ASCII, ids need not be (L'Oréal)."""
+    return quote(item_id, safe="")
 
 
 class _RateLimiter:
@@ -155,7 +161,10 @@ class OpenAIEngine:
     ) -> _Attempt:
         try:
             resp = await client.post(
-                self._url, json=body, headers={ITEM_HEADER: item.id}, timeout=self.cfg.timeout_s
+                self._url,
+                json=body,
+                headers={ITEM_HEADER: item_header_value(item.id)},
+                timeout=self.cfg.timeout_s,
             )
         except httpx.TimeoutException:
             return _Attempt(retry_reason=f"timeout after {self.cfg.timeout_s:g}s")

@@ -22,6 +22,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -130,7 +131,7 @@ class TeacherServer:
 
     async def chat(self, request: Request) -> JSONResponse:
         started = time.monotonic()
-        item_id = request.headers.get(ITEM_HEADER)
+        item_id = unquote(request.headers.get(ITEM_HEADER) or "") or None
         try:
             body = json.loads(await request.body())
             if not isinstance(body, dict):

@@ -132,7 +132,7 @@ def test_company_coverage_names_every_gazetteer_company_and_keeps_families(pack,
     assert min(mentions.values()) >= 3
     added = [p for p in out if p.operator == "company_coverage"]
     assert added and len({p.id for p in out}) == len(out)
-    assert all(p.id.startswith(p.family + "~cover-") for p in added)
+    assert all(p.id.startswith(p.family + "~cover-") and p.id.isascii() for p in added)
     assert all(p.source == "augment/company_coverage" for p in added)
     without = Augmenter(gazetteers, AugmentConfig(variations_per_prompt=2), seed=42).run(curated)
     assert [p for p in out if p.operator != "company_coverage"] == without  # only adds

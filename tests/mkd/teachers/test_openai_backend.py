@@ -54,6 +54,17 @@ def test_labels_a_batch_in_order_with_usage_and_cost(pack, server):
     assert logged == {f"i{k}" for k in range(20)}
 
 
+def test_an_id_beyond_ascii_is_labeled_and_logged_as_written(pack, server):
+    # header values are ASCII: a raw "é" made httpx raise for the whole batch
+    url, log = server()
+    ids = ["fin-0235~cover-l-oréal", "i1"]
+    batch = [LabelRequest(i, "currency_identifier", "L'Oréal revenue in FY2024") for i in ids]
+    results = OpenAITeacher(_cfg(url), pack).label(batch)
+    assert all(r.ok for r in results), [r.error for r in results]
+    logged = {json.loads(line)["item_id"] for line in log.read_text().splitlines()}
+    assert logged == set(ids)
+
+
 def test_concurrency_overlaps_latency(pack, server):
     url, _ = server(latency_ms=300)
     teacher = OpenAITeacher(_cfg(url, concurrency=16), pack)
