@@ -286,6 +286,8 @@ class Augmenter:
         cfg: the data.augment section.
         seed: the pipeline seed.
         paraphraser: optional (text, n) -> paraphrases, e.g. an LLM through the teacher.
+        trains: optional family id -> whether it lands in the training split; company
+            coverage then counts and adds training prompts only (None: every prompt counts).
     """
 
     def __init__(
@@ -294,6 +296,7 @@ class Augmenter:
         cfg: AugmentConfig,
         seed: int,
         paraphraser: Paraphraser | None = None,
+        trains: Callable[[str], bool] | None = None,
     ) -> None:
         unknown = set(cfg.operators) - set(OPERATORS) - {"paraphrase"}
         if unknown:
@@ -305,6 +308,7 @@ class Augmenter:
             paraphraser,
         )
         self.dropped = {"exact": 0, "near": 0}
+        self.trains = trains or (lambda family: True)
 
     def _rng(self, prompt: Prompt) -> random.Random:
         digest = hashlib.sha256(f"{self.seed}:{prompt.id}:{prompt.input}".encode()).digest()
@@ -331,17 +335,19 @@ class Augmenter:
         return out
 
     def cover_companies(self, kept: list[Prompt], index: NearDupIndex) -> list[Prompt]:
-        """Variations that make every gazetteer company appear in `company_coverage` prompts.
+        """Variations that name every gazetteer company in `company_coverage` training prompts.
 
         Random entity swaps leave a sixth of the gazetteer's companies out of the training
         split (Lloyds, Barclays, BMW in the demo's), so the student never sees the teacher's
-        home currency for them. Each short company gets curated prompts that name exactly one
-        company, chosen by a hash of (seed, company), with the company swapped in; a variation
-        stays in its parent's family, hence its split.
+        home currency for them. Each short company gets curated training prompts that name
+        exactly one company, chosen by a hash of (seed, company), with the company swapped in;
+        a variation stays in its parent's family, hence in the training split.
         """
         need = self.cfg.company_coverage
         lex, mentions, hosts = self.lex, dict.fromkeys(self.lex.companies, 0), []
         for p in kept:
+            if not self.trains(p.family):
+                continue
             found = lex.find(p.input, lex.company_words)
             for m in found:
                 mentions[lex.name_of[m.group(0).casefold()]] += 1
