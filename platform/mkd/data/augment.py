@@ -67,10 +67,13 @@ class _Lexicon:
         self.metric_words = [w for group in self.metric_groups for w in group]
 
     def find(self, text: str, words: list[str]) -> list[re.Match]:
-        """Word-bounded matches, longest first, case-insensitive unless listed case-sensitive."""
+        """Word-bounded matches, case-insensitive unless listed case-sensitive; where two
+        overlap the longer wins, across both kinds ("Novo Nordisk", not its alias "Novo")."""
+        candidates = [m for p in self._patterns(tuple(words)) for m in p.finditer(text)]
         found: list[re.Match] = []
-        for pattern in self._patterns(tuple(words)):
-            found += [m for m in pattern.finditer(text) if not _overlaps(m, found)]
+        for m in sorted(candidates, key=lambda m: (m.start() - m.end(), m.start())):
+            if not _overlaps(m, found):
+                found.append(m)
         return sorted(found, key=lambda m: m.start())
 
     @functools.lru_cache(maxsize=64)  # noqa: B019 - a handful of lexicons live per process

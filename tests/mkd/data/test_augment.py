@@ -142,3 +142,12 @@ def test_company_coverage_names_every_company_in_training_prompts(pack, gazettee
     assert all(p.source == "augment/company_coverage" for p in added)
     without = Augmenter(gazetteers, AugmentConfig(variations_per_prompt=2), seed=42).run(curated)
     assert [p for p in out if p.operator != "company_coverage"] == without  # only adds
+
+
+def test_the_longer_name_wins_over_a_case_sensitive_alias(gazetteers):
+    lex = Lexicon(gazetteers)  # "Novo" is a case-sensitive alias of the loose "Novo Nordisk"
+    (m,) = lex.find("How has Novo Nordisk's revenue grown since 2021?", lex.company_words)
+    assert m.group(0) == "Novo Nordisk"
+    text = "How has Novo Nordisk's revenue grown?"
+    swaps = [entity_swap(text, random.Random(seed), lex) for seed in range(10)]
+    assert any(swaps) and not any("Nordisk" in s for s in swaps if s)
