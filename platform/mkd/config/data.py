@@ -39,13 +39,6 @@ class AugmentConfig(Section):
     paraphrases_per_prompt: int = Field(
         0, ge=0, description="LLM paraphrases per prompt through the teacher (cluster: 2)."
     )
-    company_coverage: int = Field(
-        0,
-        ge=0,
-        description="Add entity-swap variations until every gazetteer company appears in at "
-        "least this many prompts (0 = off): the student learns the teacher's home currency of "
-        "companies random swaps miss (docs/training.md). Cluster: the same.",
-    )
 
 
 class SplitConfig(Section):

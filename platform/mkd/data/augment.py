@@ -14,7 +14,6 @@ import functools
 import hashlib
 import random
 import re
-import unicodedata
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -52,11 +51,10 @@ class _Lexicon:
         self.case_sensitive = set(gazetteers.get("case_sensitive", []))
         companies = gazetteers.get("companies", [])
         self.companies = [c["name"] for c in companies]
-        self.country_of, self.name_of = {}, {}
+        self.country_of = {}
         for c in companies:
             for n in [c["name"], *c.get("aliases", [])]:
                 self.country_of[n.casefold()] = c.get("country")
-                self.name_of[n.casefold()] = c["name"]
         self.company_words = [n for c in companies for n in [c["name"], *c.get("aliases", [])]]
         countries = [g for g in gazetteers.get("geographies", []) if g.get("kind") == "country"]
         self.countries = [g["name"] for g in countries]
@@ -139,13 +137,6 @@ def invented_company(rng: random.Random) -> str:
     return name if rng.random() < 0.6 else f"{name} {rng.choice(_COMPANY_SUFFIXES)}"
 
 
-def _put_company(text: str, m: re.Match, name: str) -> str:
-    """Replace a matched company, keeping a possessive right: Holdings's -> Holdings'."""
-    if name.endswith("s") and text[m.end() :].startswith("'s"):
-        text = text[: m.end() + 1] + text[m.end() + 2 :]
-    return _replace(text, m, name)
-
-
 def company_invent(text: str, rng: random.Random, lex: _Lexicon) -> str | None:
     """Apple -> Dravik Holdings: a company no list holds.
 
@@ -159,7 +150,10 @@ def company_invent(text: str, rng: random.Random, lex: _Lexicon) -> str | None:
     name = invented_company(rng)
     if name.casefold() in lex.country_of:
         return None
-    return _put_company(text, rng.choice(matches), name)
+    m = rng.choice(matches)
+    if name.endswith("s") and text[m.end() :].startswith("'s"):
+        text = text[: m.end() + 1] + text[m.end() + 2 :]  # Holdings's -> Holdings'
+    return _replace(text, m, name)
 
 
 def metric_synonym(text: str, rng: random.Random, lex: _Lexicon) -> str | None:
@@ -289,8 +283,6 @@ class Augmenter:
         cfg: the data.augment section.
         seed: the pipeline seed.
         paraphraser: optional (text, n) -> paraphrases, e.g. an LLM through the teacher.
-        trains: optional family id -> whether it lands in the training split; company
-            coverage then counts and adds training prompts only (None: every prompt counts).
     """
 
     def __init__(
@@ -299,7 +291,6 @@ class Augmenter:
         cfg: AugmentConfig,
         seed: int,
         paraphraser: Paraphraser | None = None,
-        trains: Callable[[str], bool] | None = None,
     ) -> None:
         unknown = set(cfg.operators) - set(OPERATORS) - {"paraphrase"}
         if unknown:
@@ -311,7 +302,6 @@ class Augmenter:
             paraphraser,
         )
         self.dropped = {"exact": 0, "near": 0}
-        self.trains = trains or (lambda family: True)
 
     def _rng(self, prompt: Prompt) -> random.Random:
         digest = hashlib.sha256(f"{self.seed}:{prompt.id}:{prompt.input}".encode()).digest()
@@ -337,52 +327,8 @@ class Augmenter:
             out += [("paraphrase", p) for p in paraphrases if p.strip()]
         return out
 
-    def cover_companies(self, kept: list[Prompt], index: NearDupIndex) -> list[Prompt]:
-        """Variations that name every gazetteer company in `company_coverage` training prompts.
-
-        Random entity swaps leave a sixth of the gazetteer's companies out of the training
-        split (Lloyds, Barclays, BMW in the demo's), so the student never sees the teacher's
-        home currency for them. Each short company gets curated training prompts that name
-        exactly one company, chosen by a hash of (seed, company), with the company swapped in;
-        a variation stays in its parent's family, hence in the training split.
-        """
-        need = self.cfg.company_coverage
-        lex, mentions, hosts = self.lex, dict.fromkeys(self.lex.companies, 0), []
-        for p in kept:
-            if not self.trains(p.family):
-                continue
-            found = lex.find(p.input, lex.company_words)
-            for m in found:
-                mentions[lex.name_of[m.group(0).casefold()]] += 1
-            if p.operator is None and len(found) == 1:
-                hosts.append((p, found[0]))
-        out: list[Prompt] = []
-        for company, seen in mentions.items():
-            digest = hashlib.sha256(f"{self.seed}:cover:{company}".encode()).digest()
-            order = random.Random(int.from_bytes(digest[:8], "big")).sample(hosts, len(hosts))
-            for parent, m in order:
-                if seen >= need:
-                    break
-                if lex.name_of[m.group(0).casefold()] == company:
-                    continue
-                text = _put_company(parent.input, m, company)
-                found = {lex.name_of[f.group(0).casefold()] for f in lex.find(text, [company])}
-                if company not in found:  # lowercased into a case-sensitive name: "wise"
-                    continue
-                if index.add(text) is None:
-                    self.dropped["exact" if index.last_was_exact else "near"] += 1
-                    continue
-                seen += 1
-                ascii_name = unicodedata.normalize("NFKD", company).encode("ascii", "ignore")
-                slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.decode().casefold()).strip("-")
-                out.append(Prompt(f"{parent.id}~cover-{slug}", text, parent.family,
-                                  "augment/company_coverage", "company_coverage",
-                                  parent.category_hint))  # fmt: skip
-        return out
-
     def run(self, curated: list[Prompt]) -> list[Prompt]:
-        """Curated prompts first (kept), then their variations that are not (near-)duplicates,
-        then the company-coverage variations (cover_companies)."""
+        """Curated prompts first (kept), then their variations that are not (near-)duplicates."""
         index = NearDupIndex(self.cfg.near_dup_threshold, seed=self.seed)
         kept: list[Prompt] = []
         for p in curated:  # hand-written: only exact duplicates are dropped
@@ -408,7 +354,7 @@ class Augmenter:
                         category_hint=parent.category_hint,
                     )
                 )
-        return kept + self.cover_companies(kept, index) if self.cfg.company_coverage else kept
+        return kept
 
 
 __all__ = ["OPERATORS", "Augmenter", "Prompt", "normalise_text"]

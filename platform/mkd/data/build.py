@@ -21,7 +21,7 @@ from mkd.data.paraphrase import paraphraser_for
 from mkd.data.prompts_io import read_prompts, to_jsonl
 from mkd.data.ray_labeling import run_labeling, split_rows, to_quarantine, to_record
 from mkd.data.review import apply_overrides, load_overrides
-from mkd.data.splits import family_overlap, split_by_family, split_of
+from mkd.data.splits import family_overlap, split_by_family
 from mkd.storage import Store
 from mkd.store_layout import dataset_manifest, dataset_prefix, work_prefix
 from mkd.tasks import load_pack
@@ -45,10 +45,7 @@ def stage_augment(cfg: PipelineConfig, store: Store, console: Console) -> dict[s
     paraphraser = paraphraser_for(cfg)
     if paraphraser is not None:
         paraphraser.prefetch([p["input"] for p in curated], cfg.data.augment.paraphrases_per_prompt)
-    augmenter = Augmenter(
-        yaml.safe_load(gaz_bytes) or {}, cfg.data.augment, cfg.seed, paraphraser,
-        trains=lambda family: split_of(family, cfg.seed, cfg.data.splits) == "train",
-    )  # fmt: skip
+    augmenter = Augmenter(yaml.safe_load(gaz_bytes) or {}, cfg.data.augment, cfg.seed, paraphraser)
     parents = [
         Prompt(
             p["id"],

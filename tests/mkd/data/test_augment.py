@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
-from mkd.config.data import AugmentConfig, SplitConfig
+from mkd.config.data import AugmentConfig
 from mkd.data.augment import (
     Augmenter,
     Prompt,
@@ -19,7 +19,6 @@ from mkd.data.augment import (
 from mkd.data.augment import _Lexicon as Lexicon
 from mkd.data.near_dup import NearDupIndex
 from mkd.data.prompts_io import read_prompts
-from mkd.data.splits import split_of
 
 
 def _curated(pack) -> list[Prompt]:
@@ -118,30 +117,6 @@ def test_bad_curated_lines_become_rejects():
     assert "not valid JSON" in reasons[1]
     assert "duplicate id 'a'" in reasons[2]
     assert "missing" in reasons[3]
-
-
-def test_company_coverage_names_every_company_in_training_prompts(pack, gazetteers):
-    curated = _curated(pack)
-    cfg = AugmentConfig(variations_per_prompt=2, company_coverage=3)
-
-    def trains(family: str) -> bool:
-        return split_of(family, 42, SplitConfig()) == "train"
-
-    out = Augmenter(gazetteers, cfg, seed=42, trains=trains).run(curated)
-    assert out == Augmenter(gazetteers, cfg, seed=42, trains=trains).run(curated)
-    lex = Lexicon(gazetteers)
-    mentions = dict.fromkeys(lex.companies, 0)
-    for p in out:
-        for m in lex.find(p.input, lex.company_words) if trains(p.family) else []:
-            mentions[lex.name_of[m.group(0).casefold()]] += 1
-    assert min(mentions.values()) >= 3  # in the training split, whatever val and test hold
-    added = [p for p in out if p.operator == "company_coverage"]
-    assert added and all(trains(p.family) for p in added)
-    assert len({p.id for p in out}) == len(out)
-    assert all(p.id.startswith(p.family + "~cover-") and p.id.isascii() for p in added)
-    assert all(p.source == "augment/company_coverage" for p in added)
-    without = Augmenter(gazetteers, AugmentConfig(variations_per_prompt=2), seed=42).run(curated)
-    assert [p for p in out if p.operator != "company_coverage"] == without  # only adds
 
 
 def test_the_longer_name_wins_over_a_case_sensitive_alias(gazetteers):
