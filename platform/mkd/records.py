@@ -45,7 +45,8 @@ class Record(BaseModel):
 
 def family_key(record: Record) -> str:
     """The prompt family a record belongs to: its `family` (the curated parent of a
-    variation), else its own id, else its query. Splits, sampling and intervals group by it."""
+    variation), else its own id, else its query: evaluation samples and intervals group by it,
+    as `mkd.data.splits` groups raw records."""
     return str(getattr(record, "family", None) or getattr(record, "id", None) or record.input)
 
 
