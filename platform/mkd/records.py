@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -43,10 +43,12 @@ class Record(BaseModel):
         return json.dumps(self.model_dump(exclude_none=True), ensure_ascii=False)
 
 
-def family_key(record: Record) -> str:
-    """The prompt family a record belongs to: its `family` (the curated parent of a
-    variation), else its own id, else its query: evaluation samples and intervals group by it,
-    as `mkd.data.splits` groups raw records."""
+def family_key(record: Record | Mapping[str, Any]) -> str:
+    """The prompt family a record belongs to: its `family` (the curated parent of a variation),
+    else its own id, else its query. A Record or a raw JSON line alike: splits, labeling items,
+    manifests, evaluation samples and intervals all group by this one rule."""
+    if isinstance(record, Mapping):
+        return str(record.get("family") or record.get("id") or record["input"])
     return str(getattr(record, "family", None) or getattr(record, "id", None) or record.input)
 
 

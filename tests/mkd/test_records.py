@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 import pytest
-from mkd.records import ReadReport, Record, RecordError, canonical_json, read_records, write_records
+from mkd.records import (
+    ReadReport,
+    Record,
+    RecordError,
+    canonical_json,
+    family_key,
+    read_records,
+    write_records,
+)
 
 
 def test_canonical_json_sorted_compact_utf8() -> None:
@@ -35,3 +43,13 @@ def test_bad_lines_are_reported_with_file_and_line(tmp_path) -> None:
     assert [e.line for e in report.errors] == [2, 4, 5, 6]
     assert "input" in report.errors[1].message
     assert "UTF-8" in report.errors[2].message
+
+
+def test_family_key_is_one_rule_for_records_and_raw_lines() -> None:
+    raw = [
+        {"input": "Apple revenue", "task": "t", "id": "p1:v2", "family": "p1"},
+        {"input": "Apple revenue", "task": "t", "id": "p1"},
+        {"input": "Apple revenue", "task": "t"},
+    ]
+    assert [family_key(r) for r in raw] == ["p1", "p1", "Apple revenue"]
+    assert [family_key(Record(**r)) for r in raw] == [family_key(r) for r in raw]

@@ -22,6 +22,7 @@ from mkd.data.prompts_io import read_prompts, to_jsonl
 from mkd.data.ray_labeling import run_labeling, split_rows, to_quarantine, to_record
 from mkd.data.review import apply_overrides, load_overrides
 from mkd.data.splits import family_overlap, split_by_family
+from mkd.records import family_key
 from mkd.storage import Store
 from mkd.store_layout import dataset_manifest, dataset_prefix, work_prefix
 from mkd.tasks import load_pack
@@ -50,7 +51,7 @@ def stage_augment(cfg: PipelineConfig, store: Store, console: Console) -> dict[s
         Prompt(
             p["id"],
             p["input"],
-            p.get("family") or p["id"],
+            family_key(p),
             p.get("source") or source,
             None,
             p.get("category_hint"),

@@ -16,7 +16,7 @@ from typing import Any
 from mkd.config.pipeline import PipelineConfig
 from mkd.guards import GuardChain
 from mkd.guards.labeling import guard_item, guard_row
-from mkd.records import canonical_json
+from mkd.records import canonical_json, family_key
 from mkd.tasks import TaskPack, load_pack
 from mkd.teachers.base import LabelRequest, TeacherBackend
 from mkd.teachers.openai_backend import BUDGET_EXHAUSTED
@@ -37,7 +37,7 @@ def make_items(prompts: list[dict], tasks: list[str], pack: TaskPack) -> list[di
                 {
                     "id": f"{p['id']}:{task}",
                     "prompt_id": p["id"],
-                    "family": p.get("family") or p["id"],
+                    "family": family_key(p),
                     "source": p.get("source") or "",
                     "task": task,
                     "input": p["input"],

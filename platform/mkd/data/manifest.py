@@ -10,6 +10,7 @@ import time
 from collections import Counter, defaultdict
 from typing import Any
 
+from mkd.records import family_key
 from mkd.storage import AlreadyExists, Store, sha256_bytes
 from mkd.store_layout import MANIFEST
 
@@ -61,7 +62,7 @@ def build_manifest(
         "counts": {
             "records": len(everything),
             "prompts": len({r.get("prompt_id") or r.get("id") or r["input"] for r in everything}),
-            "families": len({r.get("family") or r.get("id") or r["input"] for r in everything}),
+            "families": len({family_key(r) for r in everything}),
             "splits": {s: len(recs) for s, recs in splits.items()},
             "tasks": dict(sorted(Counter(r["task"] for r in everything).items())),
             "labels": label_counts(everything),

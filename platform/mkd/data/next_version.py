@@ -40,6 +40,7 @@ from mkd.data.near_dup import normalise_text
 from mkd.data.prompts_io import to_jsonl
 from mkd.data.review import apply_overrides, load_overrides
 from mkd.data.splits import family_overlap, split_of
+from mkd.records import family_key
 from mkd.storage import Store, sha256_bytes
 from mkd.store_layout import (
     dataset_manifest,
@@ -278,9 +279,7 @@ def build_next_version(
     ratios = new_item_splits(cfg)
     for rec in previous_new:  # last turn's new items: evaluated on already, now trained on
         if rec["id"] in kept:
-            splits[_train_or_val(rec.get("family") or rec["id"], cfg.seed, ratios)].append(
-                by_id[rec["id"]]
-            )
+            splits[_train_or_val(family_key(rec), cfg.seed, ratios)].append(by_id[rec["id"]])
     for rec in new:
         if rec["id"] not in kept:
             continue

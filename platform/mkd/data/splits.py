@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from mkd.config.data import SplitConfig
+from mkd.records import family_key
 
 SPLITS = ("train", "val", "test")
 
@@ -28,7 +29,7 @@ def split_by_family(records: Iterable[dict], seed: int, cfg: SplitConfig) -> dic
     """Group records into splits by their `family` (records without one are their own family)."""
     out: dict[str, list[dict]] = {s: [] for s in SPLITS}
     for rec in records:
-        out[split_of(rec.get("family") or rec["id"], seed, cfg)].append(rec)
+        out[split_of(family_key(rec), seed, cfg)].append(rec)
     return out
 
 
@@ -37,7 +38,7 @@ def family_overlap(splits: dict[str, list[dict]]) -> dict[tuple[str, str], set[s
     families: dict[str, set[str]] = defaultdict(set)
     for name, records in splits.items():
         for rec in records:
-            families[name].add(rec.get("family") or rec["id"])
+            families[name].add(family_key(rec))
     names = list(splits)
     return {
         (a, b): families[a] & families[b]
