@@ -35,6 +35,17 @@ BUDGET_EXHAUSTED = "budget exhausted"
 ITEM_HEADER = "X-MKD-Item-Id"  # lets a server's request log name the item (ignored elsewhere)
 
 
+def _item_failure(item: EngineItem, out: EngineOutput | BaseException) -> EngineOutput:
+    """One item's outcome from `gather`: an exception raised for this item alone (a bug its
+    text triggers) becomes its error, so the batch's other answers, already paid for, are
+    kept; a BaseException (cancellation, Ctrl-C) still stops the run."""
+    if isinstance(out, EngineOutput):
+        return out
+    if not isinstance(out, Exception):
+        raise out
+    return EngineOutput(item.task, error=f"teacher failed: {type(out).__name__}: {out}")
+
+
 def item_header_value(item_id: str) -> str:
     """The item id percent-encoded: header values are ASCII, ids need not be (L'Oréal)."""
     return quote(item_id, safe="")
@@ -107,7 +118,10 @@ class OpenAIEngine:
         headers = bearer_headers(self.cfg)
         gate = asyncio.Semaphore(self.cfg.concurrency)
         async with httpx.AsyncClient(limits=limits, headers=headers) as client:
-            return list(await asyncio.gather(*(self._one(client, gate, i) for i in items)))
+            done = await asyncio.gather(
+                *(self._one(client, gate, i) for i in items), return_exceptions=True
+            )
+        return [_item_failure(item, out) for item, out in zip(items, done, strict=True)]
 
     def _body(self, task: TaskSpec, item: EngineItem) -> dict[str, Any]:
         body: dict[str, Any] = {

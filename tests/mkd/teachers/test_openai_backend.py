@@ -65,6 +65,18 @@ def test_an_id_beyond_ascii_is_labeled_and_logged_as_written(pack, server):
     assert logged == set(ids)
 
 
+def test_an_item_that_raises_fails_alone_and_its_batch_is_kept(pack, server):
+    # a lone surrogate cannot be encoded as UTF-8: httpx raises while sending that one item,
+    # which used to take the whole batch's answers (already paid for) down with it
+    url, log = server()
+    batch = [LabelRequest("bad", "currency_identifier", "revenue \ud800 of Apple")]
+    batch += _requests(3)
+    results = OpenAITeacher(_cfg(url), pack).label(batch)
+    assert results[0].error.startswith("teacher failed: UnicodeEncodeError")
+    assert all(r.ok for r in results[1:]), [r.error for r in results[1:]]
+    assert len(log.read_text().splitlines()) == 3
+
+
 def test_concurrency_overlaps_latency(pack, server):
     url, _ = server(latency_ms=300)
     teacher = OpenAITeacher(_cfg(url, concurrency=16), pack)
