@@ -78,6 +78,8 @@ def run_demo(
         )
         cfg = cfg.model_copy(deep=True)
         cfg.teacher.base_url = teacher.base_url
+        if not cfg.teacher.id:  # the served labeler's version keys the label cache
+            cfg.teacher.id = f"{cfg.teacher.teacher_id}@{teacher.served_id}"
         cfg.data.ray_address = address
         ctx = PipelineContext(cfg, open_store(cfg.store), console)
         ctx.services |= {

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,11 +18,13 @@ from mkd.services.ray_local import RayCluster, start_ray_cluster
 
 @dataclass
 class TeacherEndpoint:
-    """`mkd teacher serve` in a subprocess; base_url is what the openai backend is given."""
+    """`mkd teacher serve` in a subprocess; base_url is what the openai backend is given,
+    served_id the identity the server reports (its labeler and version, e.g. reference/1.2)."""
 
     base_url: str
     pid: int
     log: Path
+    served_id: str = ""
 
     def stop(self) -> None:
         with contextlib.suppress(ProcessLookupError):
@@ -45,10 +48,25 @@ def start_teacher(
     endpoint = TeacherEndpoint(f"http://127.0.0.1:{port}/v1", proc.pid, log)
     try:
         wait_for_port(port, timeout=120)
-    except TimeoutError:
+        endpoint.served_id = _served_id(f"http://127.0.0.1:{port}/health")
+    except (TimeoutError, OSError, ValueError):
         endpoint.stop()
         raise RuntimeError(f"the teacher server did not start; see {log}") from None
     return endpoint
+
+
+def _served_id(health_url: str, timeout: float = 10.0) -> str:
+    """The teacher identity a `mkd teacher serve` reports on /health (ValueError if none)."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return str(httpx.get(health_url, timeout=5.0).raise_for_status().json()["teacher"])
+        except (httpx.HTTPError, KeyError) as exc:
+            if time.monotonic() > deadline:
+                raise ValueError(f"no teacher identity at {health_url}: {exc}") from exc
+            time.sleep(0.25)
 
 
 @contextlib.contextmanager
