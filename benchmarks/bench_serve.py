@@ -358,6 +358,7 @@ def serve_figures(
     adapter: str | None = None,
     threads: int = 1,
     max_pending_answers: int | None = None,
+    omp_wait_policy: str = "PASSIVE",
 ) -> dict:
     """Deploy configs/serve.yaml (student weight 1, teacher with 1 s latency) and time it."""
     import httpx
@@ -377,10 +378,11 @@ def serve_figures(
         app["args"]["student"]["torch_threads"] = threads
         if max_pending_answers is not None:
             app["args"]["student"]["max_pending_answers"] = max_pending_answers
-        if threads > 1:  # idle OpenMP threads sleep instead of spinning on the Router's core
+        if threads > 1 and omp_wait_policy != "default":
+            # PASSIVE: idle OpenMP threads sleep instead of spinning on the Router's core
             options = app["args"]["student"].setdefault("ray_actor_options", {})
             options.setdefault("runtime_env", {}).setdefault("env_vars", {})
-            options["runtime_env"]["env_vars"]["OMP_WAIT_POLICY"] = "PASSIVE"
+            options["runtime_env"]["env_vars"]["OMP_WAIT_POLICY"] = omp_wait_policy
         app["args"]["teacher"].update(backend="stub", added_latency_s=1.0)
         live = control.deployment_entry(app, "Router")["user_config"]
         live.update(mode="split", student_weight=1.0, mirror_fraction=0.0)
@@ -479,6 +481,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="the Student's torch threads (serving.student.torch_threads; default 1)",
     )
     parser.add_argument(
+        "--omp-wait-policy",
+        choices=("PASSIVE", "ACTIVE", "default"),
+        default="PASSIVE",
+        help="OpenMP wait policy of a Student with --threads > 1 (default PASSIVE: its idle "
+        "threads sleep and leave the Router's core alone; ACTIVE spins and wakes faster)",
+    )
+    parser.add_argument(
         "--gguf",
         type=Path,
         default=None,
@@ -549,6 +558,7 @@ def main(argv: list[str] | None = None) -> dict:
         opts.adapter,
         opts.threads,
         opts.max_pending_answers,
+        opts.omp_wait_policy,
     )
     _print(served)
     guards = guard_overhead()

@@ -38,6 +38,8 @@ def test_the_defaults_measure_one_eight_and_fifty_clients_briefly(bench):
     )
     opts = bench.parse_args(["--quick", "--clients", "1,8", "--per-level", "6"])
     assert (opts.quick, opts.clients, opts.per_level) == (True, (1, 8), 6)
+    assert opts.omp_wait_policy == "PASSIVE"  # a multi-thread Student sleeps, not spins
+    assert bench.parse_args(["--omp-wait-policy", "ACTIVE"]).omp_wait_policy == "ACTIVE"
     assert bench.parse_args(["--adapter", "store/a"]).adapter == "store/a"
     opts = bench.parse_args(["--gguf", "s.gguf", "--max-pending-answers", "8"])
     assert (opts.gguf, opts.max_pending_answers) == (Path("s.gguf"), 8)
