@@ -20,7 +20,7 @@ import inspect
 import itertools
 import json
 import statistics
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
@@ -66,6 +66,7 @@ class _Seq:
     span_source: bytes | None = None  # the input as a JSON string body: spans must be in it
     span_tokens: torch.Tensor | None = None  # tokens that may write span text (see _span_ids)
     tail: int | None = None  # the forced run's last token, fed but open to the model's veto
+    allowed_at: dict[tuple[int, bytes], torch.Tensor] = field(default_factory=dict)  # memo
 
 
 class ConstrainedDecoder:
@@ -83,6 +84,10 @@ class ConstrainedDecoder:
         # transformers 5.x renamed past_key_values to cache; older versions know only the former
         params = inspect.signature(model.forward).parameters
         self._cache_kw = "cache" if "cache" in params else "past_key_values"
+        # a model that computes chosen logits only (mkd.models.lean_llama) is asked for the
+        # tokens the grammar allows: the LM head is a fifth of a decode forward's weights
+        self._vocab = getattr(getattr(model, "config", None), "vocab_size", None)
+        self._index_logits = "logits_index" in params and self._vocab is not None
 
     def grammar(self, schema: dict) -> Grammar:
         key = json.dumps(schema, sort_keys=True)
@@ -141,7 +146,8 @@ class ConstrainedDecoder:
                     del deferred[j]
             extra = _rows_of(forward_kwargs, rows, len(seqs))
             keep = 2 if any(seqs[i].tail is not None for i in rows) else 1
-            logits, cache, mask = self._forward(chunks, cache, mask, positions, extra, keep)
+            index = self._logits_needed([seqs[i] for j, i in enumerate(rows) if j not in deferred])
+            logits, cache, mask = self._forward(chunks, cache, mask, positions, extra, keep, index)
             for j, i in enumerate(rows):
                 s = seqs[i]
                 s.forwards += 1
@@ -359,10 +365,34 @@ class ConstrainedDecoder:
 
     def _allowed_now(self, s: _Seq, vocab: int) -> torch.Tensor:
         """The tokens the grammar (and a copied span) allow next, within the model's vocab."""
-        allowed = self.index.allowed(s.grammar, s.state)
-        if s.span_source is not None:
-            allowed = self._span_allowed(s, allowed)
-        return allowed[allowed < vocab]
+        key = (s.state, bytes(s.out))  # a span's allowed tokens depend on what it holds
+        hit = s.allowed_at.get(key)
+        if hit is None:
+            allowed = self.index.allowed(s.grammar, s.state)
+            if s.span_source is not None:
+                allowed = self._span_allowed(s, allowed)
+            hit = s.allowed_at[key] = allowed[allowed < vocab]
+        return hit
+
+    def _logits_needed(self, seqs: list[_Seq]) -> torch.Tensor | None:
+        """The token ids whose logits the next forward must give for `seqs` to choose: at an
+        enum, its trie's branches; elsewhere the allowed tokens, and where a forced run's tail
+        awaits the model's veto, also those allowed before it. None: every logit (a model
+        without `logits_index`, or a set so large that selecting head rows costs more)."""
+        if not self._index_logits:
+            return None
+        vocab, parts = self._vocab, []
+        for s in seqs:
+            if s.trie is not None:
+                parts.append(torch.tensor(list(s.trie.children), dtype=torch.long))
+                continue
+            parts.append(self._allowed_now(s, vocab))
+            if s.tail is not None:
+                before = replace(s, out=bytearray(s.out))  # shares the memo
+                _unwrite(before, len(self.index.bytes[s.tail] or b""))
+                parts += [self._allowed_now(before, vocab), torch.tensor([s.tail])]
+        index = torch.unique(torch.cat(parts)) if parts else None
+        return index if index is not None and 0 < len(index) <= vocab // MAX_INDEXED_SHARE else None
 
     # --- spans: strings copied from the input --------------------------------------------------
 
@@ -403,9 +433,10 @@ class ConstrainedDecoder:
 
     # --- the batched forward ------------------------------------------------------------------
 
-    def _forward(self, chunks, cache, mask, positions, extra=None, keep=1):
+    def _forward(self, chunks, cache, mask, positions, extra=None, keep=1, index=None):
         """Feed each row's new tokens (right-aligned, padding masked); return the logits of
-        the last `keep` positions [rows, keep, vocab]."""
+        the last `keep` positions [rows, keep, vocab] (with `index`, only those token ids'
+        are computed and every other logit is -inf)."""
         width = max(len(c) for c in chunks) or 1
         ids = torch.full((len(chunks), width), self.pad_id, dtype=torch.long)
         new_mask = torch.zeros((len(chunks), width), dtype=torch.long)
@@ -429,9 +460,15 @@ class ConstrainedDecoder:
                 use_cache=True,
                 logits_to_keep=keep,
                 **{self._cache_kw: cache},
+                **({"logits_index": index} if index is not None else {}),
                 **(extra or {}),
             )
-        return out.logits[:, -keep:, :].float(), _cache_of(out), mask
+        logits = out.logits[:, -keep:, :].float()
+        if index is not None:
+            full = torch.full((*logits.shape[:2], self._vocab), float("-inf"))
+            full[:, :, index] = logits
+            logits = full
+        return logits, _cache_of(out), mask
 
     def _result(self, s: _Seq) -> DecodeResult:
         try:
@@ -472,6 +509,9 @@ def _cache_of(out: Any) -> Any:
 
 
 MIN_SHARED_PREFIX = 8  # tokens; below this a separate prefill costs more than it saves
+# Logits of chosen tokens only while they are at most this share of the vocabulary (1/n):
+# selecting more head rows than that copies more than the skipped matmul saves.
+MAX_INDEXED_SHARE = 8
 
 
 def _select_rows(keep: list[int], cache: Any, mask: Any, positions: list[int]) -> tuple:

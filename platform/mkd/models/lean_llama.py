@@ -10,7 +10,8 @@ variant gives on a host is measured by benchmarks/bench_serve.py, never assumed 
 
 Only what mkd.decoding.ConstrainedDecoder calls is implemented: `forward(input_ids,
 attention_mask, position_ids, past_key_values, use_cache, logits_to_keep)` with transformers'
-semantics (a 2D mask over the cached slots plus the new ones; explicit positions), and a cache
+semantics (a 2D mask over the cached slots plus the new ones; explicit positions) and
+`logits_index` (the logits of those token ids only), and a cache
 with `batch_repeat_interleave` / `batch_select_indices`. `unsupported(model)` names why it would
 not reproduce a model exactly (another architecture, biases, scaled rotary, quantized layers,
 adapters not merged), and the engine keeps the transformers model then.
@@ -95,11 +96,16 @@ class _Linear:
             self.q = torch.round(w / scale[:, None]).clamp(-127, 127).to(torch.int8).contiguous()
             self.scale = scale.to(dtype)
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+    def __call__(self, x: torch.Tensor, outputs: torch.Tensor | None = None) -> torch.Tensor:
+        """x @ W.T, or only the output columns `outputs` (row indices of W) when given."""
         rows = x.numel() // x.shape[-1]
         if self.q is None or rows > DECODE_ROWS:
-            return F.linear(x, self.weight)
-        flat = torch._weight_int8pack_mm(x.reshape(rows, -1), self.q, self.scale)
+            weight = self.weight if outputs is None else self.weight.index_select(0, outputs)
+            return F.linear(x, weight)
+        q, scale = self.q, self.scale
+        if outputs is not None:
+            q, scale = q.index_select(0, outputs), scale.index_select(0, outputs)
+        flat = torch._weight_int8pack_mm(x.reshape(rows, -1), q, scale)
         return flat.view(*x.shape[:-1], -1)
 
 
@@ -161,11 +167,14 @@ class LeanLlama:
         past_key_values: LeanCache | None = None,
         use_cache: bool = True,
         logits_to_keep: int = 0,
+        logits_index: torch.Tensor | None = None,
     ) -> LeanOutput:
         """Logits of the last `logits_to_keep` positions (0: all) and the grown cache.
 
         `attention_mask` [B, cached + new] marks the slots each row may attend to (None: all);
-        `position_ids` [B, new] are the rotary positions (None: continuing the cache)."""
+        `position_ids` [B, new] are the rotary positions (None: continuing the cache);
+        `logits_index` (token ids): only their logits, in that order (the LM head is a fifth
+        of a decode forward's weights, and a constrained decoder needs the allowed tokens')."""
         prompt = _fresh_prompt(input_ids, attention_mask, position_ids, past_key_values)
         if prompt is not None and logits_to_keep:
             past_key_values, reused = self._shared_start(prompt, len(prompt) - logits_to_keep)
@@ -189,7 +198,7 @@ class LeanLlama:
                                  [t[:, :, : len(prompt)].clone() for t in cache.values])  # fmt: skip
         if logits_to_keep:
             x = x[:, -logits_to_keep:]
-        return LeanOutput(self.head(self._rms(x, self.norm)), cache)
+        return LeanOutput(self.head(self._rms(x, self.norm), logits_index), cache)
 
     def _shared_start(self, prompt: list[int], most: int) -> tuple[LeanCache | None, int]:
         """(a cache holding the keys and values of the tokens `prompt` shares with the last

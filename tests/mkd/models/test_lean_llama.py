@@ -146,3 +146,18 @@ def test_a_prompt_reuses_the_start_it_shares_with_the_last_one():
          logits_to_keep=1)  # fmt: skip
     lean(input_ids=torch.tensor([system, system]), logits_to_keep=1)
     assert lean.reused_tokens == 2 * len(system)
+
+
+def test_logits_index_gives_those_columns_of_the_full_logits():
+    model = _llama(4, hidden_size=128, intermediate_size=256)
+    ids = torch.randint(0, 97, (2, 12))
+    index = torch.tensor([3, 5, 40, 96])
+    for lean in (LeanLlama(model), LeanLlama(model, "bfloat16", int8_decode=True)):
+        cache = lean(input_ids=ids[:, :11]).past_key_values
+        step = lean(input_ids=ids[:, 11:], past_key_values=cache, logits_to_keep=1)
+        full = step.logits[:, :, index]
+        cache = lean(input_ids=ids[:, :11]).past_key_values
+        chosen = lean(input_ids=ids[:, 11:], past_key_values=cache, logits_to_keep=1,
+                      logits_index=index).logits  # fmt: skip
+        assert chosen.shape == (2, 1, 4)
+        torch.testing.assert_close(chosen, full)
