@@ -177,9 +177,10 @@ class ConstrainedDecoder:
         if n < 2 or len(adapters) > 1 or len(shared) < MIN_SHARED_PREFIX:
             return None, None, [0] * n
         one = _rows_of(extra, [0], n)
-        with torch.inference_mode():
+        unused = {"logits_index": torch.zeros(1, dtype=torch.long)} if self._index_logits else {}
+        with torch.inference_mode():  # only the cache is kept: one logit, where that can be asked
             out = self.model(input_ids=torch.tensor([shared]), use_cache=True, logits_to_keep=1,
-                             **{self._cache_kw: None}, **(one or {}))  # fmt: skip
+                             **{self._cache_kw: None}, **unused, **(one or {}))  # fmt: skip
         cache = _cache_of(out)
         cache.batch_repeat_interleave(n)
         for s in seqs:
