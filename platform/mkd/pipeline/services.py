@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,18 +54,15 @@ def start_teacher(
     return endpoint
 
 
-def _served_id(health_url: str, timeout: float = 10.0) -> str:
-    """The teacher identity a `mkd teacher serve` reports on /health (ValueError if none)."""
+def _served_id(health_url: str) -> str:
+    """The teacher identity a `mkd teacher serve` reports on /health (ValueError if none).
+    Called once its port accepts: the request waits in the backlog until the server answers."""
     import httpx
 
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return str(httpx.get(health_url, timeout=5.0).raise_for_status().json()["teacher"])
-        except (httpx.HTTPError, KeyError) as exc:
-            if time.monotonic() > deadline:
-                raise ValueError(f"no teacher identity at {health_url}: {exc}") from exc
-            time.sleep(0.25)
+    try:
+        return str(httpx.get(health_url, timeout=30.0).raise_for_status().json()["teacher"])
+    except (httpx.HTTPError, KeyError) as exc:
+        raise ValueError(f"no teacher identity at {health_url}: {exc}") from exc
 
 
 @contextlib.contextmanager
